@@ -1,0 +1,6 @@
+namespace ConsulLock.Aop.Generators;
+
+internal static class GeneratorInfo
+{
+    public const string AssemblyName = "ConsulLock.Aop.Generators";
+}

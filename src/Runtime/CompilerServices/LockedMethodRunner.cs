@@ -1,0 +1,100 @@
+using System.ComponentModel;
+
+namespace ConsulLock.Aop.CompilerServices;
+
+/// <summary>
+/// Runs the body of a <see cref="ConsulLockedAttribute"/> method under its lock. The generated implementation of each
+/// such method is one call to <c>RunAsync</c>; everything that is not specific to the method lives here, where it is
+/// written and tested once.
+/// </summary>
+/// <remarks>
+/// Each <c>RunAsync</c> acquires the lock (waiting as <see cref="LockedMethodSettings"/> says), calls the body with a
+/// <see cref="ConsulLockContext"/> whose token fires when the caller cancels or the lock is lost, and releases the lock
+/// when the body's task ends, whether it succeeded, threw or was cancelled. When the lock was lost and the body ended
+/// by cancellation, the caller gets <see cref="ConsulLockLostException"/>.
+/// </remarks>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public static class LockedMethodRunner
+{
+    /// <summary>Runs a body that returns <see cref="Task"/>.</summary>
+    public static async Task RunAsync(
+        IConsulLockProvider? provider, string key, LockedMethodSettings settings,
+        Func<ConsulLockContext, Task> body, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(body);
+        await RunCoreAsync<bool>(provider, key, settings, async context =>
+        {
+            await body(context).ConfigureAwait(false);
+            return true;
+        }, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Runs a body that returns <see cref="Task{TResult}"/>.</summary>
+    public static Task<TResult> RunAsync<TResult>(
+        IConsulLockProvider? provider, string key, LockedMethodSettings settings,
+        Func<ConsulLockContext, Task<TResult>> body, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(body);
+        return RunCoreAsync(provider, key, settings, context => new ValueTask<TResult>(body(context)), cancellationToken).AsTask();
+    }
+
+    /// <summary>Runs a body that returns <see cref="ValueTask"/>.</summary>
+    public static async ValueTask RunAsync(
+        IConsulLockProvider? provider, string key, LockedMethodSettings settings,
+        Func<ConsulLockContext, ValueTask> body, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(body);
+        await RunCoreAsync<bool>(provider, key, settings, async context =>
+        {
+            await body(context).ConfigureAwait(false);
+            return true;
+        }, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Runs a body that returns <see cref="ValueTask{TResult}"/>.</summary>
+    public static ValueTask<TResult> RunAsync<TResult>(
+        IConsulLockProvider? provider, string key, LockedMethodSettings settings,
+        Func<ConsulLockContext, ValueTask<TResult>> body, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(body);
+        return RunCoreAsync(provider, key, settings, body, cancellationToken);
+    }
+
+    private static async ValueTask<TResult> RunCoreAsync<TResult>(
+        IConsulLockProvider? provider, string key, LockedMethodSettings settings,
+        Func<ConsulLockContext, ValueTask<TResult>> body, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        ArgumentNullException.ThrowIfNull(settings);
+        provider ??= ConsulLocking.Default ?? throw NoProvider(key);
+
+        var handle = settings.WaitTimeout is { } timeout
+            ? await provider.TryAcquireAsync(key, timeout, settings.Request, cancellationToken).ConfigureAwait(false)
+            : await provider.AcquireAsync(key, settings.Request, cancellationToken).ConfigureAwait(false);
+
+        if (handle is null)
+        {
+            return settings.OnTimeout == LockTimeoutBehavior.Skip
+                ? default!
+                : throw new ConsulLockTimeoutException(key, settings.WaitTimeout.GetValueOrDefault());
+        }
+
+        await using (handle.ConfigureAwait(false))
+        {
+            using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, handle.LostToken);
+            try
+            {
+                return await body(new ConsulLockContext(handle, linked.Token)).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException ex) when (handle.LostToken.IsCancellationRequested && ex is not ConsulLockLostException)
+            {
+                throw new ConsulLockLostException(handle.Key, reason: null, ex, handle.LostToken);
+            }
+        }
+    }
+
+    private static InvalidOperationException NoProvider(string key) => new(
+        $"No IConsulLockProvider is configured for the [ConsulLocked] method locking '{key}'. Give the containing type a " +
+        "field, property or primary-constructor parameter of type IConsulLockProvider (for example injected after " +
+        "services.AddConsulLocking(...)), or set ConsulLocking.Default at start-up.");
+}
