@@ -32,16 +32,59 @@ public sealed class ConsulLockOptions
     /// Health checks the sessions are bound to (Consul's session <c>Checks</c>); when one fails, Consul invalidates the
     /// session. Default: none, so sessions live by their TTL alone.
     /// </summary>
-    public IList<string> SessionChecks { get; } = new List<string>();
+    public IList<string> SessionChecks => _sessionChecks;
+
+    private List<string> _sessionChecks = [];
 
     /// <summary>The name Consul shows for the sessions. Default: <c>"ConsulLock.Aop"</c>.</summary>
     public string SessionName { get; set; } = "ConsulLock.Aop";
+
+    /// <summary>
+    /// How long a session that holds no lock any more is kept for reuse before it is destroyed. Default: 2 seconds.
+    /// A caller that locks again within this time pays no session write; <see cref="TimeSpan.Zero"/> destroys at once.
+    /// </summary>
+    public TimeSpan SessionIdleTimeout { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>The longest wait of one blocking query (Consul caps it at 10 minutes). Tests shorten it.</summary>
+    internal TimeSpan WatchWait { get; set; } = TimeSpan.FromMinutes(1);
 
     /// <summary>A client certificate for mutual TLS with an <c>https</c> address.</summary>
     public X509Certificate2? ClientCertificate { get; set; }
 
     /// <summary>Adjusts the HTTP handler, for example to trust a private certificate authority.</summary>
     public Action<HttpClientHandler>? ConfigureHttpHandler { get; set; }
+
+    /// <summary>A copy, so that changes the caller makes after handing the options over do not reach a running provider.</summary>
+    internal ConsulLockOptions Clone()
+    {
+        var copy = (ConsulLockOptions)MemberwiseClone();
+        copy._sessionChecks = [.. SessionChecks];
+        return copy;
+    }
+
+    /// <summary>Checks the options before any network call; the messages never contain the token.</summary>
+    internal void Validate()
+    {
+        if (Address is null || !Address.IsAbsoluteUri || (Address.Scheme != Uri.UriSchemeHttp && Address.Scheme != Uri.UriSchemeHttps))
+        {
+            throw new ArgumentException(
+                $"ConsulLockOptions.Address must be an absolute http:// or https:// address, not '{Address}'.", nameof(Address));
+        }
+
+        if (Token is not null && Token.Any(char.IsControl))
+        {
+            throw new ArgumentException("ConsulLockOptions.Token contains control characters.", nameof(Token));
+        }
+
+        ArgumentNullException.ThrowIfNull(KeyPrefix, nameof(KeyPrefix));
+        ArgumentException.ThrowIfNullOrEmpty(SessionName, nameof(SessionName));
+        if (SessionIdleTimeout < TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(SessionIdleTimeout), SessionIdleTimeout, "The session idle timeout cannot be negative.");
+        }
+
+        new Engine.SessionSettings(SessionTtl, LockDelay, Behavior).Validate(nameof(ConsulLockOptions));
+    }
 
     private static Uri DefaultAddress()
     {

@@ -5,7 +5,7 @@ public sealed class ConsulLockConflictException : ConsulLockException
 {
     /// <summary>Creates the exception.</summary>
     public ConsulLockConflictException(string message, string key)
-        : base(message, key)
+        : base(message, key, statusCode: null, innerException: null)
     {
     }
 }

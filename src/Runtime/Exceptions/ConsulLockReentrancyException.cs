@@ -8,7 +8,7 @@ public sealed class ConsulLockReentrancyException : ConsulLockException
 {
     /// <summary>Creates the exception.</summary>
     public ConsulLockReentrancyException(string key)
-        : base($"The lock '{key}' is already held by this flow; ConsulLock.Aop locks are not reentrant.", key)
+        : base($"The lock '{key}' is already held by this flow; ConsulLock.Aop locks are not reentrant.", key, statusCode: null, innerException: null)
     {
     }
 }

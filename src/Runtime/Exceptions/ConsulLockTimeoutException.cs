@@ -5,7 +5,7 @@ public sealed class ConsulLockTimeoutException : ConsulLockException
 {
     /// <summary>Creates the exception.</summary>
     public ConsulLockTimeoutException(string key, TimeSpan timeout)
-        : base($"The lock '{key}' was not acquired within {timeout.TotalMilliseconds:0} ms: another holder kept it.", key)
+        : base($"The lock '{key}' was not acquired within {timeout.TotalMilliseconds:0} ms: another holder kept it.", key, statusCode: null, innerException: null)
     {
         Timeout = timeout;
     }

@@ -1,0 +1,320 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
+
+namespace ConsulLock.Aop.Consul;
+
+/// <summary>
+/// The small part of Consul's HTTP API the engine uses: sessions, KV (with blocking queries) and transactions.
+/// Every call has a timeout longer than its blocking wait, honours cancellation, and turns every failure into a
+/// <see cref="ConsulLockException"/> that names what was being done and Consul's answer, never the ACL token.
+/// </summary>
+internal sealed class ConsulClient : IDisposable
+{
+    /// <summary>Flags of a key held by Consul's Go client <c>api.Lock</c>, which this library shares.</summary>
+    public const ulong LockFlagValue = 0x2ddccbc058a50c18;
+
+    /// <summary>Flags of a Go client <c>api.Semaphore</c> key.</summary>
+    public const ulong SemaphoreFlagValue = 0xe0f69a2baa414de0;
+
+    /// <summary>How long a plain (non-blocking) request may take.</summary>
+    public static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(10);
+
+    private readonly HttpClient _http;
+    private readonly bool _ownsHttp;
+    private readonly string? _token;
+    private readonly string _datacenterQuery;
+
+    public ConsulClient(ConsulLockOptions options, HttpClient? httpClient = null)
+    {
+        Address = options.Address;
+        _token = options.Token;
+        _datacenterQuery = string.IsNullOrEmpty(options.Datacenter) ? "" : "dc=" + Uri.EscapeDataString(options.Datacenter);
+        if (httpClient is null)
+        {
+            _http = new HttpClient(CreateHandler(options), disposeHandler: true);
+            _ownsHttp = true;
+        }
+        else
+        {
+            _http = httpClient;
+        }
+
+        // Each request carries its own timeout (longer than its blocking wait); the client-wide one must not cut in.
+        _http.Timeout = Timeout.InfiniteTimeSpan;
+    }
+
+    public Uri Address { get; }
+
+    public async Task<string> CreateSessionAsync(SessionCreateRequest body, CancellationToken cancellationToken)
+    {
+        var json = JsonSerializer.Serialize(body, ConsulJsonContext.Default.SessionCreateRequest);
+        using var response = await SendAsync(HttpMethod.Put, "/v1/session/create", json, RequestTimeout, "create a session", null, cancellationToken).ConfigureAwait(false);
+        EnsureSuccess(response, "create a session", null);
+        var created = Parse(response, ConsulJsonContext.Default.SessionCreateResponse, "create a session", null);
+        return string.IsNullOrEmpty(created?.ID)
+            ? throw new ConsulLockException("Consul's answer to create a session holds no session id.", null, (int)response.Status, null)
+            : created.ID;
+    }
+
+    /// <summary>Renews a session; false when Consul no longer knows it.</summary>
+    public async Task<bool> RenewSessionAsync(string sessionId, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        using var response = await SendAsync(HttpMethod.Put, "/v1/session/renew/" + sessionId, "", timeout, "renew a session", null, cancellationToken).ConfigureAwait(false);
+        if (response.Status == HttpStatusCode.NotFound)
+        {
+            return false;
+        }
+
+        EnsureSuccess(response, "renew a session", null);
+        return true;
+    }
+
+    public async Task DestroySessionAsync(string sessionId, CancellationToken cancellationToken)
+    {
+        using var response = await SendAsync(HttpMethod.Put, "/v1/session/destroy/" + sessionId, "", RequestTimeout, "destroy a session", null, cancellationToken).ConfigureAwait(false);
+        EnsureSuccess(response, "destroy a session", null);
+    }
+
+    public async Task<SessionEntry?> GetSessionAsync(string sessionId, CancellationToken cancellationToken)
+    {
+        using var response = await SendAsync(HttpMethod.Get, "/v1/session/info/" + sessionId, null, RequestTimeout, "read a session", null, cancellationToken).ConfigureAwait(false);
+        EnsureSuccess(response, "read a session", null);
+        var sessions = Parse(response, ConsulJsonContext.Default.ListSessionEntry, "read a session", null);
+        return sessions is { Count: > 0 } ? sessions[0] : null;
+    }
+
+    public async Task<IReadOnlyList<SessionEntry>> ListSessionsAsync(CancellationToken cancellationToken)
+    {
+        using var response = await SendAsync(HttpMethod.Get, "/v1/session/list", null, RequestTimeout, "list sessions", null, cancellationToken).ConfigureAwait(false);
+        EnsureSuccess(response, "list sessions", null);
+        return Parse(response, ConsulJsonContext.Default.ListSessionEntry, "list sessions", null) ?? [];
+    }
+
+    /// <summary>
+    /// Reads a key, or every key under a prefix with <paramref name="recurse"/>. With <paramref name="index"/> above
+    /// zero it is a blocking query that returns when the data changes past that index or after <paramref name="wait"/>.
+    /// </summary>
+    public async Task<KvQueryResult> GetKeyAsync(
+        string key, bool recurse, ulong index, TimeSpan wait, bool consistent, CancellationToken cancellationToken)
+    {
+        var query = new StringBuilder();
+        if (recurse)
+        {
+            query.Append("recurse&");
+        }
+
+        if (consistent)
+        {
+            query.Append("consistent&");
+        }
+
+        var timeout = RequestTimeout;
+        if (index > 0)
+        {
+            query.Append(CultureInfo.InvariantCulture, $"index={index}&wait={(long)wait.TotalMilliseconds}ms&");
+            // Consul adds up to wait/16 of jitter to a blocking query.
+            timeout += wait + wait / 16;
+        }
+
+        var what = recurse ? $"read the keys under '{key}'" : $"read the key '{key}'";
+        using var response = await SendAsync(HttpMethod.Get, "/v1/kv/" + EscapePath(key) + "?" + query.ToString().TrimEnd('&'), null, timeout, what, key, cancellationToken).ConfigureAwait(false);
+        var consulIndex = response.Index;
+        if (response.Status == HttpStatusCode.NotFound)
+        {
+            return new KvQueryResult([], consulIndex);
+        }
+
+        EnsureSuccess(response, what, key);
+        return new KvQueryResult(Parse(response, ConsulJsonContext.Default.ListKvEntry, what, key) ?? [], consulIndex);
+    }
+
+    /// <summary>Plain <c>?acquire=</c>, as Consul's Go client does it; the benchmarks' floor.</summary>
+    public Task<bool> AcquireAsync(string key, string sessionId, ulong flags, CancellationToken cancellationToken) =>
+        PutForBoolAsync(key, $"acquire={sessionId}&flags={flags}", "", $"acquire the key '{key}'", cancellationToken);
+
+    /// <summary>Plain <c>?release=</c>.</summary>
+    public Task<bool> ReleaseAsync(string key, string sessionId, ulong flags, CancellationToken cancellationToken) =>
+        PutForBoolAsync(key, $"release={sessionId}&flags={flags}", "", $"release the key '{key}'", cancellationToken);
+
+    /// <summary>Writes a value, with check-and-set when <paramref name="cas"/> is given (0 = only if absent).</summary>
+    public Task<bool> PutAsync(string key, string value, ulong? cas, ulong flags, CancellationToken cancellationToken) =>
+        PutForBoolAsync(key, (cas is { } index ? $"cas={index}&" : "") + $"flags={flags}", value, $"write the key '{key}'", cancellationToken);
+
+    /// <summary>Deletes a key, with check-and-set when <paramref name="cas"/> is given.</summary>
+    public async Task<bool> DeleteAsync(string key, ulong? cas, CancellationToken cancellationToken)
+    {
+        var what = $"delete the key '{key}'";
+        var query = cas is { } index ? "?cas=" + index.ToString(CultureInfo.InvariantCulture) : "";
+        using var response = await SendAsync(HttpMethod.Delete, "/v1/kv/" + EscapePath(key) + query, null, RequestTimeout, what, key, cancellationToken).ConfigureAwait(false);
+        EnsureSuccess(response, what, key);
+        return ParseBool(response, what, key);
+    }
+
+    /// <summary>
+    /// Runs a transaction. Returns its results when it committed, or its errors when Consul rolled it back (409):
+    /// a failed check or a lock held by another session is an answer, not an exception.
+    /// </summary>
+    public async Task<TxnResponse> TransactAsync(List<TxnOperation> operations, string key, string what, CancellationToken cancellationToken)
+    {
+        var json = JsonSerializer.Serialize(operations, ConsulJsonContext.Default.ListTxnOperation);
+        using var response = await SendAsync(HttpMethod.Put, "/v1/txn", json, RequestTimeout, what, key, cancellationToken).ConfigureAwait(false);
+        if (response.Status != HttpStatusCode.Conflict)
+        {
+            EnsureSuccess(response, what, key);
+        }
+
+        var answer = Parse(response, ConsulJsonContext.Default.TxnResponse, what, key)
+            ?? throw new ConsulLockException($"Consul's answer to {what} is empty.", key, (int)response.Status, null);
+        if (response.Status == HttpStatusCode.Conflict && answer.Errors is not { Count: > 0 })
+        {
+            throw new ConsulLockException($"Consul rolled back the transaction to {what} without saying why.", key, (int)response.Status, null);
+        }
+
+        return answer;
+    }
+
+    public void Dispose()
+    {
+        if (_ownsHttp)
+        {
+            _http.Dispose();
+        }
+    }
+
+    internal static string EscapePath(string key) =>
+        string.Join('/', key.Split('/').Select(Uri.EscapeDataString));
+
+    private static HttpClientHandler CreateHandler(ConsulLockOptions options)
+    {
+        var handler = new HttpClientHandler { AutomaticDecompression = DecompressionMethods.GZip | DecompressionMethods.Deflate };
+        if (options.ClientCertificate is not null)
+        {
+            handler.ClientCertificateOptions = ClientCertificateOption.Manual;
+            handler.ClientCertificates.Add(options.ClientCertificate);
+        }
+
+        options.ConfigureHttpHandler?.Invoke(handler);
+        return handler;
+    }
+
+    private async Task<bool> PutForBoolAsync(string key, string query, string body, string what, CancellationToken cancellationToken)
+    {
+        using var response = await SendAsync(HttpMethod.Put, "/v1/kv/" + EscapePath(key) + "?" + query, body, RequestTimeout, what, key, cancellationToken).ConfigureAwait(false);
+        EnsureSuccess(response, what, key);
+        return ParseBool(response, what, key);
+    }
+
+    private async Task<ConsulResponse> SendAsync(
+        HttpMethod method, string pathAndQuery, string? body, TimeSpan timeout, string what, string? key, CancellationToken cancellationToken)
+    {
+        if (_datacenterQuery.Length > 0)
+        {
+            pathAndQuery += (pathAndQuery.Contains('?', StringComparison.Ordinal) ? "&" : "?") + _datacenterQuery;
+        }
+
+        using var request = new HttpRequestMessage(method, new Uri(Address, pathAndQuery));
+        if (body is not null)
+        {
+            request.Content = new StringContent(body, Encoding.UTF8);
+            request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        }
+
+        if (_token is not null)
+        {
+            request.Headers.TryAddWithoutValidation("X-Consul-Token", _token);
+        }
+
+        using var timeoutSource = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeoutSource.CancelAfter(timeout);
+        try
+        {
+            using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseContentRead, timeoutSource.Token).ConfigureAwait(false);
+            var content = await response.Content.ReadAsByteArrayAsync(timeoutSource.Token).ConfigureAwait(false);
+            ulong index = 0;
+            if (response.Headers.TryGetValues("X-Consul-Index", out var values))
+            {
+                _ = ulong.TryParse(values.FirstOrDefault(), NumberStyles.None, CultureInfo.InvariantCulture, out index);
+            }
+
+            return new ConsulResponse(response.StatusCode, content, index);
+        }
+        catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new ConsulLockException(
+                $"Consul at {Address} did not answer within {timeout.TotalSeconds:0.#} s when asked to {what}.", key, null, ex);
+        }
+        catch (HttpRequestException ex)
+        {
+            throw new ConsulLockException($"Consul at {Address} could not be reached to {what}: {ex.Message}", key, null, ex);
+        }
+    }
+
+    private void EnsureSuccess(ConsulResponse response, string what, string? key)
+    {
+        if ((int)response.Status is >= 200 and < 300)
+        {
+            return;
+        }
+
+        var detail = Shorten(Encoding.UTF8.GetString(response.Body).Trim());
+        var status = (int)response.Status;
+        var hint = response.Status == HttpStatusCode.Forbidden
+            ? " The ACL token lacks a permission: locks need 'key' write on the lock keys and 'session' write."
+            : "";
+        throw new ConsulLockException(
+            $"Consul at {Address} refused to {what}: {status} {ReasonOf(response.Status)}{(detail.Length > 0 ? " (" + detail + ")" : "")}.{hint}",
+            key, status, null);
+    }
+
+    private T? Parse<T>(ConsulResponse response, JsonTypeInfo<T> type, string what, string? key)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize(response.Body, type);
+        }
+        catch (JsonException ex)
+        {
+            throw new ConsulLockException(
+                $"Consul at {Address} answered the request to {what} with malformed JSON: {Shorten(Encoding.UTF8.GetString(response.Body))}",
+                key, (int)response.Status, ex);
+        }
+    }
+
+    private bool ParseBool(ConsulResponse response, string what, string? key)
+    {
+        var text = Encoding.UTF8.GetString(response.Body).Trim();
+        return text switch
+        {
+            "true" => true,
+            "false" => false,
+            _ => throw new ConsulLockException($"Consul at {Address} answered the request to {what} with '{Shorten(text)}' instead of true or false.", key, (int)response.Status, null),
+        };
+    }
+
+    private static string ReasonOf(HttpStatusCode status) => status switch
+    {
+        HttpStatusCode.Forbidden => "Forbidden",
+        HttpStatusCode.NotFound => "Not Found",
+        HttpStatusCode.BadRequest => "Bad Request",
+        HttpStatusCode.InternalServerError => "Internal Server Error",
+        HttpStatusCode.ServiceUnavailable => "Service Unavailable",
+        HttpStatusCode.TooManyRequests => "Too Many Requests",
+        _ => status.ToString(),
+    };
+
+    private static string Shorten(string text) => text.Length <= 200 ? text : text[..200] + "...";
+
+    private readonly record struct ConsulResponse(HttpStatusCode Status, byte[] Body, ulong Index) : IDisposable
+    {
+        public void Dispose()
+        {
+        }
+    }
+}
+
+/// <summary>The entries a KV read returned, and Consul's index to block on for the next change.</summary>
+internal readonly record struct KvQueryResult(IReadOnlyList<KvEntry> Entries, ulong Index);

@@ -1,0 +1,97 @@
+using ConsulLock.Aop.Consul;
+using ConsulLock.Aop.Engine;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace ConsulLock.Aop;
+
+/// <summary>
+/// Distributed locks on Consul, in the format of Consul's Go client locks. Create one per process (or register it
+/// with <c>services.AddConsulLocking(...)</c>) and dispose it at shutdown: disposal ends its sessions, which
+/// releases every lock it still holds.
+/// </summary>
+/// <remarks>
+/// Locks with equal session settings share a Consul session, renewed at TTL/2. A session that holds no lock is
+/// destroyed after <see cref="ConsulLockOptions.SessionIdleTimeout"/>. Locks are not reentrant: a flow that holds a
+/// key and asks for it again gets <see cref="ConsulLockReentrancyException"/> at once.
+/// </remarks>
+public sealed class ConsulLockProvider : IConsulLockProvider, IAsyncDisposable, IDisposable
+{
+    private readonly ConsulLockOptions _options;
+    private readonly ConsulClient _client;
+    private readonly LockEngine _engine;
+    private int _disposed;
+
+    /// <summary>Creates a provider.</summary>
+    /// <param name="options">Where Consul is and the defaults of the locks; copied, so later changes have no effect.</param>
+    /// <param name="loggerFactory">Where log events go; none when null.</param>
+    /// <exception cref="ArgumentException">An option is invalid (address scheme, TTL or lock-delay out of range, ...).</exception>
+    public ConsulLockProvider(ConsulLockOptions options, ILoggerFactory? loggerFactory = null)
+        : this(options, loggerFactory, httpClient: null)
+    {
+    }
+
+    internal ConsulLockProvider(ConsulLockOptions options, ILoggerFactory? loggerFactory, HttpClient? httpClient)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        _options = options.Clone();
+        _options.Validate();
+        var logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("ConsulLock.Aop");
+        _client = new ConsulClient(_options, httpClient);
+        _engine = new LockEngine(_options, _client, logger);
+    }
+
+    /// <summary>The Consul sessions the provider holds now (for diagnostics and tests).</summary>
+    internal IReadOnlyCollection<string> SessionIds => _engine.Sessions.SessionIds;
+
+    internal ConsulClient Client => _client;
+
+    /// <inheritdoc />
+    public ValueTask<IConsulLockHandle> AcquireAsync(string key, ConsulLockRequest? request = null, CancellationToken cancellationToken = default)
+    {
+        var (fullKey, settings) = Prepare(key, request);
+        var marker = FlowLocks.Enter(this, fullKey);
+        return AcquireCoreAsync(fullKey, settings, marker, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public ValueTask<IConsulLockHandle?> TryAcquireAsync(string key, TimeSpan timeout, ConsulLockRequest? request = null, CancellationToken cancellationToken = default)
+    {
+        if (timeout < TimeSpan.Zero && timeout != Timeout.InfiniteTimeSpan)
+        {
+            throw new ArgumentOutOfRangeException(nameof(timeout), timeout, "The timeout cannot be negative (TimeSpan.Zero tries once).");
+        }
+
+        var (fullKey, settings) = Prepare(key, request);
+        var marker = FlowLocks.Enter(this, fullKey);
+        return _engine.AcquireAsync(fullKey, settings, timeout == Timeout.InfiniteTimeSpan ? null : timeout, marker, cancellationToken);
+    }
+
+    /// <summary>Ends every session of this provider, which releases the locks it still holds; their lost-tokens fire.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        await _engine.DisposeAsync().ConfigureAwait(false);
+        _client.Dispose();
+    }
+
+    /// <summary>Synchronous disposal for containers that need it; prefer <see cref="DisposeAsync"/>.</summary>
+    public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
+
+    private (string FullKey, SessionSettings Settings) Prepare(string key, ConsulLockRequest? request)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        var fullKey = _options.KeyPrefix + key;
+        LockKey.Validate(fullKey);
+        return (fullKey, SessionSettings.From(request, _options));
+    }
+
+    private async ValueTask<IConsulLockHandle> AcquireCoreAsync(string fullKey, SessionSettings settings, FlowLocks.Marker marker, CancellationToken cancellationToken) =>
+        await _engine.AcquireAsync(fullKey, settings, timeout: null, marker, cancellationToken).ConfigureAwait(false)
+        ?? throw new InvalidOperationException("An acquire without a timeout ended without the lock.");
+}

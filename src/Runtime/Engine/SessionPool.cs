@@ -1,0 +1,221 @@
+using ConsulLock.Aop.Consul;
+using Microsoft.Extensions.Logging;
+
+namespace ConsulLock.Aop.Engine;
+
+/// <summary>
+/// Hands out shared sessions: one live session per distinct <see cref="SessionSettings"/>. A session with no lock
+/// left is destroyed after <see cref="ConsulLockOptions.SessionIdleTimeout"/> (so a caller that locks again soon
+/// reuses it), a lost one at once, and all of them when the provider is disposed.
+/// </summary>
+internal sealed class SessionPool : IAsyncDisposable
+{
+    private readonly object _sync = new();
+    private readonly Dictionary<SessionSettings, LockSession> _current = [];
+    private readonly HashSet<LockSession> _alive = [];
+    private readonly List<Task> _ending = [];
+    private readonly SemaphoreSlim _creating = new(1, 1);
+    private readonly CancellationTokenSource _disposing = new();
+    private readonly ConsulLockOptions _options;
+    private readonly ConsulClient _client;
+    private readonly ILogger _logger;
+    private bool _disposed;
+
+    public SessionPool(ConsulLockOptions options, ConsulClient client, ILogger logger)
+    {
+        _options = options;
+        _client = client;
+        _logger = logger;
+    }
+
+    /// <summary>Ids of the sessions this pool has not ended yet.</summary>
+    public IReadOnlyCollection<string> SessionIds
+    {
+        get
+        {
+            lock (_sync)
+            {
+                return _alive.Select(s => s.Id).ToArray();
+            }
+        }
+    }
+
+    public async ValueTask<LockSession> RentAsync(SessionSettings settings, CancellationToken cancellationToken)
+    {
+        if (TryRent(settings) is { } existing)
+        {
+            return existing;
+        }
+
+        await _creating.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (TryRent(settings) is { } raced)
+            {
+                return raced;
+            }
+
+            var created = await LockSession.CreateAsync(settings, _options, _client, _logger, OnLost, cancellationToken).ConfigureAwait(false);
+            lock (_sync)
+            {
+                if (!_disposed)
+                {
+                    created.Rentals = 1;
+                    _current[settings] = created;
+                    _alive.Add(created);
+                    return created;
+                }
+            }
+
+            await created.EndAsync().ConfigureAwait(false);
+            throw new ObjectDisposedException(nameof(ConsulLockProvider));
+        }
+        finally
+        {
+            _creating.Release();
+        }
+    }
+
+    public void Return(LockSession session)
+    {
+        lock (_sync)
+        {
+            if (--session.Rentals > 0)
+            {
+                return;
+            }
+
+            if (!session.IsLost && !session.IsPoisoned && !_disposed)
+            {
+                var generation = ++session.IdleGeneration;
+                _ending.Add(EndWhenIdleAsync(session, generation));
+                return;
+            }
+
+            Forget(session);
+        }
+
+        EndInBackground(session);
+    }
+
+    /// <summary>A release failed, so the session may still hold the key: hand it out no more, end it when unused.</summary>
+    public void Poison(LockSession session)
+    {
+        lock (_sync)
+        {
+            session.IsPoisoned = true;
+            if (_current.TryGetValue(session.Settings, out var current) && current == session)
+            {
+                _current.Remove(session.Settings);
+            }
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        LockSession[] alive;
+        Task[] ending;
+        lock (_sync)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            _disposed = true;
+            alive = [.. _alive];
+            _alive.Clear();
+            _current.Clear();
+        }
+
+        await _disposing.CancelAsync().ConfigureAwait(false);
+        await Task.WhenAll(alive.Select(s => s.EndAsync())).ConfigureAwait(false);
+        lock (_sync)
+        {
+            ending = [.. _ending];
+        }
+
+        await Task.WhenAll(ending).ConfigureAwait(false);
+        _disposing.Dispose();
+        _creating.Dispose();
+    }
+
+    private LockSession? TryRent(SessionSettings settings)
+    {
+        lock (_sync)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, typeof(ConsulLockProvider));
+            if (_current.TryGetValue(settings, out var session) && !session.IsLost && !session.IsPoisoned)
+            {
+                session.Rentals++;
+                session.IdleGeneration++;
+                return session;
+            }
+
+            return null;
+        }
+    }
+
+    private async Task EndWhenIdleAsync(LockSession session, int generation)
+    {
+        try
+        {
+            await Task.Delay(_options.SessionIdleTimeout, _disposing.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            return;
+        }
+
+        lock (_sync)
+        {
+            if (session.Rentals > 0 || session.IdleGeneration != generation || !_alive.Contains(session))
+            {
+                return;
+            }
+
+            Forget(session);
+        }
+
+        await session.EndAsync().ConfigureAwait(false);
+    }
+
+    private void OnLost(LockSession session)
+    {
+        lock (_sync)
+        {
+            if (_current.TryGetValue(session.Settings, out var current) && current == session)
+            {
+                _current.Remove(session.Settings);
+            }
+
+            if (session.Rentals > 0 || !_alive.Contains(session))
+            {
+                return;
+            }
+
+            Forget(session);
+        }
+
+        EndInBackground(session);
+    }
+
+    private void Forget(LockSession session)
+    {
+        _alive.Remove(session);
+        if (_current.TryGetValue(session.Settings, out var current) && current == session)
+        {
+            _current.Remove(session.Settings);
+        }
+    }
+
+    private void EndInBackground(LockSession session)
+    {
+        var ending = session.EndAsync();
+        lock (_sync)
+        {
+            _ending.RemoveAll(t => t.IsCompleted);
+            _ending.Add(ending);
+        }
+    }
+}

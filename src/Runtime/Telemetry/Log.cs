@@ -1,0 +1,37 @@
+using Microsoft.Extensions.Logging;
+
+namespace ConsulLock.Aop.Telemetry;
+
+/// <summary>The library's log events. Keys and session ids are logged; the ACL token never is.</summary>
+internal static partial class Log
+{
+    [LoggerMessage(1, LogLevel.Debug, "Acquired lock {Key} (session {SessionId}, fencing token {FencingToken}).")]
+    public static partial void Acquired(ILogger logger, string key, string sessionId, ulong fencingToken);
+
+    [LoggerMessage(2, LogLevel.Debug, "Released lock {Key}.")]
+    public static partial void Released(ILogger logger, string key);
+
+    [LoggerMessage(3, LogLevel.Warning, "Lost lock {Key}: {Reason}.")]
+    public static partial void Lost(ILogger logger, string key, string reason);
+
+    [LoggerMessage(4, LogLevel.Debug, "Created session {SessionId} (TTL {Ttl}, lock-delay {LockDelay}, {Behavior}).")]
+    public static partial void SessionCreated(ILogger logger, string sessionId, TimeSpan ttl, TimeSpan lockDelay, SessionBehavior behavior);
+
+    [LoggerMessage(5, LogLevel.Debug, "Destroyed session {SessionId}.")]
+    public static partial void SessionDestroyed(ILogger logger, string sessionId);
+
+    [LoggerMessage(6, LogLevel.Warning, "Renewing session {SessionId} failed; retrying until its TTL runs out.")]
+    public static partial void RenewFailed(ILogger logger, string sessionId, Exception exception);
+
+    [LoggerMessage(7, LogLevel.Warning, "Session {SessionId} is lost: {Reason}.")]
+    public static partial void SessionLost(ILogger logger, string sessionId, string reason);
+
+    [LoggerMessage(8, LogLevel.Warning, "Releasing lock {Key} failed; its session will be destroyed instead.")]
+    public static partial void ReleaseFailed(ILogger logger, string key, Exception exception);
+
+    [LoggerMessage(9, LogLevel.Warning, "Watching keys under {Prefix} failed; retrying.")]
+    public static partial void WatchFailed(ILogger logger, string prefix, Exception exception);
+
+    [LoggerMessage(10, LogLevel.Debug, "Destroying session {SessionId} failed; Consul will invalidate it when its TTL runs out.")]
+    public static partial void DestroyFailed(ILogger logger, string sessionId, Exception exception);
+}
