@@ -204,6 +204,14 @@ internal sealed class LockEngine : IAsyncDisposable
                 }
 
                 var why = answer.Errors[0].What ?? "";
+                if (why.Contains("permission denied", StringComparison.OrdinalIgnoreCase))
+                {
+                    // Consul reports an ACL denial inside a transaction as a rolled-back operation, not an HTTP 403.
+                    throw new ConsulLockException(
+                        $"Consul at {_client.Address} refused to acquire the lock '{key}': 403 Forbidden ({why}). The ACL token lacks a permission: locks need 'key' write on the lock keys and 'session' write.",
+                        key, 403, innerException: null);
+                }
+
                 if (why.Contains("invalid session", StringComparison.OrdinalIgnoreCase))
                 {
                     session.MarkLost("Consul no longer knows the session");
@@ -223,6 +231,11 @@ internal sealed class LockEngine : IAsyncDisposable
 
                     await Task.Delay(pause, cancellationToken).ConfigureAwait(false);
                     lockDelayBackoff = lockDelayBackoff * 2 < s_maxLockDelayBackoff ? lockDelayBackoff * 2 : s_maxLockDelayBackoff;
+                }
+
+                else if (!IsRace(why))
+                {
+                    throw new ConsulLockException($"Consul at {_client.Address} refused to acquire the lock '{key}': {why}.", key, 409, innerException: null);
                 }
 
                 // Otherwise the key changed since it was read (a check failed) or was taken in between: read again.
@@ -259,6 +272,12 @@ internal sealed class LockEngine : IAsyncDisposable
             }
         }
     }
+
+    /// <summary>Errors that mean "someone else got there first": the answer is to look at the key again.</summary>
+    private static bool IsRace(string why) =>
+        why.Contains("failed index check", StringComparison.OrdinalIgnoreCase)
+        || why.Contains("exists", StringComparison.OrdinalIgnoreCase)
+        || why.Contains("already held", StringComparison.OrdinalIgnoreCase);
 
     private void RememberIndex(string key, ulong index)
     {

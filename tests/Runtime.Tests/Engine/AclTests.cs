@@ -1,0 +1,93 @@
+using System.Collections.Concurrent;
+using ConsulLock.Aop.TestSupport;
+using Microsoft.Extensions.Logging;
+
+namespace ConsulLock.Aop.Tests.Engine;
+
+/// <summary>Against an agent that enforces ACLs (default deny).</summary>
+public sealed class AclTests : IAsyncLifetime
+{
+    private ConsulAgent _agent = null!;
+
+    public async Task InitializeAsync() => _agent = await ConsulAgent.StartWithAclAsync();
+
+    public async Task DisposeAsync() => await _agent.DisposeAsync();
+
+    [Fact]
+    public async Task A_token_without_key_write_fails_clearly_once_leaves_no_session_and_is_never_shown()
+    {
+        var token = await _agent.CreateTokenAsync("""
+            key_prefix "" { policy = "read" }
+            session_prefix "" { policy = "write" }
+            """);
+        var requests = new CountingHandler();
+        var logs = new RecordingLoggerProvider();
+        using var loggerFactory = LoggerFactory.Create(b => b.AddProvider(logs).SetMinimumLevel(LogLevel.Trace));
+        var options = new ConsulLockOptions { Address = _agent.Address, Token = token, LockDelay = TimeSpan.Zero };
+        await using var provider = new ConsulLockProvider(options, loggerFactory, new HttpClient(requests));
+
+        using var guard = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        var error = await Assert.ThrowsAsync<ConsulLockException>(async () => await provider.AcquireAsync("acl/job", cancellationToken: guard.Token));
+
+        Assert.Equal("acl/job", error.Key);
+        Assert.Equal(403, error.StatusCode);
+        Assert.Contains("acl/job", error.Message, StringComparison.Ordinal);
+        Assert.Contains("403", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain(token, error.ToString(), StringComparison.Ordinal);
+        Assert.DoesNotContain(logs.Lines, line => line.Contains(token, StringComparison.Ordinal));
+        // Read the key, create a session, try once: no retry loop.
+        Assert.InRange(requests.Count, 1, 4);
+
+        await provider.DisposeAsync();
+        var (_, sessions) = await ConsulHttp.SendAsync(HttpMethod.Get, _agent.Address, "/v1/session/list", token: _agent.MasterToken);
+        Assert.Equal("[]", sessions.Trim());
+    }
+
+    [Fact]
+    public async Task A_token_with_key_and_session_write_locks()
+    {
+        var token = await _agent.CreateTokenAsync("""
+            key_prefix "locks/" { policy = "write" }
+            session_prefix "" { policy = "write" }
+            """);
+        await using var provider = new ConsulLockProvider(new ConsulLockOptions { Address = _agent.Address, Token = token, KeyPrefix = "locks/" });
+
+        await using var handle = await provider.AcquireAsync("ok");
+
+        Assert.Equal("locks/ok", handle.Key);
+    }
+
+    private sealed class CountingHandler() : DelegatingHandler(new HttpClientHandler())
+    {
+        private int _count;
+
+        public int Count => _count;
+
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            Interlocked.Increment(ref _count);
+            return base.SendAsync(request, cancellationToken);
+        }
+    }
+}
+
+internal sealed class RecordingLoggerProvider : ILoggerProvider
+{
+    public ConcurrentQueue<string> Lines { get; } = new();
+
+    public ILogger CreateLogger(string categoryName) => new Recorder(this);
+
+    public void Dispose()
+    {
+    }
+
+    private sealed class Recorder(RecordingLoggerProvider owner) : ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+            owner.Lines.Enqueue(formatter(state, exception) + " " + exception);
+    }
+}

@@ -1,0 +1,83 @@
+using System.Diagnostics;
+using System.Text.Json;
+using ConsulLock.Aop.TestSupport;
+using Xunit.Abstractions;
+
+namespace ConsulLock.Aop.Tests.Engine;
+
+/// <summary>
+/// The lost-token fires for every way a lock can be lost. Each test reports the delay from the event to the token
+/// (the figures in docs/performance.md); the asserted bounds are generous on purpose: they prove it fires at all.
+/// </summary>
+[Collection(ConsulCollection.Name)]
+public sealed class LostTokenTests(ConsulAgentFixture fixture, ITestOutputHelper output) : ConsulTestContext(fixture)
+{
+    private static readonly TimeSpan s_generous = TimeSpan.FromSeconds(10);
+
+    [Fact]
+    public async Task Fires_when_someone_else_destroys_the_session()
+    {
+        await using var handle = await NewProvider().AcquireAsync("lost/destroyed");
+
+        var delay = await MeasureAsync(handle, () => PutAsync("/v1/session/destroy/" + handle.SessionId), s_generous);
+
+        output.WriteLine($"lost-token after session destroy: {delay.TotalMilliseconds:0.0} ms");
+    }
+
+    [Fact]
+    public async Task Fires_when_the_key_is_deleted()
+    {
+        await using var handle = await NewProvider().AcquireAsync("lost/deleted");
+
+        var delay = await MeasureAsync(handle, () => ConsulHttp.SendAsync(HttpMethod.Delete, Agent.Address, "/v1/kv/" + handle.Key), s_generous);
+
+        output.WriteLine($"lost-token after key delete: {delay.TotalMilliseconds:0.0} ms");
+    }
+
+    [Fact]
+    public async Task Fires_when_the_key_is_released_by_someone_else_and_taken()
+    {
+        await using var handle = await NewProvider().AcquireAsync("lost/taken");
+        var (_, created) = await ConsulHttp.SendAsync(HttpMethod.Put, Agent.Address, "/v1/session/create", "{\"TTL\":\"30s\",\"LockDelay\":\"0s\",\"Checks\":[]}");
+        var intruder = JsonDocument.Parse(created).RootElement.GetProperty("ID").GetString();
+
+        var delay = await MeasureAsync(handle, async () =>
+        {
+            await PutAsync($"/v1/kv/{handle.Key}?release={handle.SessionId}&flags={0x2ddccbc058a50c18UL}");
+            await PutAsync($"/v1/kv/{handle.Key}?acquire={intruder}&flags={0x2ddccbc058a50c18UL}");
+        }, s_generous);
+
+        output.WriteLine($"lost-token after release by another + take-over: {delay.TotalMilliseconds:0.0} ms");
+        var entry = await ReadKeyAsync(handle.Key);
+        Assert.Equal(intruder, entry!.Value.GetProperty("Session").GetString());
+        await PutAsync("/v1/session/destroy/" + intruder);
+    }
+
+    [Fact]
+    public async Task Fires_one_TTL_after_the_last_acknowledged_renewal_when_Consul_stops_answering()
+    {
+        var ttl = TimeSpan.FromSeconds(10);
+        await using var proxy = TcpProxy.Start(Agent.Address);
+        await using var handle = await NewProvider(o => o.SessionTtl = ttl, proxy.Address).AcquireAsync("lost/silent");
+
+        var delay = await MeasureAsync(handle, () => { proxy.Pause(); return Task.CompletedTask; }, ttl + s_generous);
+
+        output.WriteLine($"lost-token after Consul went silent (TTL {ttl.TotalSeconds} s, renewal at TTL/2): {delay.TotalMilliseconds:0} ms");
+        // The holder gives up no later than one TTL after its last acknowledged renewal, which was at most TTL/2
+        // before the pause, and never before TTL/2 of silence.
+        Assert.InRange(delay, ttl / 2 - TimeSpan.FromMilliseconds(100), ttl + TimeSpan.FromSeconds(1));
+        proxy.Resume();
+    }
+
+    private static async Task<TimeSpan> MeasureAsync(IConsulLockHandle handle, Func<Task> loseIt, TimeSpan bound)
+    {
+        var fired = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var registration = handle.LostToken.Register(() => fired.TrySetResult(Stopwatch.GetTimestamp()));
+        Assert.False(handle.LostToken.IsCancellationRequested);
+
+        var started = Stopwatch.GetTimestamp();
+        await loseIt();
+        var firedAt = await fired.Task.WaitAsync(bound);
+        return Stopwatch.GetElapsedTime(started, firedAt);
+    }
+}

@@ -1,0 +1,68 @@
+using ConsulLock.Aop.TestSupport;
+using Xunit.Abstractions;
+
+namespace ConsulLock.Aop.Tests.Engine;
+
+[Collection(ConsulCollection.Name)]
+public sealed class SessionSharingTests(ConsulAgentFixture fixture, ITestOutputHelper output) : ConsulTestContext(fixture)
+{
+    [Fact]
+    public async Task A_thousand_held_keys_share_a_bounded_number_of_sessions_stay_renewed_for_three_TTLs_and_disposal_leaves_none()
+    {
+        var ttl = TimeSpan.FromSeconds(10);
+        var provider = NewProvider(o => o.SessionTtl = ttl);
+        var handles = new List<IConsulLockHandle>();
+        for (var batch = 0; batch < 10; batch++)
+        {
+            handles.AddRange(await Task.WhenAll(Enumerable.Range(batch * 100, 100).Select(i => provider.AcquireAsync($"many/{i}").AsTask())));
+        }
+
+        var sessions = provider.SessionIds;
+        output.WriteLine($"1,000 held keys use {sessions.Count} session(s)");
+        Assert.Single(sessions);
+        Assert.Equal(1000, handles.Select(h => h.Key).Distinct().Count());
+
+        // Three TTLs: without renewals Consul would invalidate the session (after up to 2 TTLs) and every key would go.
+        var anyLost = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var registrations = handles.Select(h => h.LostToken.Register(() => anyLost.TrySetResult())).ToList();
+        var ended = await Task.WhenAny(anyLost.Task, Task.Delay(ttl * 3));
+        Assert.NotSame(anyLost.Task, ended);
+        var sample = await ReadKeyAsync(handles[^1].Key);
+        Assert.Equal(sessions.Single(), sample!.Value.GetProperty("Session").GetString());
+
+        await provider.DisposeAsync();
+
+        Assert.True(handles.All(h => h.LostToken.IsCancellationRequested), "disposal ends the session, so every held lock is lost");
+        Assert.DoesNotContain(sessions.Single(), await SessionIdsAsync());
+        Assert.False((await ReadKeyAsync(handles[0].Key))!.Value.TryGetProperty("Session", out _));
+        registrations.ForEach(r => r.Dispose());
+    }
+
+    [Fact]
+    public async Task Locks_with_different_settings_get_different_sessions_and_an_idle_session_is_destroyed()
+    {
+        var provider = NewProvider(o => o.SessionIdleTimeout = TimeSpan.FromMilliseconds(200));
+        string[] used;
+        await using (var a = await provider.AcquireAsync("settings/a"))
+        await using (var b = await provider.AcquireAsync("settings/b", new ConsulLockRequest { SessionTtl = TimeSpan.FromSeconds(30) }))
+        await using (var c = await provider.AcquireAsync("settings/c"))
+        {
+            Assert.NotEqual(a.SessionId, b.SessionId);
+            Assert.Equal(a.SessionId, c.SessionId);
+            Assert.Equal(2, provider.SessionIds.Count);
+            used = [a.SessionId, b.SessionId];
+        }
+
+        // The idle timer has no observable event; poll the provider's own view, then Consul's.
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (provider.SessionIds.Count > 0 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(50);
+        }
+
+        Assert.Empty(provider.SessionIds);
+        var remaining = await SessionIdsAsync();
+        Assert.DoesNotContain(used[0], remaining);
+        Assert.DoesNotContain(used[1], remaining);
+    }
+}
