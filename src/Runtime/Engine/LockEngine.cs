@@ -276,7 +276,8 @@ internal sealed class LockEngine : IAsyncDisposable
     /// <summary>Errors that mean "someone else got there first": the answer is to look at the key again.</summary>
     private static bool IsRace(string why) =>
         why.Contains("failed index check", StringComparison.OrdinalIgnoreCase)
-        || why.Contains("exists", StringComparison.OrdinalIgnoreCase)
+        || why.Contains("failed to check index", StringComparison.OrdinalIgnoreCase) // the key was deleted after we read it
+        || why.Contains("exist", StringComparison.OrdinalIgnoreCase)
         || why.Contains("already held", StringComparison.OrdinalIgnoreCase);
 
     private void RememberIndex(string key, ulong index)
