@@ -1,3 +1,4 @@
+using ConsulLock.Aop.Common;
 using ConsulLock.Aop.Engine;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;

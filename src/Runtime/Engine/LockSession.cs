@@ -1,3 +1,4 @@
+using ConsulLock.Aop.Common;
 using System.Diagnostics;
 using ConsulLock.Aop.Consul;
 using ConsulLock.Aop.Telemetry;

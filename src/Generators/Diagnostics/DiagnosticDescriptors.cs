@@ -1,0 +1,78 @@
+using Microsoft.CodeAnalysis;
+
+namespace ConsulLock.Aop.Generators.Diagnostics;
+
+/// <summary>
+/// Every diagnostic the generator's analyzer reports, in one place. Ids are stable: users suppress them by id.
+/// Each id has a page in docs/diagnostics/.
+/// </summary>
+internal static class DiagnosticDescriptors
+{
+    private const string Category = "ConsulLock.Aop";
+
+    public static readonly DiagnosticDescriptor NotPartialMethod = Error(
+        "CLA001",
+        "A [ConsulLocked] method must be a partial method declaration without a body",
+        "'{0}' must be a partial method declaration without a body: declare it 'partial', end it with ';' and move its body to '{1}'");
+
+    public static readonly DiagnosticDescriptor ContainingTypeNotPartial = Error(
+        "CLA002",
+        "The type that contains a [ConsulLocked] method must be partial",
+        "The type '{0}' must be declared 'partial' so the lock can be generated into it for '{1}'");
+
+    public static readonly DiagnosticDescriptor UnknownPlaceholder = Error(
+        "CLA003",
+        "A key placeholder names no parameter or member",
+        "The placeholder '{{{0}}}' names {1}; use a parameter of '{2}'{3}");
+
+    public static readonly DiagnosticDescriptor MalformedKey = Error(
+        "CLA004",
+        "The lock key template is malformed",
+        "The lock key template \"{0}\" is malformed: {1}; fix the template");
+
+    public static readonly DiagnosticDescriptor UnsupportedReturnType = Error(
+        "CLA005",
+        "A [ConsulLocked] method must return Task, Task<T>, ValueTask or ValueTask<T>",
+        "'{0}' returns '{1}'; make it return Task, Task<T>, ValueTask or ValueTask<T>, since taking a lock is asynchronous");
+
+    public static readonly DiagnosticDescriptor BodyMismatch = Error(
+        "CLA006",
+        "The body method is missing or does not match",
+        "{0}; declare '{1}' returning '{2}' with the parameters ({3}), optionally followed by a ConsulLockContext{4}");
+
+    public static readonly DiagnosticDescriptor BadDuration = Error(
+        "CLA007",
+        "A duration is malformed or out of range",
+        "{0} = \"{1}\" {2}; write a duration in Consul's notation such as \"250ms\", \"10s\" or \"5m\"{3}");
+
+    public static readonly DiagnosticDescriptor UnsupportedParameter = Error(
+        "CLA008",
+        "A [ConsulLocked] method cannot take ref, out, in or ref struct parameters",
+        "The parameter '{0}' of '{1}' is {2}, which cannot cross the asynchronous lock; pass it by value");
+
+    public static readonly DiagnosticDescriptor BodyCannotObserveLoss = Warning(
+        "CLA009",
+        "The body cannot observe lock loss",
+        "The body '{0}' takes no CancellationToken and no ConsulLockContext, so it keeps running when the lock is lost; add a CancellationToken parameter to '{1}' and '{0}', or a last ConsulLockContext parameter to '{0}'");
+
+    public static readonly DiagnosticDescriptor UnstablePlaceholder = Warning(
+        "CLA010",
+        "A placeholder value has no stable text form",
+        "The placeholder '{{{0}}}' has type '{1}', {2}, so the key would not identify the value; use a member with a stable text form such as an id");
+
+    public static readonly DiagnosticDescriptor SkipReturnsDefault = Warning(
+        "CLA011",
+        "OnTimeout = Skip on a method that returns a value",
+        "'{0}' returns a value, and with OnTimeout = Skip its callers get default({1}) when the lock is busy; return Task or ValueTask, or use OnTimeout = Throw");
+
+    public static readonly DiagnosticDescriptor BodyCalledDirectly = Error(
+        "CLA012",
+        "The body of a [ConsulLocked] method is called directly",
+        "'{0}' is the body of the [ConsulLocked] method '{1}'; calling it directly bypasses the lock, call '{1}' instead");
+
+    private static DiagnosticDescriptor Error(string id, string title, string message) =>
+        new(id, title, message, Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+    private static DiagnosticDescriptor Warning(string id, string title, string message) =>
+        new(id, title, message, Category, DiagnosticSeverity.Warning, isEnabledByDefault: true);
+}

@@ -1,0 +1,9 @@
+namespace ConsulLock.Aop.Generators;
+
+internal static class GeneratorInfo
+{
+    public const string AssemblyName = "ConsulLock.Aop.Generators";
+
+    /// <summary>Written into <c>[GeneratedCode]</c>; kept constant so generated files do not change with every build.</summary>
+    public const string Version = "0.1.0";
+}

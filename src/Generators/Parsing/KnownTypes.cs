@@ -1,0 +1,50 @@
+using System.Linq;
+using Microsoft.CodeAnalysis;
+
+namespace ConsulLock.Aop.Generators.Parsing;
+
+/// <summary>The types the parser recognises, looked up once per compilation.</summary>
+internal sealed class KnownTypes
+{
+    public const string AttributeName = "ConsulLock.Aop.ConsulLockedAttribute";
+
+    public KnownTypes(Compilation compilation)
+    {
+        Attribute = compilation.GetTypeByMetadataName(AttributeName);
+        Provider = compilation.GetTypeByMetadataName("ConsulLock.Aop.IConsulLockProvider");
+        Context = compilation.GetTypeByMetadataName("ConsulLock.Aop.ConsulLockContext");
+        CancellationToken = compilation.GetTypeByMetadataName("System.Threading.CancellationToken");
+        Task = compilation.GetTypeByMetadataName("System.Threading.Tasks.Task");
+        TaskOfT = compilation.GetTypeByMetadataName("System.Threading.Tasks.Task`1");
+        ValueTask = compilation.GetTypeByMetadataName("System.Threading.Tasks.ValueTask");
+        ValueTaskOfT = compilation.GetTypeByMetadataName("System.Threading.Tasks.ValueTask`1");
+        Formattable = compilation.GetTypeByMetadataName("System.IFormattable");
+    }
+
+    public INamedTypeSymbol? Attribute { get; }
+
+    public INamedTypeSymbol? Provider { get; }
+
+    public INamedTypeSymbol? Context { get; }
+
+    public INamedTypeSymbol? CancellationToken { get; }
+
+    public INamedTypeSymbol? Task { get; }
+
+    public INamedTypeSymbol? TaskOfT { get; }
+
+    public INamedTypeSymbol? ValueTask { get; }
+
+    public INamedTypeSymbol? ValueTaskOfT { get; }
+
+    public INamedTypeSymbol? Formattable { get; }
+
+    public bool IsCancellationToken(ITypeSymbol type) => SymbolEqualityComparer.Default.Equals(type, CancellationToken);
+
+    public bool IsContext(ITypeSymbol type) => SymbolEqualityComparer.Default.Equals(type, Context);
+
+    public bool IsProvider(ITypeSymbol type) =>
+        Provider is not null
+        && (SymbolEqualityComparer.Default.Equals(type, Provider)
+            || type.AllInterfaces.Contains(Provider, SymbolEqualityComparer.Default));
+}

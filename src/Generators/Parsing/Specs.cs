@@ -1,0 +1,80 @@
+using System;
+using ConsulLock.Aop.Generators.Common;
+
+namespace ConsulLock.Aop.Generators.Parsing;
+
+// The specs are everything the emitter needs, as strings, enums and equatable arrays: no symbols, syntax or
+// locations, so the incremental pipeline can compare them by value and skip emitting when nothing changed.
+
+/// <summary>One <c>[ConsulLocked]</c> method, ready to emit.</summary>
+/// <remarks>
+/// <see cref="KeyFunctionParameters"/> is non-empty when a placeholder follows members with <c>?.</c>: the key is
+/// then built in a local function taking those parameters, so the null checks do not change what the nullable
+/// analysis believes about the arguments passed on to the body. <see cref="ThisCopyVariable"/> is set for instance
+/// methods of structs, whose lambdas cannot capture <c>this</c>; the body runs on a copy, as an async struct method does.
+/// </remarks>
+internal sealed record LockedMethodSpec(
+    TypeHierarchy Type,
+    string Modifiers,
+    string ReturnType,
+    ReturnKind ReturnKind,
+    string? ResultType,
+    string Name,
+    string TypeParameters,
+    EquatableArray<string> Constraints,
+    EquatableArray<ParameterSpec> Parameters,
+    string KeyTemplate,
+    EquatableArray<KeyPart> Key,
+    EquatableArray<ParameterSpec> KeyFunctionParameters,
+    LockSettingsSpec Settings,
+    BodyCallSpec Body,
+    ProviderSpec Provider,
+    string? CancellationTokenParameter,
+    string KeyVariable,
+    string ContextVariable,
+    string? ThisCopyVariable);
+
+/// <summary>The namespace and the chain of containing types, outermost first, so the emitter can reopen them.</summary>
+internal sealed record TypeHierarchy(string? Namespace, EquatableArray<ContainingType> Types, string HintName);
+
+/// <summary>A containing type as it is reopened: <c>partial record struct Outer&lt;T&gt;</c>.</summary>
+internal sealed record ContainingType(string Keyword, string NameWithTypeParameters);
+
+internal sealed record ParameterSpec(string Type, string Name, string Prefix);
+
+/// <summary>A piece of the key: literal text, or a C# expression whose value fills a placeholder.</summary>
+internal sealed record KeyPart(bool IsLiteral, string Text, string Placeholder);
+
+internal enum ReturnKind
+{
+    Task,
+    TaskOfT,
+    ValueTask,
+    ValueTaskOfT,
+}
+
+/// <summary>The attribute's settings, durations already checked and turned into ticks.</summary>
+internal sealed record LockSettingsSpec(
+    DurationSpec? WaitTimeout,
+    bool SkipOnTimeout,
+    DurationSpec? SessionTtl,
+    DurationSpec? LockDelay,
+    bool DeleteOnSessionEnd)
+{
+    public bool HasRequest => SessionTtl is not null || LockDelay is not null || DeleteOnSessionEnd;
+}
+
+internal sealed record DurationSpec(long Ticks, string Text);
+
+/// <summary>What the body is given last: nothing extra, the lock's context, or the lock-lost token.</summary>
+internal enum BodyExtra
+{
+    None,
+    Context,
+    CancellationToken,
+}
+
+internal sealed record BodyCallSpec(string Name, string TypeArguments, BodyExtra Extra);
+
+/// <summary>Where the lock provider comes from: a member of the containing type, or <c>ConsulLocking.Default</c>.</summary>
+internal sealed record ProviderSpec(string Expression, string Description);

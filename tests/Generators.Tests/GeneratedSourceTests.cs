@@ -1,0 +1,221 @@
+using ConsulLock.Aop.Generators.Tests.Infrastructure;
+using ConsulLock.Aop.Generators.Tests.Snapshotting;
+
+namespace ConsulLock.Aop.Generators.Tests;
+
+/// <summary>
+/// The generated source for representative declarations, compared with checked-in snapshots (Snapshots/). Each
+/// also compiles with no warning at all, as a user's project with warnings as errors and nullable enabled needs.
+/// </summary>
+public sealed class GeneratedSourceTests
+{
+    private const string Usings = """
+        using System.Threading;
+        using System.Threading.Tasks;
+        using ConsulLock.Aop;
+
+        """;
+
+    [Fact]
+    public void Mission_example_with_angle_placeholder_and_primary_constructor_provider() => Verify("MissionExample", """
+        namespace Webhooks;
+
+        public sealed partial class WebhookReceiver(IConsulLockProvider locks)
+        {
+            [ConsulLocked("webhook_receiver/<id>")]
+            public partial Task HandleAsync(int id, CancellationToken cancellationToken);
+
+            private Task HandleCoreAsync(int id, CancellationToken cancellationToken) => Task.CompletedTask;
+        }
+        """);
+
+    [Fact]
+    public void Task_of_T_with_brace_placeholder_wait_timeout_and_field_provider() => Verify("TaskOfTWithField", """
+        namespace Webhooks;
+
+        public sealed record Receipt(string Id);
+
+        public sealed partial class WebhookReceiver
+        {
+            private readonly IConsulLockProvider _locks;
+
+            public WebhookReceiver(IConsulLockProvider locks) => _locks = locks;
+
+            [ConsulLocked("webhook_receiver/{id}", WaitTimeout = "30s")]
+            public partial Task<Receipt> ReceiveAsync(string id, string payload, CancellationToken cancellationToken);
+
+            private Task<Receipt> ReceiveCoreAsync(string id, string payload, CancellationToken cancellationToken) => Task.FromResult(new Receipt(id));
+        }
+        """);
+
+    [Fact]
+    public void Member_path_through_nullable_references_and_values() => Verify("MemberPath", """
+        namespace Shop;
+
+        public sealed record Customer(int Id, string Region);
+        public sealed record Order(Customer Customer, int? Batch);
+
+        public partial class Orders(IConsulLockProvider locks)
+        {
+            [ConsulLocked("orders/{order.Customer.Region}/{order.Customer.Id}/{order.Batch}")]
+            public partial Task ShipAsync(Order order, CancellationToken cancellationToken);
+
+            private Task ShipCoreAsync(Order order, CancellationToken cancellationToken) => Task.CompletedTask;
+        }
+        """);
+
+    [Fact]
+    public void Several_placeholders_and_doubled_literal_braces() => Verify("SeveralPlaceholders", """
+        namespace Jobs;
+
+        public enum Tier { Free, Paid }
+
+        public partial class Reports(IConsulLockProvider locks)
+        {
+            [ConsulLocked("reports/{{tenant}}/{tenant}-{tier}/<<{year}>>")]
+            public partial Task BuildAsync(System.Guid tenant, Tier tier, int year, CancellationToken cancellationToken);
+
+            private Task BuildCoreAsync(System.Guid tenant, Tier tier, int year, CancellationToken cancellationToken) => Task.CompletedTask;
+        }
+        """);
+
+    [Fact]
+    public void Every_attribute_property() => Verify("AllProperties", """
+        namespace Jobs;
+
+        public partial class Nightly(IConsulLockProvider locks)
+        {
+            [ConsulLocked("nightly/{name}", WaitTimeout = "0s", OnTimeout = LockTimeoutBehavior.Skip, SessionTtl = "1m30s",
+                LockDelay = "250ms", Behavior = SessionBehavior.Delete, Body = nameof(RunNightly))]
+            public partial Task RunAsync(string name, CancellationToken cancellationToken);
+
+            private Task RunNightly(string name, CancellationToken cancellationToken) => Task.CompletedTask;
+        }
+        """);
+
+    [Fact]
+    public void ValueTask_with_a_body_that_takes_the_lock_context() => Verify("ValueTaskWithContext", """
+        namespace Ledger;
+
+        public partial class Ledger(IConsulLockProvider locks)
+        {
+            [ConsulLocked("ledger/{account}")]
+            public partial ValueTask PostAsync(long account, decimal amount, CancellationToken cancellationToken);
+
+            private ValueTask PostCoreAsync(long account, decimal amount, CancellationToken cancellationToken, ConsulLockContext lockContext) => default;
+        }
+        """);
+
+    [Fact]
+    public void ValueTask_of_T_without_a_token_whose_body_takes_the_lost_token() => Verify("ValueTaskOfTLostToken", """
+        namespace Ledger;
+
+        public partial class Balances(IConsulLockProvider locks)
+        {
+            [ConsulLocked("balance/{account}")]
+            public partial ValueTask<decimal> ReadAsync(long account);
+
+            private ValueTask<decimal> ReadCoreAsync(long account, CancellationToken lockLost) => new(0m);
+        }
+        """);
+
+    [Fact]
+    public void Static_method_uses_ConsulLocking_Default() => Verify("StaticDefaultProvider", """
+        namespace Migrations;
+
+        public static partial class Migrator
+        {
+            [ConsulLocked("migrations/{database}")]
+            public static partial Task MigrateAsync(string database, CancellationToken cancellationToken);
+
+            private static Task MigrateCoreAsync(string database, CancellationToken cancellationToken) => Task.CompletedTask;
+        }
+        """);
+
+    [Fact]
+    public void Generic_method_with_constraints() => Verify("GenericMethod", """
+        namespace Caches;
+
+        public interface IEntity { string Id { get; } }
+
+        public partial class Refresher(IConsulLockProvider locks)
+        {
+            [ConsulLocked("refresh/{entity.Id}")]
+            internal partial Task<TResult?> RefreshAsync<TEntity, TResult>(TEntity entity, CancellationToken cancellationToken)
+                where TEntity : class, IEntity
+                where TResult : struct;
+
+            private Task<TResult?> RefreshCoreAsync<TEntity, TResult>(TEntity entity, CancellationToken cancellationToken)
+                where TEntity : class, IEntity
+                where TResult : struct => Task.FromResult<TResult?>(null);
+        }
+        """);
+
+    [Fact]
+    public void Nested_generic_containing_types() => Verify("NestedGenericTypes", """
+        namespace Outer;
+
+        public partial class Workers<TMessage>
+            where TMessage : notnull
+        {
+            internal sealed partial class Worker(IConsulLockProvider locks)
+            {
+                [ConsulLocked("workers/{message}")]
+                public partial Task ProcessAsync(TMessage message, CancellationToken cancellationToken);
+
+                private Task ProcessCoreAsync(TMessage message, CancellationToken cancellationToken) => Task.CompletedTask;
+            }
+        }
+        """);
+
+    [Fact]
+    public void Record_struct_with_a_property_provider() => Verify("RecordStructProperty", """
+        namespace Schedules;
+
+        public readonly partial record struct Schedule(IConsulLockProvider Locks, string Name)
+        {
+            [ConsulLocked("schedules/{slot}")]
+            public partial Task<int> TickAsync(int slot, CancellationToken cancellationToken);
+
+            private Task<int> TickCoreAsync(int slot, CancellationToken cancellationToken) => Task.FromResult(slot);
+        }
+        """);
+
+    [Fact]
+    public void Global_namespace_keyword_parameter_names_and_overloads() => Verify("GlobalNamespaceOverloads", """
+        public partial class Tasks
+        {
+            public IConsulLockProvider? Locks { get; init; }
+
+            [ConsulLocked("tasks/{class}", Body = nameof(RunCore))]
+            public partial Task RunAsync(string @class, CancellationToken lockKey);
+
+            [ConsulLocked("tasks/{class}/{n}", Body = nameof(RunCore))]
+            public partial Task RunAsync(string @class, int n, CancellationToken cancellationToken);
+
+            private Task RunCore(string @class, CancellationToken lockKey) => Task.CompletedTask;
+
+            private Task RunCore(string @class, int n, CancellationToken cancellationToken) => Task.CompletedTask;
+        }
+        """);
+
+    [Fact]
+    public void Struct_with_params_and_a_nullable_result() => Verify("StructParams", """
+        namespace Batches;
+
+        public partial struct Batcher
+        {
+            [ConsulLocked("batch/{name}")]
+            public static partial Task<string?> RunAsync(string name, CancellationToken cancellationToken, params int[] items);
+
+            private static Task<string?> RunCoreAsync(string name, CancellationToken cancellationToken, params int[] items) => Task.FromResult<string?>(null);
+        }
+        """);
+
+    private static void Verify(string name, string source)
+    {
+        var output = GeneratorHarness.Generate(Usings + source);
+        Assert.True(output.Diagnostics.Count == 0, string.Join("\n", output.Diagnostics));
+        Snapshot.Match(output.Single, name);
+    }
+}

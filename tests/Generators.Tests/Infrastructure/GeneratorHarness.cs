@@ -1,0 +1,59 @@
+using System.Collections.Immutable;
+using ConsulLock.Aop.Generators.Diagnostics;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+using Microsoft.CodeAnalysis.Diagnostics;
+
+namespace ConsulLock.Aop.Generators.Tests.Infrastructure;
+
+/// <summary>Compiles C# in memory against the runtime library and runs the generator and the analyzer on it.</summary>
+internal static class GeneratorHarness
+{
+    private static readonly Lazy<ImmutableArray<MetadataReference>> s_references = new(() =>
+    {
+        var platform = ((string)AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES")!).Split(Path.PathSeparator);
+        return [
+            .. platform.Select(path => MetadataReference.CreateFromFile(path)),
+            MetadataReference.CreateFromFile(typeof(ConsulLockedAttribute).Assembly.Location),
+        ];
+    });
+
+    public static CSharpParseOptions ParseOptions { get; } = new(LanguageVersion.CSharp13);
+
+    public static CSharpCompilation Compile(params string[] sources) => CSharpCompilation.Create(
+        "UserCode",
+        sources.Select((source, i) => CSharpSyntaxTree.ParseText(source, ParseOptions, path: $"User{i}.cs")),
+        s_references.Value,
+        new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary, nullableContextOptions: NullableContextOptions.Enable));
+
+    public static GeneratorDriver Driver(bool trackSteps = false) => CSharpGeneratorDriver.Create(
+        [new LockedMethodGenerator().AsSourceGenerator()],
+        parseOptions: ParseOptions,
+        driverOptions: new GeneratorDriverOptions(IncrementalGeneratorOutputKind.None, trackIncrementalGeneratorSteps: trackSteps));
+
+    /// <summary>Runs the generator; returns its sources and the compiler's diagnostics on the result (warnings included).</summary>
+    public static GeneratorOutput Generate(params string[] sources)
+    {
+        var compilation = Compile(sources);
+        Driver().RunGeneratorsAndUpdateCompilation(compilation, out var output, out var generatorDiagnostics);
+        var generated = output.SyntaxTrees.Skip(compilation.SyntaxTrees.Length)
+            .ToDictionary(tree => Path.GetFileName(tree.FilePath), tree => tree.ToString());
+        var compilerDiagnostics = output.GetDiagnostics().Where(d => d.Severity >= DiagnosticSeverity.Warning).ToList();
+        return new GeneratorOutput(generated, [.. generatorDiagnostics, .. compilerDiagnostics], output);
+    }
+
+    /// <summary>Runs the analyzer on the sources plus what the generator makes of them, as a build would.</summary>
+    public static async Task<IReadOnlyList<Diagnostic>> AnalyzeAsync(params string[] sources)
+    {
+        var compilation = Compile(sources);
+        Driver().RunGeneratorsAndUpdateCompilation(compilation, out var output, out _);
+        var withAnalyzer = output.WithAnalyzers([new LockedMethodAnalyzer()]);
+        var diagnostics = await withAnalyzer.GetAnalyzerDiagnosticsAsync();
+        return [.. diagnostics.OrderBy(d => d.Location.SourceSpan.Start)];
+    }
+}
+
+internal sealed record GeneratorOutput(IReadOnlyDictionary<string, string> Sources, IReadOnlyList<Diagnostic> Diagnostics, Compilation Compilation)
+{
+    public string Single => Assert.Single(Sources).Value;
+}
