@@ -67,9 +67,10 @@ internal static class LockedMethodEmitter
         WriteSettings(writer, method.Settings);
         writer.Outdent();
         writer.Line();
-        // A plain comment, not XML docs: those would replace the user's own docs on the declaration.
+        // A plain comment and no attributes: a partial method's parts share docs and attributes, so XML docs here would
+        // replace the user's own, and [GeneratedCode] would make analyzers (ours too) treat the user's declaration as
+        // generated and skip it.
         writer.Line($"// Runs {method.Body.Name} while holding the Consul lock {SymbolDisplay.FormatLiteral(method.KeyTemplate, quote: true)}; the provider is {method.Provider.Description}.");
-        writer.Line(GeneratedCode);
         writer.Line($"{method.Modifiers} {method.ReturnType} {method.Name}{method.TypeParameters}({parameters})");
         writer.Indent();
         foreach (var constraint in method.Constraints)

@@ -101,7 +101,7 @@ internal sealed class LockedMethodParser
         var keyTemplate = _attribute.ConstructorArguments.Length == 1 ? _attribute.ConstructorArguments[0].Value as string : null;
         var key = ParseKey(keyTemplate ?? "");
         var settings = ParseSettings(returnKind);
-        var body = FindBody(bodyName);
+        var body = returnKind is null ? null : FindBody(bodyName); // a body for an unsupported return type would only add noise
         var provider = FindProvider();
 
         if (HasErrors || returnKind is null || key is null || settings is null || body is null)

@@ -47,8 +47,16 @@ internal static class GeneratorHarness
     {
         var compilation = Compile(sources);
         Driver().RunGeneratorsAndUpdateCompilation(compilation, out var output, out _);
-        var withAnalyzer = output.WithAnalyzers([new LockedMethodAnalyzer()]);
+        Exception? failure = null;
+        var options = new CompilationWithAnalyzersOptions(
+            new AnalyzerOptions([]), (exception, _, _) => failure ??= exception, concurrentAnalysis: true, logAnalyzerExecutionTime: false);
+        var withAnalyzer = output.WithAnalyzers([new LockedMethodAnalyzer()], options);
         var diagnostics = await withAnalyzer.GetAnalyzerDiagnosticsAsync();
+        if (failure is not null)
+        {
+            throw new InvalidOperationException("The analyzer threw.", failure);
+        }
+
         return [.. diagnostics.OrderBy(d => d.Location.SourceSpan.Start)];
     }
 }

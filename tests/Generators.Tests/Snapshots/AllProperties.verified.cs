@@ -19,7 +19,6 @@ namespace Jobs
             onTimeout: global::ConsulLock.Aop.LockTimeoutBehavior.Skip);
 
         // Runs RunNightly while holding the Consul lock "nightly/{name}"; the provider is the primary constructor parameter 'locks'.
-        [global::System.CodeDom.Compiler.GeneratedCode("ConsulLock.Aop.Generators", "0.1.0")]
         public partial global::System.Threading.Tasks.Task RunAsync(string name, global::System.Threading.CancellationToken cancellationToken)
         {
             var lockKey = "nightly/" + global::ConsulLock.Aop.LockKey.FormatSegment(name, "name");

@@ -14,7 +14,6 @@ namespace Caches
             onTimeout: global::ConsulLock.Aop.LockTimeoutBehavior.Throw);
 
         // Runs RefreshCoreAsync while holding the Consul lock "refresh/{entity.Id}"; the provider is the primary constructor parameter 'locks'.
-        [global::System.CodeDom.Compiler.GeneratedCode("ConsulLock.Aop.Generators", "0.1.0")]
         internal partial global::System.Threading.Tasks.Task<TResult?> RefreshAsync<TEntity, TResult>(TEntity entity, global::System.Threading.CancellationToken cancellationToken)
             where TEntity : class, global::Caches.IEntity
             where TResult : struct

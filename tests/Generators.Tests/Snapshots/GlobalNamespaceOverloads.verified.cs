@@ -12,7 +12,6 @@ public partial class Tasks
         onTimeout: global::ConsulLock.Aop.LockTimeoutBehavior.Throw);
 
     // Runs RunCore while holding the Consul lock "tasks/{class}"; the provider is the property 'Locks'.
-    [global::System.CodeDom.Compiler.GeneratedCode("ConsulLock.Aop.Generators", "0.1.0")]
     public partial global::System.Threading.Tasks.Task RunAsync(string @class, global::System.Threading.CancellationToken lockKey)
     {
         var lockKey2 = "tasks/" + global::ConsulLock.Aop.LockKey.FormatSegment(@class, "class");
@@ -32,7 +31,6 @@ public partial class Tasks
         onTimeout: global::ConsulLock.Aop.LockTimeoutBehavior.Throw);
 
     // Runs RunCore while holding the Consul lock "tasks/{class}/{n}"; the provider is the property 'Locks'.
-    [global::System.CodeDom.Compiler.GeneratedCode("ConsulLock.Aop.Generators", "0.1.0")]
     public partial global::System.Threading.Tasks.Task RunAsync(string @class, int n, global::System.Threading.CancellationToken cancellationToken)
     {
         var lockKey = "tasks/"

@@ -14,7 +14,6 @@ namespace Shop
             onTimeout: global::ConsulLock.Aop.LockTimeoutBehavior.Throw);
 
         // Runs ShipCoreAsync while holding the Consul lock "orders/{order.Customer.Region}/{order.Customer.Id}/{order.Batch}"; the provider is the primary constructor parameter 'locks'.
-        [global::System.CodeDom.Compiler.GeneratedCode("ConsulLock.Aop.Generators", "0.1.0")]
         public partial global::System.Threading.Tasks.Task ShipAsync(global::Shop.Order order, global::System.Threading.CancellationToken cancellationToken)
         {
             var lockKey = BuildLockKey(order);

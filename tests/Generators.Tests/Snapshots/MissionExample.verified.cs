@@ -14,7 +14,6 @@ namespace Webhooks
             onTimeout: global::ConsulLock.Aop.LockTimeoutBehavior.Throw);
 
         // Runs HandleCoreAsync while holding the Consul lock "webhook_receiver/<id>"; the provider is the primary constructor parameter 'locks'.
-        [global::System.CodeDom.Compiler.GeneratedCode("ConsulLock.Aop.Generators", "0.1.0")]
         public partial global::System.Threading.Tasks.Task HandleAsync(int id, global::System.Threading.CancellationToken cancellationToken)
         {
             var lockKey = "webhook_receiver/" + global::ConsulLock.Aop.LockKey.FormatSegment(id, "id");

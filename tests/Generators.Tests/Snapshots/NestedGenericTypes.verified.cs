@@ -16,7 +16,6 @@ namespace Outer
                 onTimeout: global::ConsulLock.Aop.LockTimeoutBehavior.Throw);
 
             // Runs ProcessCoreAsync while holding the Consul lock "workers/{message}"; the provider is the primary constructor parameter 'locks'.
-            [global::System.CodeDom.Compiler.GeneratedCode("ConsulLock.Aop.Generators", "0.1.0")]
             public partial global::System.Threading.Tasks.Task ProcessAsync(TMessage message, global::System.Threading.CancellationToken cancellationToken)
             {
                 var lockKey = "workers/" + global::ConsulLock.Aop.LockKey.FormatSegment(message, "message");

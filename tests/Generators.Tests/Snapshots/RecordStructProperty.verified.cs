@@ -14,7 +14,6 @@ namespace Schedules
             onTimeout: global::ConsulLock.Aop.LockTimeoutBehavior.Throw);
 
         // Runs TickCoreAsync while holding the Consul lock "schedules/{slot}"; the provider is the property 'Locks'.
-        [global::System.CodeDom.Compiler.GeneratedCode("ConsulLock.Aop.Generators", "0.1.0")]
         public partial global::System.Threading.Tasks.Task<int> TickAsync(int slot, global::System.Threading.CancellationToken cancellationToken)
         {
             var lockKey = "schedules/" + global::ConsulLock.Aop.LockKey.FormatSegment(slot, "slot");

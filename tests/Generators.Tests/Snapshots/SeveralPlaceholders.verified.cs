@@ -14,7 +14,6 @@ namespace Jobs
             onTimeout: global::ConsulLock.Aop.LockTimeoutBehavior.Throw);
 
         // Runs BuildCoreAsync while holding the Consul lock "reports/{{tenant}}/{tenant}-{tier}/<<{year}>>"; the provider is the primary constructor parameter 'locks'.
-        [global::System.CodeDom.Compiler.GeneratedCode("ConsulLock.Aop.Generators", "0.1.0")]
         public partial global::System.Threading.Tasks.Task BuildAsync(global::System.Guid tenant, global::Jobs.Tier tier, int year, global::System.Threading.CancellationToken cancellationToken)
         {
             var lockKey = "reports/{tenant}/"

@@ -14,7 +14,6 @@ namespace Migrations
             onTimeout: global::ConsulLock.Aop.LockTimeoutBehavior.Throw);
 
         // Runs MigrateCoreAsync while holding the Consul lock "migrations/{database}"; the provider is ConsulLocking.Default.
-        [global::System.CodeDom.Compiler.GeneratedCode("ConsulLock.Aop.Generators", "0.1.0")]
         public static partial global::System.Threading.Tasks.Task MigrateAsync(string database, global::System.Threading.CancellationToken cancellationToken)
         {
             var lockKey = "migrations/" + global::ConsulLock.Aop.LockKey.FormatSegment(database, "database");

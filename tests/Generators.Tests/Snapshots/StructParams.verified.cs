@@ -14,7 +14,6 @@ namespace Batches
             onTimeout: global::ConsulLock.Aop.LockTimeoutBehavior.Throw);
 
         // Runs RunCoreAsync while holding the Consul lock "batch/{name}"; the provider is ConsulLocking.Default.
-        [global::System.CodeDom.Compiler.GeneratedCode("ConsulLock.Aop.Generators", "0.1.0")]
         public static partial global::System.Threading.Tasks.Task<string?> RunAsync(string name, global::System.Threading.CancellationToken cancellationToken, params int[] items)
         {
             var lockKey = "batch/" + global::ConsulLock.Aop.LockKey.FormatSegment(name, "name");

@@ -14,7 +14,6 @@ namespace Webhooks
             onTimeout: global::ConsulLock.Aop.LockTimeoutBehavior.Throw);
 
         // Runs ReceiveCoreAsync while holding the Consul lock "webhook_receiver/{id}"; the provider is the field '_locks'.
-        [global::System.CodeDom.Compiler.GeneratedCode("ConsulLock.Aop.Generators", "0.1.0")]
         public partial global::System.Threading.Tasks.Task<global::Webhooks.Receipt> ReceiveAsync(string id, string payload, global::System.Threading.CancellationToken cancellationToken)
         {
             var lockKey = "webhook_receiver/" + global::ConsulLock.Aop.LockKey.FormatSegment(id, "id");

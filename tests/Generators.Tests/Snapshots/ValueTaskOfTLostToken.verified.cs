@@ -14,7 +14,6 @@ namespace Ledger
             onTimeout: global::ConsulLock.Aop.LockTimeoutBehavior.Throw);
 
         // Runs ReadCoreAsync while holding the Consul lock "balance/{account}"; the provider is the primary constructor parameter 'locks'.
-        [global::System.CodeDom.Compiler.GeneratedCode("ConsulLock.Aop.Generators", "0.1.0")]
         public partial global::System.Threading.Tasks.ValueTask<decimal> ReadAsync(long account)
         {
             var lockKey = "balance/" + global::ConsulLock.Aop.LockKey.FormatSegment(account, "account");

@@ -14,7 +14,6 @@ namespace Ledger
             onTimeout: global::ConsulLock.Aop.LockTimeoutBehavior.Throw);
 
         // Runs PostCoreAsync while holding the Consul lock "ledger/{account}"; the provider is the primary constructor parameter 'locks'.
-        [global::System.CodeDom.Compiler.GeneratedCode("ConsulLock.Aop.Generators", "0.1.0")]
         public partial global::System.Threading.Tasks.ValueTask PostAsync(long account, decimal amount, global::System.Threading.CancellationToken cancellationToken)
         {
             var lockKey = "ledger/" + global::ConsulLock.Aop.LockKey.FormatSegment(account, "account");

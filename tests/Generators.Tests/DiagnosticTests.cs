@@ -1,0 +1,238 @@
+using ConsulLock.Aop.Generators.Tests.Infrastructure;
+using Microsoft.CodeAnalysis;
+
+namespace ConsulLock.Aop.Generators.Tests;
+
+/// <summary>
+/// One test per diagnostic: the id, where it points (the span marked <c>[|…|]</c> in the source) and that the
+/// message says how to fix it. Plus: valid code gets no diagnostic at all.
+/// </summary>
+public sealed class DiagnosticTests
+{
+    private const string Usings = """
+        using System.Threading;
+        using System.Threading.Tasks;
+        using ConsulLock.Aop;
+
+        """;
+
+    [Fact]
+    public Task CLA001_a_method_with_a_body_or_without_partial() => Expect("CLA001", "partial", """
+        public partial class Jobs
+        {
+            [ConsulLocked("jobs/{id}")]
+            public async Task [|RunAsync|](int id, CancellationToken cancellationToken) => await Task.Yield();
+        }
+        """);
+
+    [Fact]
+    public Task CLA002_a_containing_type_that_is_not_partial() => Expect("CLA002", "declared 'partial'", """
+        public class [|Outer|]
+        {
+            public partial class Jobs
+            {
+                [ConsulLocked("jobs/{id}")]
+                public partial Task RunAsync(int id, CancellationToken cancellationToken);
+
+                private Task RunCoreAsync(int id, CancellationToken cancellationToken) => Task.CompletedTask;
+            }
+        }
+        """);
+
+    [Fact]
+    public async Task CLA003_a_placeholder_without_parameter_suggests_the_near_name()
+    {
+        var diagnostic = await Expect("CLA003", "did you mean '{id}'", """
+            public partial class Jobs
+            {
+                [ConsulLocked("jobs/[|{Id}|]")]
+                public partial Task RunAsync(int id, CancellationToken cancellationToken);
+
+                private Task RunCoreAsync(int id, CancellationToken cancellationToken) => Task.CompletedTask;
+            }
+            """);
+        Assert.Contains("no parameter 'Id'", diagnostic.GetMessage(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public Task CLA003_a_member_path_step_that_does_not_exist() => Expect("CLA003", "no readable property or field 'Nmae' on 'Customer'", """
+        public sealed record Customer(string Name);
+
+        public partial class Jobs
+        {
+            [ConsulLocked("customers/[|<customer.Nmae>|]")]
+            public partial Task RunAsync(Customer customer, CancellationToken cancellationToken);
+
+            private Task RunCoreAsync(Customer customer, CancellationToken cancellationToken) => Task.CompletedTask;
+        }
+        """);
+
+    [Theory]
+    [InlineData("[|/jobs/{id}|]", "starts with '/'")]
+    [InlineData("[|jobs//{id}|]", "empty segment")]
+    [InlineData("[|jobs/../{id}|]", "'..' segment")]
+    [InlineData("jobs/[|{id|]", "not closed")]
+    [InlineData("jobs/[|}|]{id}", "closes no placeholder")]
+    [InlineData("jobs/[|{}|]", "empty")]
+    [InlineData("[||]", "the key is empty")]
+    public Task CLA004_a_malformed_template(string template, string problem) => Expect("CLA004", problem, $$"""
+        public partial class Jobs
+        {
+            [ConsulLocked("{{template}}")]
+            public partial Task RunAsync(int id, CancellationToken cancellationToken);
+
+            private Task RunCoreAsync(int id, CancellationToken cancellationToken) => Task.CompletedTask;
+        }
+        """);
+
+    [Fact]
+    public Task CLA005_a_return_type_that_is_not_a_task() => Expect("CLA005", "make it return Task", """
+        public partial class Jobs
+        {
+            [ConsulLocked("jobs/{id}")]
+            public partial [|void|] Run(int id, CancellationToken cancellationToken);
+        }
+        """);
+
+    [Fact]
+    public Task CLA006_a_missing_body() => Expect("CLA006", "declare 'RunCoreAsync' returning 'Task' with the parameters (int id, CancellationToken cancellationToken)", """
+        public partial class Jobs
+        {
+            [ConsulLocked("jobs/{id}")]
+            public partial Task [|RunAsync|](int id, CancellationToken cancellationToken);
+        }
+        """);
+
+    [Fact]
+    public Task CLA006_a_body_whose_parameters_do_not_match() => Expect("CLA006", "takes 'string id' where 'int id' is declared", """
+        public partial class Jobs
+        {
+            [ConsulLocked("jobs/{id}", Body = [|nameof(Work)|])]
+            public partial Task RunAsync(int id, CancellationToken cancellationToken);
+
+            private Task Work(string id, CancellationToken cancellationToken) => Task.CompletedTask;
+        }
+        """);
+
+    [Theory]
+    [InlineData("SessionTtl = [|\"5s\"|]", "out of range")]
+    [InlineData("SessionTtl = [|\"25h\"|]", "out of range")]
+    [InlineData("LockDelay = [|\"61s\"|]", "out of range")]
+    [InlineData("WaitTimeout = [|\"-1s\"|]", "is not a duration")]
+    [InlineData("WaitTimeout = [|\"10 seconds\"|]", "is not a duration")]
+    public Task CLA007_a_bad_duration(string property, string problem) => Expect("CLA007", problem, $$"""
+        public partial class Jobs
+        {
+            [ConsulLocked("jobs/{id}", {{property}})]
+            public partial Task RunAsync(int id, CancellationToken cancellationToken);
+
+            private Task RunCoreAsync(int id, CancellationToken cancellationToken) => Task.CompletedTask;
+        }
+        """);
+
+    [Fact]
+    public Task CLA008_a_ref_parameter() => Expect("CLA008", "pass it by value", """
+        public partial class Jobs
+        {
+            [ConsulLocked("jobs/{id}")]
+            public partial Task RunAsync(int id, [|ref int count|], CancellationToken cancellationToken);
+        }
+        """, allowOthers: true);
+
+    [Fact]
+    public Task CLA009_a_body_that_cannot_see_lock_loss() => Expect("CLA009", "add a CancellationToken parameter", """
+        public partial class Jobs
+        {
+            [ConsulLocked("jobs/{id}")]
+            public partial Task [|RunAsync|](int id);
+
+            private Task RunCoreAsync(int id) => Task.CompletedTask;
+        }
+        """);
+
+    [Theory]
+    [InlineData("object")]
+    [InlineData("int[]")]
+    [InlineData("System.Func<int>")]
+    [InlineData("Payload")]
+    public Task CLA010_a_placeholder_without_a_stable_text_form(string type) => Expect("CLA010", "use a member with a stable text form", $$"""
+        public sealed class Payload { }
+
+        public partial class Jobs
+        {
+            [ConsulLocked("jobs/[|{value}|]")]
+            public partial Task RunAsync({{type}} value, CancellationToken cancellationToken);
+
+            private Task RunCoreAsync({{type}} value, CancellationToken cancellationToken) => Task.CompletedTask;
+        }
+        """);
+
+    [Fact]
+    public Task CLA011_skip_on_a_method_that_returns_a_value() => Expect("CLA011", "or use OnTimeout = Throw", """
+        public partial class Jobs
+        {
+            [ConsulLocked("jobs/{id}", WaitTimeout = "1s", OnTimeout = [|LockTimeoutBehavior.Skip|])]
+            public partial Task<int> RunAsync(int id, CancellationToken cancellationToken);
+
+            private Task<int> RunCoreAsync(int id, CancellationToken cancellationToken) => Task.FromResult(id);
+        }
+        """);
+
+    [Fact]
+    public Task CLA012_calling_the_body_directly() => Expect("CLA012", "call 'RunAsync' instead", """
+        public partial class Jobs
+        {
+            [ConsulLocked("jobs/{id}")]
+            public partial Task RunAsync(int id, CancellationToken cancellationToken);
+
+            private Task RunCoreAsync(int id, CancellationToken cancellationToken) => Task.CompletedTask;
+
+            public Task Sneak() => [|RunCoreAsync(1, default)|];
+        }
+        """);
+
+    [Fact]
+    public async Task Valid_declarations_of_every_shape_get_no_diagnostic()
+    {
+        var diagnostics = await GeneratorHarness.AnalyzeAsync(Usings + """
+            public sealed record Customer(int Id);
+
+            public partial class Jobs(IConsulLockProvider locks)
+            {
+                [ConsulLocked("jobs/{customer.Id}/<n>", WaitTimeout = "0s", OnTimeout = LockTimeoutBehavior.Skip, SessionTtl = "10s", LockDelay = "0s")]
+                public partial Task RunAsync(Customer customer, int n, CancellationToken cancellationToken);
+
+                private Task RunCoreAsync(Customer customer, int n, CancellationToken cancellationToken) => Task.CompletedTask;
+
+                [ConsulLocked("values/{id}", SessionTtl = "24h", LockDelay = "60s")]
+                public partial ValueTask<int> ReadAsync(string id);
+
+                private ValueTask<int> ReadCoreAsync(string id, ConsulLockContext context) => new((int)context.FencingToken);
+
+                public string Name => nameof(RunCoreAsync);
+            }
+            """);
+        Assert.True(diagnostics.Count == 0, string.Join("\n", diagnostics));
+    }
+
+    private static async Task<Diagnostic> Expect(string id, string fixText, string markedSource, bool allowOthers = false)
+    {
+        var source = Usings + markedSource;
+        var start = source.IndexOf("[|", StringComparison.Ordinal);
+        var end = source.IndexOf("|]", StringComparison.Ordinal) - 2;
+        source = source.Replace("[|", "", StringComparison.Ordinal).Replace("|]", "", StringComparison.Ordinal);
+
+        var diagnostics = await GeneratorHarness.AnalyzeAsync(source);
+        var matching = diagnostics.Where(d => d.Id == id).ToList();
+        Assert.True(matching.Count == 1, $"expected one {id}, got:\n{string.Join("\n", diagnostics)}");
+        if (!allowOthers)
+        {
+            Assert.True(diagnostics.Count == 1, $"expected only {id}, got:\n{string.Join("\n", diagnostics)}");
+        }
+
+        var diagnostic = matching[0];
+        Assert.Equal(source[start..end], source.Substring(diagnostic.Location.SourceSpan.Start, diagnostic.Location.SourceSpan.Length));
+        Assert.Contains(fixText, diagnostic.GetMessage(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal);
+        return diagnostic;
+    }
+}
