@@ -107,6 +107,19 @@ public sealed class GeneratedSourceTests
         """);
 
     [Fact]
+    public void A_body_that_takes_the_lock_context_before_its_token() => Verify("ContextBeforeToken", """
+        namespace Ledger;
+
+        public partial class Ledger(IConsulLockProvider locks)
+        {
+            [ConsulLocked("ledger/{account}")]
+            public partial Task<long> PostAsync(long account, CancellationToken cancellationToken);
+
+            private Task<long> PostCoreAsync(long account, ConsulLockContext lockContext, CancellationToken cancellationToken) => Task.FromResult((long)lockContext.FencingToken);
+        }
+        """);
+
+    [Fact]
     public void ValueTask_of_T_without_a_token_whose_body_takes_the_lost_token() => Verify("ValueTaskOfTLostToken", """
         namespace Ledger;
 

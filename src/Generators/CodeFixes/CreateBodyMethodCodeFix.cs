@@ -63,8 +63,7 @@ public sealed class CreateBodyMethodCodeFix : CodeFixProvider
         var modifiers = SyntaxFactory.TokenList(isStatic
             ? new[] { SyntaxFactory.Token(SyntaxKind.PrivateKeyword), SyntaxFactory.Token(SyntaxKind.StaticKeyword) }
             : new[] { SyntaxFactory.Token(SyntaxKind.PrivateKeyword) });
-        var notWritten = SyntaxFactory.ThrowExpression(SyntaxFactory.ParseExpression("new global::System.NotImplementedException()")
-            .WithAdditionalAnnotations(Microsoft.CodeAnalysis.Simplification.Simplifier.Annotation));
+        var notWritten = SyntaxFactory.ThrowExpression(SyntaxFactory.ParseExpression("new System.NotImplementedException()"));
 
         return SyntaxFactory.MethodDeclaration(declaration.ReturnType.WithoutTrivia(), SyntaxFactory.Identifier(name))
             .WithModifiers(modifiers)

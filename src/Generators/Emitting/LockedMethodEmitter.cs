@@ -144,6 +144,9 @@ internal static class LockedMethodEmitter
             case BodyExtra.CancellationToken:
                 arguments.Add($"{method.ContextVariable}.CancellationToken");
                 break;
+            case BodyExtra.ContextBeforeToken:
+                arguments.Insert(arguments.Count - 1, method.ContextVariable);
+                break;
         }
 
         return string.Join(", ", arguments);

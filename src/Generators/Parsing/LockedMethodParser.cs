@@ -475,6 +475,17 @@ internal sealed class LockedMethodParser
             return $"takes {constructed.Parameters.Length} parameters";
         }
 
+        // The context may also come just before a last CancellationToken, where .NET's guidelines (CA1068) want the token.
+        var contextBeforeToken = constructed.Parameters.Length == count + 1 && count > 0
+            && _types.IsCancellationToken(_method.Parameters[count - 1].Type)
+            && _types.IsContext(constructed.Parameters[count - 1].Type)
+            && _types.IsCancellationToken(constructed.Parameters[count].Type);
+        if (contextBeforeToken)
+        {
+            extra = BodyExtra.ContextBeforeToken;
+            count--;
+        }
+
         for (var i = 0; i < count; i++)
         {
             if (!SymbolEqualityComparer.Default.Equals(constructed.Parameters[i].Type, _method.Parameters[i].Type) || constructed.Parameters[i].RefKind != RefKind.None)
@@ -483,7 +494,7 @@ internal sealed class LockedMethodParser
             }
         }
 
-        if (constructed.Parameters.Length == count + 1)
+        if (!contextBeforeToken && constructed.Parameters.Length == count + 1)
         {
             var last = constructed.Parameters[count].Type;
             if (_types.IsContext(last))

@@ -72,6 +72,9 @@ internal enum BodyExtra
     None,
     Context,
     CancellationToken,
+
+    /// <summary>The context goes just before the declaration's last parameter, a CancellationToken.</summary>
+    ContextBeforeToken,
 }
 
 internal sealed record BodyCallSpec(string Name, string TypeArguments, BodyExtra Extra);

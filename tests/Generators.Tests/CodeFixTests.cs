@@ -1,0 +1,124 @@
+using System.Collections.Immutable;
+using ConsulLock.Aop.Generators.CodeFixes;
+using ConsulLock.Aop.Generators.Diagnostics;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CodeActions;
+using Microsoft.CodeAnalysis.CodeFixes;
+using Microsoft.CodeAnalysis.CSharp;
+using Microsoft.CodeAnalysis.Diagnostics;
+using Microsoft.CodeAnalysis.Formatting;
+
+namespace ConsulLock.Aop.Generators.Tests;
+
+/// <summary>The code fixes, applied the way an editor applies them, in an in-memory workspace.</summary>
+public sealed class CodeFixTests
+{
+    private const string Usings = """
+        using System.Threading;
+        using System.Threading.Tasks;
+        using ConsulLock.Aop;
+
+        """;
+
+    [Fact]
+    public Task Make_the_type_partial() => AssertFix(new MakePartialCodeFix(), "CLA002", """
+        public class Jobs
+        {
+            [ConsulLocked("jobs/{id}")]
+            public partial Task RunAsync(int id, CancellationToken cancellationToken);
+
+            private Task RunCoreAsync(int id, CancellationToken cancellationToken) => Task.CompletedTask;
+        }
+        """, """
+        public partial class Jobs
+        {
+            [ConsulLocked("jobs/{id}")]
+            public partial Task RunAsync(int id, CancellationToken cancellationToken);
+
+            private Task RunCoreAsync(int id, CancellationToken cancellationToken) => Task.CompletedTask;
+        }
+        """);
+
+    [Fact]
+    public Task Make_the_method_partial_and_move_its_body() => AssertFix(new MakePartialCodeFix(), "CLA001", """
+        public partial class Jobs
+        {
+            [ConsulLocked("jobs/{id}")]
+            public async Task RunAsync(int id, CancellationToken cancellationToken)
+            {
+                await Task.Delay(1, cancellationToken);
+            }
+        }
+        """, """
+        public partial class Jobs
+        {
+            [ConsulLocked("jobs/{id}")]
+            public partial Task RunAsync(int id, CancellationToken cancellationToken);
+
+            private async Task RunCoreAsync(int id, CancellationToken cancellationToken)
+            {
+                await Task.Delay(1, cancellationToken);
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Create_the_missing_body_method() => AssertFix(new CreateBodyMethodCodeFix(), "CLA006", """
+        public partial class Jobs
+        {
+            [ConsulLocked("jobs/{id}")]
+            public partial Task<int> RunAsync(int id, CancellationToken cancellationToken);
+        }
+        """, """
+        public partial class Jobs
+        {
+            [ConsulLocked("jobs/{id}")]
+            public partial Task<int> RunAsync(int id, CancellationToken cancellationToken);
+
+            private Task<int> RunCoreAsync(int id, CancellationToken cancellationToken) => throw new System.NotImplementedException();
+        }
+        """);
+
+    [Fact]
+    public Task Create_a_body_that_can_observe_lock_loss_when_the_declaration_has_no_token() => AssertFix(new CreateBodyMethodCodeFix(), "CLA006", """
+        public static partial class Jobs
+        {
+            [ConsulLocked("jobs/{id}")]
+            public static partial ValueTask RunAsync(string id);
+        }
+        """, """
+        public static partial class Jobs
+        {
+            [ConsulLocked("jobs/{id}")]
+            public static partial ValueTask RunAsync(string id);
+
+            private static ValueTask RunCoreAsync(string id, ConsulLockContext lockContext) => throw new System.NotImplementedException();
+        }
+        """);
+
+    private static async Task AssertFix(CodeFixProvider fix, string id, string before, string after)
+    {
+        using var workspace = new AdhocWorkspace();
+        var references = ((string)AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES")!).Split(Path.PathSeparator)
+            .Select(path => MetadataReference.CreateFromFile(path))
+            .Append(MetadataReference.CreateFromFile(typeof(ConsulLockedAttribute).Assembly.Location));
+        var project = workspace.AddProject("User", LanguageNames.CSharp)
+            .WithMetadataReferences(references)
+            .WithParseOptions(new CSharpParseOptions(LanguageVersion.CSharp13))
+            .WithCompilationOptions(new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary, nullableContextOptions: NullableContextOptions.Enable));
+        var document = project.AddDocument("User.cs", Usings + before);
+
+        var compilation = (await document.Project.GetCompilationAsync())!;
+        var diagnostics = await compilation.WithAnalyzers(ImmutableArray.Create<DiagnosticAnalyzer>(new LockedMethodAnalyzer())).GetAnalyzerDiagnosticsAsync();
+        var diagnostic = Assert.Single(diagnostics, d => d.Id == id);
+
+        var actions = new List<CodeAction>();
+        await fix.RegisterCodeFixesAsync(new CodeFixContext(document, diagnostic, (action, _) => actions.Add(action), CancellationToken.None));
+        var action = Assert.Single(actions);
+        var operations = await action.GetOperationsAsync(CancellationToken.None);
+        var changed = Assert.Single(operations.OfType<ApplyChangesOperation>()).ChangedSolution.GetDocument(document.Id)!;
+        changed = await Formatter.FormatAsync(changed, Formatter.Annotation);
+        var text = (await changed.GetTextAsync()).ToString();
+        Assert.Equal((Usings + after).ReplaceLineEndings("\n"), text.ReplaceLineEndings("\n"));
+    }
+}

@@ -1,0 +1,173 @@
+using System.Net;
+using System.Text.Json;
+using ConsulLock.Aop.Generators.Tests.Examples;
+using ConsulLock.Aop.TestSupport;
+
+namespace ConsulLock.Aop.Generators.Tests;
+
+/// <summary>The generated code of the mission's example (Examples/), run against a real Consul agent.</summary>
+[Collection(ConsulCollection.Name)]
+public sealed class CompileAndRunTests(ConsulAgentFixture fixture) : IAsyncLifetime
+{
+    private static readonly TimeSpan s_generous = TimeSpan.FromSeconds(20);
+    private readonly string _prefix = "generated/" + Guid.NewGuid().ToString("N")[..12] + "/";
+    private ConsulLockProvider? _provider;
+
+    private ConsulLockProvider Provider => _provider ??= new ConsulLockProvider(new ConsulLockOptions
+    {
+        Address = fixture.Agent.Address,
+        KeyPrefix = _prefix,
+        LockDelay = TimeSpan.Zero,
+        Token = null,
+    });
+
+    [Fact]
+    public async Task Calls_with_the_same_id_run_one_after_the_other()
+    {
+        var inside = 0;
+        var most = 0;
+        var ran = 0;
+        var receiver = new WebhookReceiver(Provider, async (_, _, cancellationToken) =>
+        {
+            var now = Interlocked.Increment(ref inside);
+            InterlockedMax(ref most, now);
+            await Task.Delay(5, cancellationToken); // simulated work, long enough for an overlap to show
+            Interlocked.Increment(ref ran);
+            Interlocked.Decrement(ref inside);
+        });
+
+        // Two receivers, as two instances of a service would have; both go through the same generated code.
+        var other = new WebhookReceiver(NewSecondProvider(), async (_, _, cancellationToken) =>
+        {
+            var now = Interlocked.Increment(ref inside);
+            InterlockedMax(ref most, now);
+            await Task.Delay(5, cancellationToken);
+            Interlocked.Increment(ref ran);
+            Interlocked.Decrement(ref inside);
+        });
+
+        await Task.WhenAll(Enumerable.Range(0, 20).Select(i => (i % 2 == 0 ? receiver : other).HandleAsync(42, CancellationToken.None)));
+        Assert.Equal(20, ran);
+        Assert.Equal(1, most);
+    }
+
+    [Fact]
+    public async Task Calls_with_different_ids_overlap()
+    {
+        var first = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var second = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var receiver = new WebhookReceiver(Provider, async (id, _, cancellationToken) =>
+        {
+            // Each body waits until the other has started: this only completes if both hold their locks at once.
+            (id == "1" ? first : second).SetResult();
+            await (id == "1" ? second : first).Task.WaitAsync(s_generous, cancellationToken);
+        });
+
+        await Task.WhenAll(receiver.HandleAsync(1, CancellationToken.None), receiver.HandleAsync(2, CancellationToken.None)).WaitAsync(s_generous);
+    }
+
+    [Fact]
+    public async Task Destroying_the_session_mid_body_cancels_the_body_and_the_caller_gets_ConsulLockLostException()
+    {
+        var entered = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var bodyCancelled = false;
+        var receiver = new WebhookReceiver(Provider, async (_, context, cancellationToken) =>
+        {
+            entered.SetResult(context.SessionId);
+            try
+            {
+                await Task.Delay(Timeout.Infinite, cancellationToken);
+            }
+            catch (OperationCanceledException)
+            {
+                bodyCancelled = true;
+                throw;
+            }
+        });
+
+        var call = receiver.HandleAsync(7, CancellationToken.None);
+        var session = await entered.Task.WaitAsync(s_generous);
+        var (status, _) = await ConsulHttp.SendAsync(HttpMethod.Put, fixture.Agent.Address, "/v1/session/destroy/" + session);
+        Assert.Equal(HttpStatusCode.OK, status);
+
+        var lost = await Assert.ThrowsAsync<ConsulLockLostException>(() => call.WaitAsync(s_generous));
+        Assert.True(bodyCancelled);
+        Assert.Equal(_prefix + "webhook_receiver/7", lost.Key);
+    }
+
+    [Fact]
+    public async Task The_key_in_Consul_is_exactly_the_escaped_template()
+    {
+        var held = new List<string>();
+        var receiver = new WebhookReceiver(Provider, async (_, context, cancellationToken) =>
+        {
+            held.AddRange(await HeldKeysAsync(cancellationToken));
+        });
+
+        await receiver.HandleAsync(42, CancellationToken.None);
+        Assert.Equal([_prefix + "webhook_receiver/42"], held);
+
+        held.Clear();
+        var key = await receiver.HandleNamedAsync("a/b", CancellationToken.None);
+        Assert.Equal(_prefix + "webhook_receiver/a%2Fb", key);
+        Assert.Equal([_prefix + "webhook_receiver/a%2Fb"], held);
+
+        held.Clear();
+        await receiver.HandleNamedAsync("..", CancellationToken.None);
+        Assert.Equal([_prefix + "webhook_receiver/%2E%2E"], held);
+    }
+
+    [Fact]
+    public async Task A_null_placeholder_fails_before_any_network_call_naming_the_parameter()
+    {
+        var receiver = new WebhookReceiver(Provider, (_, _, _) => Task.CompletedTask);
+        var error = await Assert.ThrowsAsync<ArgumentNullException>(() => receiver.HandleNamedAsync(null!, CancellationToken.None));
+        Assert.Equal("id", error.ParamName);
+        Assert.Empty(await HeldKeysAsync(CancellationToken.None));
+        Assert.Equal(HttpStatusCode.NotFound, (await ConsulHttp.SendAsync(HttpMethod.Get, fixture.Agent.Address, $"/v1/kv/{_prefix}?recurse")).Status);
+    }
+
+    /// <summary>The keys under this test's prefix that a session holds right now, as Consul stores them.</summary>
+    private async Task<string[]> HeldKeysAsync(CancellationToken cancellationToken)
+    {
+        var (status, body) = await ConsulHttp.SendAsync(HttpMethod.Get, fixture.Agent.Address, $"/v1/kv/{_prefix}?recurse", cancellationToken: cancellationToken);
+        return status == HttpStatusCode.NotFound
+            ? []
+            : [.. JsonDocument.Parse(body).RootElement.EnumerateArray()
+                .Where(entry => entry.TryGetProperty("Session", out var session) && session.ValueKind == JsonValueKind.String)
+                .Select(entry => entry.GetProperty("Key").GetString()!)];
+    }
+
+    private ConsulLockProvider? _second;
+
+    private ConsulLockProvider NewSecondProvider() => _second = new ConsulLockProvider(new ConsulLockOptions
+    {
+        Address = fixture.Agent.Address,
+        KeyPrefix = _prefix,
+        LockDelay = TimeSpan.Zero,
+        Token = null,
+    });
+
+    private static void InterlockedMax(ref int target, int value)
+    {
+        int seen;
+        while ((seen = Volatile.Read(ref target)) < value && Interlocked.CompareExchange(ref target, value, seen) != seen)
+        {
+        }
+    }
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
+    {
+        if (_provider is not null)
+        {
+            await _provider.DisposeAsync();
+        }
+
+        if (_second is not null)
+        {
+            await _second.DisposeAsync();
+        }
+    }
+}
