@@ -1,0 +1,83 @@
+using System.Diagnostics;
+using ConsulLock.Aop.TestSupport;
+
+namespace ConsulLock.Aop.Generators.Tests;
+
+/// <summary>
+/// Packs ConsulLock.Aop into a local folder feed and builds and runs a project that references only that package:
+/// proof that the generator really ships inside it and works in a user's build (warnings as errors, nullable on).
+/// </summary>
+[Collection(ConsulCollection.Name)]
+public sealed class PackageConsumerTests(ConsulAgentFixture fixture) : IDisposable
+{
+    private readonly string _folder = Directory.CreateTempSubdirectory("consullock-consumer-").FullName;
+
+    [Fact]
+    public async Task A_project_that_references_only_the_package_builds_and_runs_the_example()
+    {
+        var version = "0.1.0-local." + DateTime.UtcNow.ToString("yyyyMMddHHmmssfff", System.Globalization.CultureInfo.InvariantCulture);
+        var feed = Path.Combine(_folder, "feed");
+        var project = Path.Combine(ConsulBinary.RepositoryRoot, "src", "Runtime", "ConsulLock.Aop.csproj");
+        await RunAsync("dotnet", ["pack", project, "-c", Configuration(), "--no-build", "-o", feed, $"-p:PackageVersion={version}"], _folder);
+        Assert.True(File.Exists(Path.Combine(feed, $"ConsulLock.Aop.{version}.nupkg")), "the package was not produced");
+
+        // Outside the repository, so the consumer inherits none of our build settings, as a user's project would.
+        var consumer = Path.Combine(_folder, "consumer");
+        Directory.CreateDirectory(consumer);
+        var templates = Path.Combine(AppContext.BaseDirectory, "PackageConsumer");
+        await File.WriteAllTextAsync(Path.Combine(consumer, "Consumer.csproj"), (await File.ReadAllTextAsync(Path.Combine(templates, "Consumer.csproj.template"))).Replace("$VERSION$", version, StringComparison.Ordinal));
+        File.Copy(Path.Combine(templates, "Program.cs.template"), Path.Combine(consumer, "Program.cs"));
+        await File.WriteAllTextAsync(Path.Combine(consumer, "NuGet.config"), $"""
+            <?xml version="1.0" encoding="utf-8"?>
+            <configuration>
+              <packageSources>
+                <clear />
+                <add key="local" value="{feed}" />
+                <add key="nuget.org" value="https://api.nuget.org/v3/index.json" />
+              </packageSources>
+            </configuration>
+            """);
+        File.Copy(Path.Combine(ConsulBinary.RepositoryRoot, "global.json"), Path.Combine(consumer, "global.json"));
+
+        var output = await RunAsync(
+            "dotnet", ["run", "-c", "Release"], consumer,
+            ("CONSUL_HTTP_ADDR", fixture.Agent.Address.ToString()), ("CONSUMER_PREFIX", "consumer/" + version + "/"));
+        Assert.Contains($"held consumer/{version}/webhook_receiver/42 with fencing token", output, StringComparison.Ordinal);
+    }
+
+    private static string Configuration() => new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar)).Parent!.Name;
+
+    private static async Task<string> RunAsync(string file, string[] arguments, string directory, params (string Name, string Value)[] environment)
+    {
+        var start = new ProcessStartInfo(file) { WorkingDirectory = directory, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        foreach (var (name, value) in environment)
+        {
+            start.Environment[name] = value;
+        }
+
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(4));
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw;
+        }
+
+        var output = await stdout + await stderr;
+        Assert.True(process.ExitCode == 0, $"{file} {string.Join(' ', arguments)} exited {process.ExitCode}:\n{output}");
+        return output;
+    }
+
+    public void Dispose() => Directory.Delete(_folder, recursive: true);
+}
