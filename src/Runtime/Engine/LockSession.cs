@@ -77,11 +77,17 @@ internal sealed class LockSession
     }
 
     /// <summary>Declares the session lost (for example when Consul says it is gone while the engine uses it).</summary>
-    public void MarkLost(string reason)
+    public void MarkLost(string reason) => MarkLost(reason, warn: true);
+
+    private void MarkLost(string reason, bool warn)
     {
         if (Interlocked.CompareExchange(ref _lostReason, reason, null) is null)
         {
-            Log.SessionLost(_logger, Id, reason);
+            if (warn)
+            {
+                Log.SessionLost(_logger, Id, reason);
+            }
+
             _lost.Cancel();
         }
     }
@@ -109,7 +115,8 @@ internal sealed class LockSession
             Log.DestroyFailed(_logger, Id, ex);
         }
 
-        MarkLost("the session was ended");
+        // Ended on purpose (idle, or the provider is disposed): not worth a warning, but anything still holding on learns.
+        MarkLost("the session was ended", warn: false);
     }
 
     private async Task RenewLoopAsync(Action<LockSession> onLost)
