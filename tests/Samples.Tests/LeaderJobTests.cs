@@ -1,0 +1,51 @@
+using System.Text.RegularExpressions;
+using ConsulLock.Aop.TestSupport;
+
+namespace ConsulLock.Aop.Samples.Tests;
+
+/// <summary>Two copies of the leader-job sample against one agent: DI, configuration, the imperative API and Skip.</summary>
+public sealed partial class LeaderJobTests : IAsyncLifetime
+{
+    private ConsulAgent? _agent;
+
+    [Fact]
+    public async Task Two_instances_each_migrate_once_and_every_tick_either_leads_or_skips()
+    {
+        var dll = SampleProcess.PathOf("LeaderJob", "LeaderJob");
+        var environment = ("CONSUL_HTTP_ADDR", (string?)_agent!.Address.ToString());
+        var runs = await Task.WhenAll(Enumerable.Range(0, 2).Select(_ => SampleProcess.RunAsync(dll, ["--LeaderJob:Runs=3"], TimeSpan.FromSeconds(60), environment)));
+
+        var tokens = new List<string>();
+        foreach (var (exitCode, output) in runs)
+        {
+            Assert.True(exitCode == 0, output);
+            Assert.Single(MigrationLine().Matches(output));
+            var led = LeaderLine().Matches(output);
+            var skipped = SkipLine().Count(output);
+            Assert.Equal(3, led.Count + skipped);
+            tokens.AddRange(led.Select(m => m.Groups["token"].Value));
+        }
+
+        Assert.NotEmpty(tokens);
+        Assert.Equal(tokens.Count, tokens.Distinct().Count()); // every run of the job had its own grant of the lock
+    }
+
+    [GeneratedRegex("migrating the schema under 'leader-job-sample/schema-migration'")]
+    private static partial Regex MigrationLine();
+
+    [GeneratedRegex(@"this instance is the leader for [0-9-]+: building the report \(fencing token (?<token>\d+)\)")]
+    private static partial Regex LeaderLine();
+
+    [GeneratedRegex("another instance holds the report lock: skipping this tick")]
+    private static partial Regex SkipLine();
+
+    public async Task InitializeAsync() => _agent = await ConsulAgent.StartDevAsync();
+
+    public async Task DisposeAsync()
+    {
+        if (_agent is not null)
+        {
+            await _agent.DisposeAsync();
+        }
+    }
+}
