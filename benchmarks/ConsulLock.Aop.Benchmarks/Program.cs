@@ -1,0 +1,52 @@
+using ConsulLock.Aop;
+using ConsulLock.Aop.Benchmarks;
+using ConsulLock.Aop.TestSupport;
+
+// Usage: dotnet run -c Release --project benchmarks/ConsulLock.Aop.Benchmarks [--quick]
+// Starts its own Consul dev agents (eng/ensure-consul.sh provides the binary), one per scenario, and kills each after use.
+if (args.Any(a => a != "--quick"))
+{
+    Console.Error.WriteLine("Usage: ConsulLock.Aop.Benchmarks [--quick]");
+    return 2;
+}
+
+var settings = args.Contains("--quick") ? Settings.Quick : Settings.Full;
+using var cancel = new CancellationTokenSource();
+Console.CancelKeyPress += (_, e) =>
+{
+    // Stop after the cycles under way, so the agent is disposed (killed) below rather than orphaned.
+    e.Cancel = true;
+    cancel.Cancel();
+};
+
+try
+{
+    var machine = await Machine.DescribeAsync(cancel.Token);
+    Console.Error.WriteLine($"ConsulLock.Aop benchmarks, {settings.Mode} mode, {machine.Consul}.");
+
+    var uncontended = await Agents.OnFreshAgentAsync(address => Uncontended.RunAsync(address, settings, cancel.Token), cancel.Token);
+    var contended = await Agents.OnFreshAgentAsync(address => Contended.RunAsync(address, settings, cancel.Token), cancel.Token);
+    var throughput = await Throughput.RunAsync(settings, cancel.Token);
+
+    var markdown = Report.Build(settings, machine, uncontended, contended, throughput);
+    Console.WriteLine();
+    Console.Write(markdown);
+    // A quick run is a smoke test: it must not overwrite the figures of the last full run.
+    var file = Path.Combine(ConsulBinary.RepositoryRoot, "benchmarks", "results", settings == Settings.Quick ? "latest-quick.md" : "latest.md");
+    Directory.CreateDirectory(Path.GetDirectoryName(file)!);
+    await File.WriteAllTextAsync(file, markdown, CancellationToken.None);
+    Console.Error.WriteLine($"Written to {file}");
+    return 0;
+}
+catch (Exception) when (cancel.IsCancellationRequested)
+{
+    // Ctrl+C reaches the consul agent too (same process group); whatever failed after it is part of stopping.
+    Console.Error.WriteLine("Cancelled.");
+    return 130;
+}
+catch (Exception ex) when (ex is ConsulLockException or InvalidOperationException or TimeoutException or HttpRequestException or IOException)
+{
+    // The agent has been disposed (killed) by the time we get here.
+    Console.Error.WriteLine($"Benchmark failed: {ex}");
+    return 1;
+}
