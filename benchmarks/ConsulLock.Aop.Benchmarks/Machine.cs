@@ -21,6 +21,13 @@ internal sealed record Machine(int Processors, string Cpu, string Os, string Run
         return output.Split('\n', 2)[0].Trim();
     }
 
+    /// <summary>The 1-minute load average, or "?" off Linux: it tells whether something else shared the CPUs.</summary>
+    public static string LoadAverage()
+    {
+        const string loadAvg = "/proc/loadavg";
+        return File.Exists(loadAvg) ? File.ReadAllText(loadAvg).Split(' ')[0] : "?";
+    }
+
     private static string CpuModel()
     {
         const string cpuInfo = "/proc/cpuinfo";

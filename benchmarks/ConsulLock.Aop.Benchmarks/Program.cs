@@ -22,13 +22,14 @@ Console.CancelKeyPress += (_, e) =>
 try
 {
     var machine = await Machine.DescribeAsync(cancel.Token);
+    var loadBefore = Machine.LoadAverage();
     Console.Error.WriteLine($"ConsulLock.Aop benchmarks, {settings.Mode} mode, {machine.Consul}.");
 
     var uncontended = await Agents.OnFreshAgentAsync(address => Uncontended.RunAsync(address, settings, cancel.Token), cancel.Token);
     var contended = await Agents.OnFreshAgentAsync(address => Contended.RunAsync(address, settings, cancel.Token), cancel.Token);
     var throughput = await Throughput.RunAsync(settings, cancel.Token);
 
-    var markdown = Report.Build(settings, machine, uncontended, contended, throughput);
+    var markdown = Report.Build(settings, machine, (loadBefore, Machine.LoadAverage()), uncontended, contended, throughput);
     Console.WriteLine();
     Console.Write(markdown);
     // A quick run is a smoke test: it must not overwrite the figures of the last full run.

@@ -9,13 +9,14 @@ internal static class Report
     public const double LatencyTarget = 1.3;
     public const double ContendedTarget = 1.0 / 3;
 
-    public static string Build(Settings settings, Machine machine, UncontendedResult a, ContendedResult b, IReadOnlyList<ThroughputPoint> c)
+    public static string Build(
+        Settings settings, Machine machine, (string Before, string After) load, UncontendedResult a, ContendedResult b, IReadOnlyList<ThroughputPoint> c)
     {
         var md = new StringBuilder();
         var widest = c.MaxBy(p => p.Callers)!;
         md.AppendLine(Inv($"# ConsulLock.Aop benchmarks ({settings.Mode} mode)"));
         md.AppendLine();
-        md.AppendLine(Inv($"{DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC; {machine.Processors} logical CPUs ({machine.Cpu}); {machine.Os}; {machine.Runtime}; {machine.Consul}, a fresh `consul agent -dev` per scenario, on loopback on the same machine."));
+        md.AppendLine(Inv($"{DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC; {machine.Processors} logical CPUs ({machine.Cpu}); {machine.Os}; {machine.Runtime}; {machine.Consul}, a fresh `consul agent -dev` per scenario, on loopback on the same machine. 1-minute load average {load.Before} before, {load.After} after."));
         md.AppendLine(Inv($"Each figure is the median over {settings.Runs} runs; (min-max) is the spread of the runs. Each run measures ours next to its floor, and a ratio is the median of the {settings.Runs} per-run ratios."));
         md.AppendLine();
 
