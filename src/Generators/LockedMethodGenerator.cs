@@ -31,7 +31,7 @@ public sealed class LockedMethodGenerator : IIncrementalGenerator
 
                     var compilation = attributeContext.SemanticModel.Compilation;
                     LockedMethodParser.Run(
-                        new KnownTypes(compilation), compilation, method, (MethodDeclarationSyntax)attributeContext.TargetNode,
+                        KnownTypes.For(compilation), compilation, method, (MethodDeclarationSyntax)attributeContext.TargetNode,
                         attributeContext.Attributes[0], out var spec, cancellationToken);
                     return spec;
                 })

@@ -1,10 +1,10 @@
 using System.Collections.Immutable;
 using ConsulLock.Aop.Generators.CodeFixes;
 using ConsulLock.Aop.Generators.Diagnostics;
+using ConsulLock.Aop.Generators.Tests.Infrastructure;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CodeActions;
 using Microsoft.CodeAnalysis.CodeFixes;
-using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.Diagnostics;
 using Microsoft.CodeAnalysis.Formatting;
 
@@ -99,13 +99,10 @@ public sealed class CodeFixTests
     private static async Task AssertFix(CodeFixProvider fix, string id, string before, string after)
     {
         using var workspace = new AdhocWorkspace();
-        var references = ((string)AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES")!).Split(Path.PathSeparator)
-            .Select(path => MetadataReference.CreateFromFile(path))
-            .Append(MetadataReference.CreateFromFile(typeof(ConsulLockedAttribute).Assembly.Location));
         var project = workspace.AddProject("User", LanguageNames.CSharp)
-            .WithMetadataReferences(references)
-            .WithParseOptions(new CSharpParseOptions(LanguageVersion.CSharp13))
-            .WithCompilationOptions(new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary, nullableContextOptions: NullableContextOptions.Enable));
+            .WithMetadataReferences(GeneratorHarness.References)
+            .WithParseOptions(GeneratorHarness.ParseOptions)
+            .WithCompilationOptions(GeneratorHarness.CompilationOptions);
         var document = project.AddDocument("User.cs", Usings + before);
 
         var compilation = (await document.Project.GetCompilationAsync())!;

@@ -11,15 +11,7 @@ public sealed class CompileAndRunTests(ConsulAgentFixture fixture) : IAsyncLifet
 {
     private static readonly TimeSpan s_generous = TimeSpan.FromSeconds(20);
     private readonly string _prefix = "generated/" + Guid.NewGuid().ToString("N")[..12] + "/";
-    private ConsulLockProvider? _provider;
-
-    private ConsulLockProvider Provider => _provider ??= new ConsulLockProvider(new ConsulLockOptions
-    {
-        Address = fixture.Agent.Address,
-        KeyPrefix = _prefix,
-        LockDelay = TimeSpan.Zero,
-        Token = null,
-    });
+    private readonly List<ConsulLockProvider> _providers = [];
 
     [Fact]
     public async Task Calls_with_the_same_id_run_one_after_the_other()
@@ -27,24 +19,17 @@ public sealed class CompileAndRunTests(ConsulAgentFixture fixture) : IAsyncLifet
         var inside = 0;
         var most = 0;
         var ran = 0;
-        var receiver = new WebhookReceiver(Provider, async (_, _, cancellationToken) =>
+        async Task Work(string id, ConsulLockContext context, CancellationToken cancellationToken)
         {
-            var now = Interlocked.Increment(ref inside);
-            InterlockedMax(ref most, now);
+            InterlockedMax(ref most, Interlocked.Increment(ref inside));
             await Task.Delay(5, cancellationToken); // simulated work, long enough for an overlap to show
             Interlocked.Increment(ref ran);
             Interlocked.Decrement(ref inside);
-        });
+        }
 
-        // Two receivers, as two instances of a service would have; both go through the same generated code.
-        var other = new WebhookReceiver(NewSecondProvider(), async (_, _, cancellationToken) =>
-        {
-            var now = Interlocked.Increment(ref inside);
-            InterlockedMax(ref most, now);
-            await Task.Delay(5, cancellationToken);
-            Interlocked.Increment(ref ran);
-            Interlocked.Decrement(ref inside);
-        });
+        // Two receivers on two providers, as two instances of a service would have; both run the same generated code.
+        var receiver = new WebhookReceiver(NewProvider(), Work);
+        var other = new WebhookReceiver(NewProvider(), Work);
 
         await Task.WhenAll(Enumerable.Range(0, 20).Select(i => (i % 2 == 0 ? receiver : other).HandleAsync(42, CancellationToken.None)));
         Assert.Equal(20, ran);
@@ -56,7 +41,7 @@ public sealed class CompileAndRunTests(ConsulAgentFixture fixture) : IAsyncLifet
     {
         var first = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var second = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var receiver = new WebhookReceiver(Provider, async (id, _, cancellationToken) =>
+        var receiver = new WebhookReceiver(NewProvider(), async (id, _, cancellationToken) =>
         {
             // Each body waits until the other has started: this only completes if both hold their locks at once.
             (id == "1" ? first : second).SetResult();
@@ -71,7 +56,7 @@ public sealed class CompileAndRunTests(ConsulAgentFixture fixture) : IAsyncLifet
     {
         var entered = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
         var bodyCancelled = false;
-        var receiver = new WebhookReceiver(Provider, async (_, context, cancellationToken) =>
+        var receiver = new WebhookReceiver(NewProvider(), async (_, context, cancellationToken) =>
         {
             entered.SetResult(context.SessionId);
             try
@@ -99,7 +84,7 @@ public sealed class CompileAndRunTests(ConsulAgentFixture fixture) : IAsyncLifet
     public async Task The_key_in_Consul_is_exactly_the_escaped_template()
     {
         var held = new List<string>();
-        var receiver = new WebhookReceiver(Provider, async (_, context, cancellationToken) =>
+        var receiver = new WebhookReceiver(NewProvider(), async (_, context, cancellationToken) =>
         {
             held.AddRange(await HeldKeysAsync(cancellationToken));
         });
@@ -120,7 +105,7 @@ public sealed class CompileAndRunTests(ConsulAgentFixture fixture) : IAsyncLifet
     [Fact]
     public async Task A_null_placeholder_fails_before_any_network_call_naming_the_parameter()
     {
-        var receiver = new WebhookReceiver(Provider, (_, _, _) => Task.CompletedTask);
+        var receiver = new WebhookReceiver(NewProvider(), (_, _, _) => Task.CompletedTask);
         var error = await Assert.ThrowsAsync<ArgumentNullException>(() => receiver.HandleNamedAsync(null!, CancellationToken.None));
         Assert.Equal("id", error.ParamName);
         Assert.Empty(await HeldKeysAsync(CancellationToken.None));
@@ -138,15 +123,12 @@ public sealed class CompileAndRunTests(ConsulAgentFixture fixture) : IAsyncLifet
                 .Select(entry => entry.GetProperty("Key").GetString()!)];
     }
 
-    private ConsulLockProvider? _second;
-
-    private ConsulLockProvider NewSecondProvider() => _second = new ConsulLockProvider(new ConsulLockOptions
+    private ConsulLockProvider NewProvider()
     {
-        Address = fixture.Agent.Address,
-        KeyPrefix = _prefix,
-        LockDelay = TimeSpan.Zero,
-        Token = null,
-    });
+        var provider = new ConsulLockProvider(new ConsulLockOptions { Address = fixture.Agent.Address, KeyPrefix = _prefix, LockDelay = TimeSpan.Zero, Token = null });
+        _providers.Add(provider);
+        return provider;
+    }
 
     private static void InterlockedMax(ref int target, int value)
     {
@@ -160,14 +142,9 @@ public sealed class CompileAndRunTests(ConsulAgentFixture fixture) : IAsyncLifet
 
     public async Task DisposeAsync()
     {
-        if (_provider is not null)
+        foreach (var provider in _providers)
         {
-            await _provider.DisposeAsync();
-        }
-
-        if (_second is not null)
-        {
-            await _second.DisposeAsync();
+            await provider.DisposeAsync();
         }
     }
 }

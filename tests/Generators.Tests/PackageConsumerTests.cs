@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using ConsulLock.Aop.TestSupport;
 
 namespace ConsulLock.Aop.Generators.Tests;
@@ -18,7 +17,7 @@ public sealed class PackageConsumerTests(ConsulAgentFixture fixture) : IDisposab
         var version = "0.1.0-local." + DateTime.UtcNow.ToString("yyyyMMddHHmmssfff", System.Globalization.CultureInfo.InvariantCulture);
         var feed = Path.Combine(_folder, "feed");
         var project = Path.Combine(ConsulBinary.RepositoryRoot, "src", "Runtime", "ConsulLock.Aop.csproj");
-        await RunAsync("dotnet", ["pack", project, "-c", Configuration(), "--no-build", "-o", feed, $"-p:PackageVersion={version}"], _folder);
+        await RunAsync("dotnet", ["pack", project, "-c", BuildOutput.Configuration, "--no-build", "-o", feed, $"-p:PackageVersion={version}"], _folder);
         Assert.True(File.Exists(Path.Combine(feed, $"ConsulLock.Aop.{version}.nupkg")), "the package was not produced");
 
         // Outside the repository, so the consumer inherits none of our build settings, as a user's project would.
@@ -41,41 +40,14 @@ public sealed class PackageConsumerTests(ConsulAgentFixture fixture) : IDisposab
 
         var output = await RunAsync(
             "dotnet", ["run", "-c", "Release"], consumer,
-            ("CONSUL_HTTP_ADDR", fixture.Agent.Address.ToString()), ("CONSUMER_PREFIX", "consumer/" + version + "/"));
+            ("CONSUL_HTTP_ADDR", (string?)fixture.Agent.Address.ToString()), ("CONSUMER_PREFIX", "consumer/" + version + "/"));
         Assert.Contains($"held consumer/{version}/webhook_receiver/42 with fencing token", output, StringComparison.Ordinal);
     }
 
-    private static string Configuration() => new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar)).Parent!.Name;
-
-    private static async Task<string> RunAsync(string file, string[] arguments, string directory, params (string Name, string Value)[] environment)
+    private static async Task<string> RunAsync(string file, string[] arguments, string directory, params (string Name, string? Value)[] environment)
     {
-        var start = new ProcessStartInfo(file) { WorkingDirectory = directory, RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        foreach (var (name, value) in environment)
-        {
-            start.Environment[name] = value;
-        }
-
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(4));
-        try
-        {
-            await process.WaitForExitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw;
-        }
-
-        var output = await stdout + await stderr;
-        Assert.True(process.ExitCode == 0, $"{file} {string.Join(' ', arguments)} exited {process.ExitCode}:\n{output}");
+        var (exitCode, output) = await ChildProcess.RunAsync(file, arguments, TimeSpan.FromMinutes(4), directory, environment);
+        Assert.True(exitCode == 0, $"{file} {string.Join(' ', arguments)} exited {exitCode}:\n{output}");
         return output;
     }
 

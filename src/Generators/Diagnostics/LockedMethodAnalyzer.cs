@@ -1,3 +1,5 @@
+using System;
+using System.Collections.Concurrent;
 using System.Collections.Immutable;
 using System.Linq;
 using ConsulLock.Aop.Generators.Parsing;
@@ -39,14 +41,19 @@ public sealed class LockedMethodAnalyzer : DiagnosticAnalyzer
         context.EnableConcurrentExecution();
         context.RegisterCompilationStartAction(start =>
         {
-            var types = new KnownTypes(start.Compilation);
+            var types = KnownTypes.For(start.Compilation);
             if (types.Attribute is null)
             {
                 return;
             }
 
             start.RegisterSyntaxNodeAction(node => AnalyzeDeclaration(node, types), SyntaxKind.MethodDeclaration);
-            start.RegisterOperationAction(operation => AnalyzeBodyUse(operation, types), OperationKind.Invocation, OperationKind.MethodReference);
+            // Every call in the compilation is checked, so each type's locked methods are found once, not per call.
+            var lockedMethodsByType = new ConcurrentDictionary<INamedTypeSymbol, ImmutableArray<(IMethodSymbol Method, string BodyName)>>(SymbolEqualityComparer.Default);
+            start.RegisterOperationAction(
+                operation => AnalyzeBodyUse(operation, type => lockedMethodsByType.GetOrAdd(type, t => LockedMethodsOf(t, types))),
+                OperationKind.Invocation,
+                OperationKind.MethodReference);
         });
     }
 
@@ -75,7 +82,8 @@ public sealed class LockedMethodAnalyzer : DiagnosticAnalyzer
     }
 
     /// <summary>CLA012: a call to (or a delegate made from) a body method bypasses its lock.</summary>
-    private static void AnalyzeBodyUse(OperationAnalysisContext context, KnownTypes types)
+    private static void AnalyzeBodyUse(
+        OperationAnalysisContext context, Func<INamedTypeSymbol, ImmutableArray<(IMethodSymbol Method, string BodyName)>> lockedMethodsOf)
     {
         var target = context.Operation switch
         {
@@ -88,21 +96,22 @@ public sealed class LockedMethodAnalyzer : DiagnosticAnalyzer
             return;
         }
 
-        var bodyDefinition = target.OriginalDefinition;
-        foreach (var candidate in bodyDefinition.ContainingType.GetMembers().OfType<IMethodSymbol>())
+        foreach (var (locked, bodyName) in lockedMethodsOf(target.OriginalDefinition.ContainingType))
         {
-            if (!candidate.IsPartialDefinition || candidate.Name == target.Name)
+            if (bodyName == target.Name && locked.Name != target.Name
+                && locked.Parameters.Length <= target.Parameters.Length && target.Parameters.Length <= locked.Parameters.Length + 1)
             {
-                continue;
-            }
-
-            var attribute = candidate.GetAttributes().FirstOrDefault(a => SymbolEqualityComparer.Default.Equals(a.AttributeClass, types.Attribute));
-            if (attribute is not null && LockedMethodParser.BodyNameFor(candidate, attribute) == target.Name
-                && candidate.Parameters.Length <= target.Parameters.Length && target.Parameters.Length <= candidate.Parameters.Length + 1)
-            {
-                context.ReportDiagnostic(Diagnostic.Create(DiagnosticDescriptors.BodyCalledDirectly, context.Operation.Syntax.GetLocation(), target.Name, candidate.Name));
+                context.ReportDiagnostic(Diagnostic.Create(DiagnosticDescriptors.BodyCalledDirectly, context.Operation.Syntax.GetLocation(), target.Name, locked.Name));
                 return;
             }
         }
     }
+
+    private static ImmutableArray<(IMethodSymbol Method, string BodyName)> LockedMethodsOf(INamedTypeSymbol type, KnownTypes types) =>
+        type.GetMembers().OfType<IMethodSymbol>()
+            .Where(m => m.IsPartialDefinition)
+            .Select(m => (Method: m, Attribute: m.GetAttributes().FirstOrDefault(a => SymbolEqualityComparer.Default.Equals(a.AttributeClass, types.Attribute))))
+            .Where(m => m.Attribute is not null)
+            .Select(m => (m.Method, LockedMethodParser.BodyNameFor(m.Method, m.Attribute!)))
+            .ToImmutableArray();
 }

@@ -130,7 +130,7 @@ internal static class LockedMethodEmitter
             : $"{Runtime}.LockKey.FormatSegment({part.Text}, {SymbolDisplay.FormatLiteral(part.Placeholder, quote: true)})");
         // One piece per line once there is more than one placeholder, so a long key stays readable.
         var separator = key.Count(p => !p.IsLiteral) > 1 ? "\n    + " : " + ";
-        return key.Count == 0 ? "\"\"" : string.Join(separator, parts);
+        return string.Join(separator, parts);
     }
 
     private static string BodyArguments(LockedMethodSpec method)

@@ -1,4 +1,5 @@
 using System.Linq;
+using System.Runtime.CompilerServices;
 using Microsoft.CodeAnalysis;
 
 namespace ConsulLock.Aop.Generators.Parsing;
@@ -8,7 +9,9 @@ internal sealed class KnownTypes
 {
     public const string AttributeName = "ConsulLock.Aop.ConsulLockedAttribute";
 
-    public KnownTypes(Compilation compilation)
+    private static readonly ConditionalWeakTable<Compilation, KnownTypes> s_perCompilation = new();
+
+    private KnownTypes(Compilation compilation)
     {
         Attribute = compilation.GetTypeByMetadataName(AttributeName);
         Provider = compilation.GetTypeByMetadataName("ConsulLock.Aop.IConsulLockProvider");
@@ -20,6 +23,9 @@ internal sealed class KnownTypes
         ValueTaskOfT = compilation.GetTypeByMetadataName("System.Threading.Tasks.ValueTask`1");
         Formattable = compilation.GetTypeByMetadataName("System.IFormattable");
     }
+
+    /// <summary>The types of <paramref name="compilation"/>, looked up on first use and shared by every method in it.</summary>
+    public static KnownTypes For(Compilation compilation) => s_perCompilation.GetValue(compilation, static c => new KnownTypes(c));
 
     public INamedTypeSymbol? Attribute { get; }
 

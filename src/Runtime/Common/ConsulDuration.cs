@@ -1,4 +1,3 @@
-using ConsulLock.Aop.Common;
 using System;
 using System.Globalization;
 

@@ -20,11 +20,17 @@ internal static class GeneratorHarness
 
     public static CSharpParseOptions ParseOptions { get; } = new(LanguageVersion.CSharp13);
 
+    /// <summary>As in a user's project: a library with nullable enabled.</summary>
+    public static CSharpCompilationOptions CompilationOptions { get; } = new(OutputKind.DynamicallyLinkedLibrary, nullableContextOptions: NullableContextOptions.Enable);
+
+    /// <summary>The platform's assemblies and the ConsulLock.Aop runtime.</summary>
+    public static ImmutableArray<MetadataReference> References => s_references.Value;
+
     public static CSharpCompilation Compile(params string[] sources) => CSharpCompilation.Create(
         "UserCode",
         sources.Select((source, i) => CSharpSyntaxTree.ParseText(source, ParseOptions, path: $"User{i}.cs")),
-        s_references.Value,
-        new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary, nullableContextOptions: NullableContextOptions.Enable));
+        References,
+        CompilationOptions);
 
     public static GeneratorDriver Driver(bool trackSteps = false) => CSharpGeneratorDriver.Create(
         [new LockedMethodGenerator().AsSourceGenerator()],

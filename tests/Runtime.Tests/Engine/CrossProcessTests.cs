@@ -48,13 +48,5 @@ public sealed class CrossProcessTests(ConsulAgentFixture fixture) : ConsulTestCo
         }
     }
 
-    private static string ContenderPath()
-    {
-        // tests/Runtime.Tests/bin/<Configuration>/net10.0/ → tests/LockContender/bin/<Configuration>/net10.0/
-        var testBin = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
-        var configuration = testBin.Parent!.Name;
-        var path = Path.Combine(ConsulBinary.RepositoryRoot, "tests", "LockContender", "bin", configuration, testBin.Name, "ConsulLock.Aop.LockContender.dll");
-        Assert.True(File.Exists(path), $"the contender was not built at {path}");
-        return path;
-    }
+    private static string ContenderPath() => BuildOutput.PathOf(Path.Combine("tests", "LockContender"), "ConsulLock.Aop.LockContender");
 }
