@@ -154,13 +154,19 @@ public sealed class ConsulAgent : IAsyncDisposable
             return false;
         }
 
-        if (MasterToken is null)
+        if (MasterToken is not null)
         {
-            return true;
+            var (status, _) = await ConsulHttp.SendAsync(HttpMethod.Get, Address, "/v1/acl/token/self", token: MasterToken, cancellationToken: cancellationToken).ConfigureAwait(false);
+            if (status != HttpStatusCode.OK)
+            {
+                return false;
+            }
         }
 
-        var (status, _) = await ConsulHttp.SendAsync(HttpMethod.Get, Address, "/v1/acl/token/self", token: MasterToken, cancellationToken: cancellationToken).ConfigureAwait(false);
-        return status == HttpStatusCode.OK;
+        // A leader is not enough: until the agent's node is in the catalog, creating a session fails with
+        // "Missing node registration".
+        var (catalogStatus, nodes) = await ConsulHttp.SendAsync(HttpMethod.Get, Address, "/v1/catalog/nodes", token: MasterToken, cancellationToken: cancellationToken).ConfigureAwait(false);
+        return catalogStatus == HttpStatusCode.OK && nodes.Contains("\"Node\"", StringComparison.Ordinal);
     }
 
     private static void EnsureOk(HttpStatusCode status, string body, string what)
