@@ -63,6 +63,7 @@ public sealed class CreateBodyMethodCodeFix : CodeFixProvider
         var modifiers = SyntaxFactory.TokenList(isStatic
             ? new[] { SyntaxFactory.Token(SyntaxKind.PrivateKeyword), SyntaxFactory.Token(SyntaxKind.StaticKeyword) }
             : new[] { SyntaxFactory.Token(SyntaxKind.PrivateKeyword) });
+        // What the fix writes into the user's code: a body that throws until they write the real one, as IDE "generate method" fixes do.
         var notWritten = SyntaxFactory.ThrowExpression(SyntaxFactory.ParseExpression("new System.NotImplementedException()"));
 
         return SyntaxFactory.MethodDeclaration(declaration.ReturnType.WithoutTrivia(), SyntaxFactory.Identifier(name))
