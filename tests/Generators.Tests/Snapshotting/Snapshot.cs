@@ -1,19 +1,24 @@
-using System.Runtime.CompilerServices;
 using System.Text;
+using ConsulLock.Aop.TestSupport;
 
 namespace ConsulLock.Aop.Generators.Tests.Snapshotting;
 
 /// <summary>
-/// Compares text with a checked-in expected file, <c>Snapshots/&lt;name&gt;.verified.cs</c> next to the test's
-/// source. On a mismatch it writes <c>&lt;name&gt;.received.cs</c> beside it and fails with a line diff. To accept
+/// Compares text with a checked-in expected file, <c>tests/Generators.Tests/Snapshots/&lt;name&gt;.verified.cs</c>. On a mismatch it writes <c>&lt;name&gt;.received.cs</c> beside it and fails with a line diff. To accept
 /// new output, run the tests with <c>ACCEPT_SNAPSHOTS=1</c>: the expected files are rewritten and the test passes.
 /// </summary>
 internal static class Snapshot
 {
     public const string AcceptVariable = "ACCEPT_SNAPSHOTS";
 
-    public static void Match(string actual, string name, [CallerFilePath] string callerFile = "") =>
-        Match(actual, name, Path.Combine(Path.GetDirectoryName(callerFile)!, "Snapshots"), Environment.GetEnvironmentVariable(AcceptVariable) == "1");
+    /// <summary>
+    /// The checked-in folder, found from the repository root above the test binaries. Not from
+    /// <c>[CallerFilePath]</c>: CI builds map source paths to <c>/_/</c>, which exists on no disk.
+    /// </summary>
+    public static string Folder { get; } = Path.Combine(ConsulBinary.RepositoryRoot, "tests", "Generators.Tests", "Snapshots");
+
+    public static void Match(string actual, string name) =>
+        Match(actual, name, Folder, Environment.GetEnvironmentVariable(AcceptVariable) == "1");
 
     internal static void Match(string actual, string name, string folder, bool accept)
     {
