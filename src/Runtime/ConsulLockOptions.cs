@@ -48,6 +48,12 @@ public sealed class ConsulLockOptions
     /// <summary>The longest wait of one blocking query (Consul caps it at 10 minutes). Tests shorten it.</summary>
     internal TimeSpan WatchWait { get; set; } = TimeSpan.FromMinutes(1);
 
+    /// <summary>
+    /// How long after a grant a held key's watch starts, when no watch runs on its folder yet (see
+    /// <c>LockHandle.StartMonitoring</c>). Tests lengthen it to tell the two paths apart.
+    /// </summary>
+    internal TimeSpan HeldKeyWatchDelay { get; set; } = TimeSpan.FromMilliseconds(5);
+
     /// <summary>A client certificate for mutual TLS with an <c>https</c> address.</summary>
     public X509Certificate2? ClientCertificate { get; set; }
 

@@ -46,6 +46,8 @@ public sealed class ConsulLockProvider : IConsulLockProvider, IAsyncDisposable, 
 
     internal ConsulClient Client => _client;
 
+    internal LockEngine Engine => _engine;
+
     /// <inheritdoc />
     public ValueTask<IConsulLockHandle> AcquireAsync(string key, ConsulLockRequest? request = null, CancellationToken cancellationToken = default)
     {

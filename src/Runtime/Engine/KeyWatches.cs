@@ -62,6 +62,15 @@ internal sealed class KeyWatches : IAsyncDisposable
         }
     }
 
+    /// <summary>Whether a watch already runs on the folder of <paramref name="key"/>, so that subscribing costs nothing.</summary>
+    public bool IsWatching(string key)
+    {
+        lock (_folders)
+        {
+            return _folders.ContainsKey(FolderOf(key));
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
         FolderWatch[] watches;

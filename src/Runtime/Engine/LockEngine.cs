@@ -34,7 +34,11 @@ internal sealed class LockEngine : IAsyncDisposable
         Logger = logger;
         Sessions = new SessionPool(options, client, logger);
         Watches = new KeyWatches(client, logger, options.WatchWait);
+        HeldKeyWatchDelay = options.HeldKeyWatchDelay;
     }
+
+    /// <summary>How long after a grant a held key's watch starts when its folder is not watched yet.</summary>
+    public TimeSpan HeldKeyWatchDelay { get; }
 
     public ILogger Logger { get; }
 

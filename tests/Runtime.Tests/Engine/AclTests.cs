@@ -36,7 +36,7 @@ public sealed class AclTests : IAsyncLifetime
         Assert.DoesNotContain(token, error.ToString(), StringComparison.Ordinal);
         Assert.DoesNotContain(logs.Lines, line => line.Contains(token, StringComparison.Ordinal));
         // Read the key, create a session, try once: no retry loop.
-        Assert.InRange(requests.Count, 1, 4);
+        Assert.InRange(requests.Requests, 1, 4);
 
         await provider.DisposeAsync();
         var (_, sessions) = await ConsulHttp.SendAsync(HttpMethod.Get, _agent.Address, "/v1/session/list", token: _agent.MasterToken);
@@ -55,19 +55,6 @@ public sealed class AclTests : IAsyncLifetime
         await using var handle = await provider.AcquireAsync("ok");
 
         Assert.Equal("locks/ok", handle.Key);
-    }
-
-    private sealed class CountingHandler() : DelegatingHandler(new HttpClientHandler())
-    {
-        private int _count;
-
-        public int Count => _count;
-
-        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
-        {
-            Interlocked.Increment(ref _count);
-            return base.SendAsync(request, cancellationToken);
-        }
     }
 }
 

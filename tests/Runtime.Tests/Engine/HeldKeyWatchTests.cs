@@ -1,0 +1,84 @@
+using ConsulLock.Aop.Engine;
+using ConsulLock.Aop.TestSupport;
+
+namespace ConsulLock.Aop.Tests.Engine;
+
+/// <summary>
+/// A held key is watched at once when its folder's watch already runs, else a moment after the grant (5 ms by
+/// default), so that short holds cost Consul no extra read. These tests lengthen that moment to see each path.
+/// </summary>
+[Collection(ConsulCollection.Name)]
+public sealed class HeldKeyWatchTests(ConsulAgentFixture fixture) : ConsulTestContext(fixture)
+{
+    private static readonly TimeSpan s_generous = TimeSpan.FromSeconds(10);
+
+    [Fact]
+    public async Task Short_holds_cost_two_requests_per_cycle_and_no_read()
+    {
+        var requests = new CountingHandler();
+        var options = new ConsulLockOptions { Address = Agent.Address, KeyPrefix = Prefix, LockDelay = TimeSpan.Zero, HeldKeyWatchDelay = TimeSpan.FromMinutes(10) };
+        await using var provider = new ConsulLockProvider(options, loggerFactory: null, new HttpClient(requests));
+        // The first cycle reads the key and creates the session.
+        await (await provider.AcquireAsync("short")).DisposeAsync();
+        var (before, readsBefore) = (requests.Requests, requests.Reads);
+
+        for (var i = 0; i < 20; i++)
+        {
+            await (await provider.AcquireAsync("short")).DisposeAsync();
+        }
+
+        // Per cycle: one transaction to lock (its check uses the index the last release returned), one to unlock.
+        Assert.Equal(40, requests.Requests - before);
+        Assert.Equal(0, requests.Reads - readsBefore);
+    }
+
+    [Fact]
+    public async Task A_change_made_before_the_watch_starts_is_still_reported()
+    {
+        var provider = NewProvider(o => o.HeldKeyWatchDelay = TimeSpan.FromSeconds(1));
+        await using var handle = await provider.AcquireAsync("early");
+        var lost = LostAsync(handle);
+
+        // Deleted well before the key's watch starts; the watch starts at the grant's index, so it sees the delete.
+        await ConsulHttp.SendAsync(HttpMethod.Delete, Agent.Address, "/v1/kv/" + handle.Key);
+
+        Assert.Equal("the key was deleted", await lost.WaitAsync(s_generous));
+    }
+
+    [Fact]
+    public async Task A_held_key_joins_its_folders_running_watch_at_once()
+    {
+        var other = NewProvider();
+        var provider = NewProvider(o => o.HeldKeyWatchDelay = TimeSpan.FromMinutes(10));
+        await using var busy = await other.AcquireAsync("folder/busy");
+        using var stopWaiting = new CancellationTokenSource();
+        var waiting = provider.AcquireAsync("folder/busy", cancellationToken: stopWaiting.Token).AsTask();
+        await WatchingAsync(provider, Prefix + "folder/busy");
+
+        await using var handle = await provider.AcquireAsync("folder/mine");
+        var lost = LostAsync(handle);
+        await ConsulHttp.SendAsync(HttpMethod.Delete, Agent.Address, "/v1/kv/" + handle.Key);
+
+        // With a 10-minute delay, only a watch joined at once can report this.
+        Assert.Equal("the key was deleted", await lost.WaitAsync(s_generous));
+        await stopWaiting.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => waiting);
+    }
+
+    private static Task<string?> LostAsync(IConsulLockHandle handle)
+    {
+        var lost = new TaskCompletionSource<string?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        handle.LostToken.Register(() => lost.TrySetResult(((LockHandle)handle).LostReason));
+        return lost.Task;
+    }
+
+    /// <summary>Until the provider's watch on the key's folder runs. Nothing signals that moment, so look, briefly.</summary>
+    private static async Task WatchingAsync(ConsulLockProvider provider, string key)
+    {
+        using var timeout = new CancellationTokenSource(s_generous);
+        while (!provider.Engine.Watches.IsWatching(key))
+        {
+            await Task.Delay(10, timeout.Token);
+        }
+    }
+}
