@@ -2,11 +2,12 @@ using ConsulLock.Aop;
 using ConsulLock.Aop.Benchmarks;
 using ConsulLock.Aop.TestSupport;
 
-// Usage: dotnet run -c Release --project benchmarks/ConsulLock.Aop.Benchmarks [--quick]
+// Usage: dotnet run -c Release --project benchmarks/ConsulLock.Aop.Benchmarks [--quick] [--shapes]
+// --shapes measures only what each pair of lock requests costs next to the engine (where (a)'s time goes).
 // Starts its own Consul dev agents (eng/ensure-consul.sh provides the binary), one per scenario, and kills each after use.
-if (args.Any(a => a != "--quick"))
+if (args.Any(a => a is not ("--quick" or "--shapes")))
 {
-    Console.Error.WriteLine("Usage: ConsulLock.Aop.Benchmarks [--quick]");
+    Console.Error.WriteLine("Usage: ConsulLock.Aop.Benchmarks [--quick] [--shapes]");
     return 2;
 }
 
@@ -24,6 +25,14 @@ try
     var machine = await Machine.DescribeAsync(cancel.Token);
     var loadBefore = Machine.LoadAverage();
     Console.Error.WriteLine($"ConsulLock.Aop benchmarks, {settings.Mode} mode, {machine.Consul}.");
+
+    if (args.Contains("--shapes"))
+    {
+        var shapes = await Agents.OnFreshAgentAsync(address => Shapes.RunAsync(address, settings, cancel.Token), cancel.Token);
+        Console.WriteLine();
+        Console.Write(shapes);
+        return 0;
+    }
 
     var uncontended = await Agents.OnFreshAgentAsync(address => Uncontended.RunAsync(address, settings, cancel.Token), cancel.Token);
     var contended = await Agents.OnFreshAgentAsync(address => Contended.RunAsync(address, settings, cancel.Token), cancel.Token);

@@ -1,3 +1,5 @@
+using ConsulLock.Aop.TestSupport;
+
 namespace ConsulLock.Aop.Benchmarks;
 
 /// <summary>Consul HTTP requests per acquire + release cycle, and how many of them were reads (GET, mostly watch answers).</summary>
@@ -21,7 +23,7 @@ internal static class RequestCount
 
         // One warm cycle per caller first, so the session create and first reads are not counted.
         await Task.WhenAll(Enumerable.Range(0, callers).Select(caller => Providers.CycleAsync(provider, $"key{caller}")));
-        var (requests, reads) = counter.Snapshot();
+        var (requests, reads) = (counter.Requests, counter.Reads);
         await Task.WhenAll(Enumerable.Range(0, callers).Select(async caller =>
         {
             for (var i = 0; i < cyclesPerCaller && !cancellationToken.IsCancellationRequested; i++)
@@ -30,27 +32,8 @@ internal static class RequestCount
             }
         }));
         cancellationToken.ThrowIfCancellationRequested();
-        var (requestsAfter, readsAfter) = counter.Snapshot();
+        var (requestsAfter, readsAfter) = (counter.Requests, counter.Reads);
         double cycles = callers * cyclesPerCaller;
         return new RequestsPerCycle((requestsAfter - requests) / cycles, (readsAfter - reads) / cycles);
-    }
-
-    private sealed class CountingHandler() : DelegatingHandler(new SocketsHttpHandler())
-    {
-        private long _requests;
-        private long _reads;
-
-        public (long Requests, long Reads) Snapshot() => (Interlocked.Read(ref _requests), Interlocked.Read(ref _reads));
-
-        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
-        {
-            Interlocked.Increment(ref _requests);
-            if (request.Method == HttpMethod.Get)
-            {
-                Interlocked.Increment(ref _reads);
-            }
-
-            return base.SendAsync(request, cancellationToken);
-        }
     }
 }
