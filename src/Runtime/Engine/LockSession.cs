@@ -48,8 +48,8 @@ internal sealed class LockSession
     /// <summary>Locks and acquires currently using the session; guarded by the owning <see cref="SessionPool"/>.</summary>
     internal int Rentals { get; set; }
 
-    /// <summary>Bumped whenever the session becomes idle, so a stale idle timer does not destroy a busy session.</summary>
-    internal int IdleGeneration { get; set; }
+    /// <summary>Ends the session once it has been idle for the idle timeout; owned by the <see cref="SessionPool"/>.</summary>
+    internal Timer? IdleTimer { get; set; }
 
     /// <summary>Set when a release failed: the session may still hold that key, so it must not be handed out again.</summary>
     internal bool IsPoisoned { get; set; }

@@ -15,7 +15,6 @@ internal sealed class SessionPool : IAsyncDisposable
     private readonly HashSet<LockSession> _alive = [];
     private readonly List<Task> _ending = [];
     private readonly SemaphoreSlim _creating = new(1, 1);
-    private readonly CancellationTokenSource _disposing = new();
     private readonly ConsulLockOptions _options;
     private readonly ConsulClient _client;
     private readonly ILogger _logger;
@@ -36,6 +35,18 @@ internal sealed class SessionPool : IAsyncDisposable
             lock (_sync)
             {
                 return _alive.Select(s => s.Id).ToArray();
+            }
+        }
+    }
+
+    /// <summary>Session endings still tracked for disposal to await; stays small however many locks come and go.</summary>
+    internal int TrackedEndings
+    {
+        get
+        {
+            lock (_sync)
+            {
+                return _ending.Count;
             }
         }
     }
@@ -87,8 +98,11 @@ internal sealed class SessionPool : IAsyncDisposable
 
             if (!session.IsLost && !session.IsPoisoned && !_disposed)
             {
-                var generation = ++session.IdleGeneration;
-                _ending.Add(EndWhenIdleAsync(session, generation));
+                // One timer per session, pushed back on every return: a busy loop of locks costs no allocation, and
+                // the session ends once no lock has used it for the idle timeout.
+                session.IdleTimer ??= new Timer(
+                    static state => ((IdleSession)state!).Fire(), new IdleSession(this, session), Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+                session.IdleTimer.Change(_options.SessionIdleTimeout, Timeout.InfiniteTimeSpan);
                 return;
             }
 
@@ -124,11 +138,15 @@ internal sealed class SessionPool : IAsyncDisposable
 
             _disposed = true;
             alive = [.. _alive];
+            foreach (var session in alive)
+            {
+                session.IdleTimer?.Dispose();
+            }
+
             _alive.Clear();
             _current.Clear();
         }
 
-        await _disposing.CancelAsync().ConfigureAwait(false);
         await Task.WhenAll(alive.Select(s => s.EndAsync())).ConfigureAwait(false);
         lock (_sync)
         {
@@ -136,7 +154,6 @@ internal sealed class SessionPool : IAsyncDisposable
         }
 
         await Task.WhenAll(ending).ConfigureAwait(false);
-        _disposing.Dispose();
         _creating.Dispose();
     }
 
@@ -148,7 +165,6 @@ internal sealed class SessionPool : IAsyncDisposable
             if (_current.TryGetValue(settings, out var session) && !session.IsLost && !session.IsPoisoned)
             {
                 session.Rentals++;
-                session.IdleGeneration++;
                 return session;
             }
 
@@ -156,20 +172,12 @@ internal sealed class SessionPool : IAsyncDisposable
         }
     }
 
-    private async Task EndWhenIdleAsync(LockSession session, int generation)
+    /// <summary>The idle timer fired: end the session unless a lock has used it since.</summary>
+    private void OnIdle(LockSession session)
     {
-        try
-        {
-            await Task.Delay(_options.SessionIdleTimeout, _disposing.Token).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
-        {
-            return;
-        }
-
         lock (_sync)
         {
-            if (session.Rentals > 0 || session.IdleGeneration != generation || !_alive.Contains(session))
+            if (session.Rentals > 0 || !_alive.Contains(session))
             {
                 return;
             }
@@ -177,7 +185,7 @@ internal sealed class SessionPool : IAsyncDisposable
             Forget(session);
         }
 
-        await session.EndAsync().ConfigureAwait(false);
+        EndInBackground(session);
     }
 
     private void OnLost(LockSession session)
@@ -202,6 +210,7 @@ internal sealed class SessionPool : IAsyncDisposable
 
     private void Forget(LockSession session)
     {
+        session.IdleTimer?.Dispose();
         _alive.Remove(session);
         if (_current.TryGetValue(session.Settings, out var current) && current == session)
         {
@@ -217,5 +226,10 @@ internal sealed class SessionPool : IAsyncDisposable
             _ending.RemoveAll(t => t.IsCompleted);
             _ending.Add(ending);
         }
+    }
+
+    private sealed class IdleSession(SessionPool pool, LockSession session)
+    {
+        public void Fire() => pool.OnIdle(session);
     }
 }

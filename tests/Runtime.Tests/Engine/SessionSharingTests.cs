@@ -65,4 +65,21 @@ public sealed class SessionSharingTests(ConsulAgentFixture fixture, ITestOutputH
         Assert.DoesNotContain(used[0], remaining);
         Assert.DoesNotContain(used[1], remaining);
     }
+
+    [Fact]
+    public async Task A_busy_loop_of_locks_reuses_one_session_and_leaves_no_bookkeeping_per_release()
+    {
+        var provider = NewProvider();
+        string? session = null;
+        for (var i = 0; i < 300; i++)
+        {
+            await using var handle = await provider.AcquireAsync("loop/" + (i % 3));
+            session ??= handle.SessionId;
+            Assert.Equal(session, handle.SessionId);
+        }
+
+        // Each release used to park a 2-second idle delay in a list that only a session's end pruned.
+        Assert.InRange(provider.Engine.Sessions.TrackedEndings, 0, 1);
+        Assert.Equal([session!], provider.SessionIds);
+    }
 }
