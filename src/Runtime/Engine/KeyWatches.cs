@@ -71,6 +71,18 @@ internal sealed class KeyWatches : IAsyncDisposable
         }
     }
 
+    /// <summary>Whether someone (a waiter or a held lock) is subscribed to <paramref name="key"/> now.</summary>
+    public bool HasSubscriber(string key)
+    {
+        FolderWatch? watch;
+        lock (_folders)
+        {
+            _folders.TryGetValue(FolderOf(key), out watch);
+        }
+
+        return watch?.HasSubscriber(key) ?? false;
+    }
+
     public async ValueTask DisposeAsync()
     {
         FolderWatch[] watches;
@@ -159,6 +171,14 @@ internal sealed class KeyWatches : IAsyncDisposable
             }
 
             return subscription;
+        }
+
+        public bool HasSubscriber(string key)
+        {
+            lock (_subscriptions)
+            {
+                return _subscriptions.Exists(s => s.Key == key);
+            }
         }
 
         public bool TryClose()

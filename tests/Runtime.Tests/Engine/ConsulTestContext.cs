@@ -41,6 +41,20 @@ public abstract class ConsulTestContext(ConsulAgentFixture fixture) : IAsyncLife
         return JsonDocument.Parse(body).RootElement.EnumerateArray().Select(s => s.GetProperty("ID").GetString()!).ToArray();
     }
 
+    /// <summary>
+    /// Until <paramref name="provider"/> has a waiter (or holder) subscribed to the watch of <paramref name="key"/>
+    /// (without the prefix): the moment a waiter has found the key busy and blocks on Consul. The engine raises no
+    /// event for it, so look, briefly, within a generous bound.
+    /// </summary>
+    protected async Task UntilWatchedAsync(ConsulLockProvider provider, string key)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        while (!provider.Engine.Watches.HasSubscriber(Prefix + key))
+        {
+            await Task.Delay(2, timeout.Token);
+        }
+    }
+
     protected Task PutAsync(string path, string body = "") => ConsulHttp.SendAsync(HttpMethod.Put, Agent.Address, path, body);
 
     public Task InitializeAsync() => Task.CompletedTask;

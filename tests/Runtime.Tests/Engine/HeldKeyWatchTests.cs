@@ -53,7 +53,7 @@ public sealed class HeldKeyWatchTests(ConsulAgentFixture fixture) : ConsulTestCo
         await using var busy = await other.AcquireAsync("folder/busy");
         using var stopWaiting = new CancellationTokenSource();
         var waiting = provider.AcquireAsync("folder/busy", cancellationToken: stopWaiting.Token).AsTask();
-        await WatchingAsync(provider, Prefix + "folder/busy");
+        await UntilWatchedAsync(provider, "folder/busy");
 
         await using var handle = await provider.AcquireAsync("folder/mine");
         var lost = LostAsync(handle);
@@ -70,15 +70,5 @@ public sealed class HeldKeyWatchTests(ConsulAgentFixture fixture) : ConsulTestCo
         var lost = new TaskCompletionSource<string?>(TaskCreationOptions.RunContinuationsAsynchronously);
         handle.LostToken.Register(() => lost.TrySetResult(((LockHandle)handle).LostReason));
         return lost.Task;
-    }
-
-    /// <summary>Until the provider's watch on the key's folder runs. Nothing signals that moment, so look, briefly.</summary>
-    private static async Task WatchingAsync(ConsulLockProvider provider, string key)
-    {
-        using var timeout = new CancellationTokenSource(s_generous);
-        while (!provider.Engine.Watches.IsWatching(key))
-        {
-            await Task.Delay(10, timeout.Token);
-        }
     }
 }

@@ -17,8 +17,7 @@ public sealed class WaitingTests(ConsulAgentFixture fixture, ITestOutputHelper o
         {
             var held = await holder.AcquireAsync("handoff");
             var waiting = waiter.AcquireAsync("handoff").AsTask();
-            // Give the waiter time to find the key busy and block on Consul; nothing observable marks that moment.
-            await Task.Delay(50);
+            await UntilWatchedAsync(waiter, "handoff");
             Assert.False(waiting.IsCompleted, "the waiter must not get a held lock");
 
             await held.DisposeAsync();
@@ -77,7 +76,7 @@ public sealed class WaitingTests(ConsulAgentFixture fixture, ITestOutputHelper o
         using var cancel = new CancellationTokenSource();
 
         var waiting = waiter.AcquireAsync("cancelled", cancellationToken: cancel.Token).AsTask();
-        await Task.Delay(100);
+        await UntilWatchedAsync(waiter, "cancelled");
         await cancel.CancelAsync();
 
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => waiting);
