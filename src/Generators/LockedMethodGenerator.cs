@@ -10,7 +10,8 @@ namespace ConsulLock.Aop.Generators;
 /// <summary>
 /// Implements every partial method marked <c>[ConsulLocked]</c>: parse each into a spec, group the specs by
 /// containing type, write one file per type. Problems are reported by <c>LockedMethodAnalyzer</c>, which runs the same
-/// parser; a method with an error is simply not generated.
+/// parser; a method with an error gets a placeholder that only throws, when C# lets one be declared, so the build
+/// shows our error and not also the compiler's "partial method must have an implementation part".
 /// </summary>
 [Generator(LanguageNames.CSharp)]
 public sealed class LockedMethodGenerator : IIncrementalGenerator
@@ -52,7 +53,7 @@ public sealed class LockedMethodGenerator : IIncrementalGenerator
 }
 
 /// <summary>The <c>[ConsulLocked]</c> methods of one type: the unit the generator writes a file for.</summary>
-internal sealed record TypeSpec(TypeHierarchy Type, EquatableArray<LockedMethodSpec> Methods);
+internal sealed record TypeSpec(TypeHierarchy Type, EquatableArray<MethodSpec> Methods);
 
 /// <summary>Names of the pipeline's steps, so tests can check that each is cached when nothing relevant changed.</summary>
 internal static class TrackingNames

@@ -215,6 +215,51 @@ public sealed class DiagnosticTests
         Assert.True(diagnostics.Count == 0, string.Join("\n", diagnostics));
     }
 
+    [Theory]
+    [InlineData("CLA003", """[ConsulLocked("jobs/{nope}")] public partial Task RunAsync(int id, CancellationToken cancellationToken);""")]
+    [InlineData("CLA004", """[ConsulLocked("jobs/{id")] public partial Task RunAsync(int id, CancellationToken cancellationToken);""")]
+    [InlineData("CLA005", """[ConsulLocked("jobs/{id}")] public partial int Run(int id);""")]
+    [InlineData("CLA006", """[ConsulLocked("jobs/{id}")] public partial Task<string> MissingAsync(int id, CancellationToken cancellationToken);""")]
+    [InlineData("CLA007", """[ConsulLocked("jobs/{id}", WaitTimeout = "soon")] public partial Task RunAsync(int id, CancellationToken cancellationToken);""")]
+    [InlineData("CLA008", """[ConsulLocked("jobs/{id}")] public partial Task RunAsync(int id, out int count, ref string text, in long big, CancellationToken cancellationToken);""")]
+    [InlineData("CLA008", """[ConsulLocked("jobs/{id}")] internal static partial ValueTask<T?> RunAsync<T>(int id, ref T item) where T : class, new();""")]
+    public async Task A_method_with_an_error_gets_a_throwing_placeholder_so_the_only_error_is_ours(string id, string declaration)
+    {
+        var source = Usings + $$"""
+            public partial class Jobs
+            {
+                {{declaration}}
+
+                private Task RunCoreAsync(int id, CancellationToken cancellationToken) => Task.CompletedTask;
+            }
+            """;
+
+        var generated = GeneratorHarness.Generate(source);
+        var analyzed = await GeneratorHarness.AnalyzeAsync(source);
+
+        Assert.Contains(analyzed, d => d.Id == id);
+        // Without the placeholder the compiler adds CS8795 (or CS8796-CS8799) to our error; with it, nothing.
+        Assert.True(generated.Diagnostics.All(d => d.Severity != DiagnosticSeverity.Error), string.Join("\n", generated.Diagnostics));
+        Assert.Contains("throw new global::System.InvalidOperationException", generated.Single, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_type_that_is_not_partial_gets_no_placeholder_since_none_could_be_declared()
+    {
+        var generated = GeneratorHarness.Generate(Usings + """
+            public class Outer
+            {
+                public partial class Jobs
+                {
+                    [ConsulLocked("jobs/{id}")]
+                    public partial Task RunAsync(int id, CancellationToken cancellationToken);
+                }
+            }
+            """);
+
+        Assert.Empty(generated.Sources);
+    }
+
     private static async Task<Diagnostic> Expect(string id, string fixText, string markedSource, bool allowOthers = false)
     {
         var source = Usings + markedSource;

@@ -225,6 +225,23 @@ public sealed class GeneratedSourceTests
         }
         """);
 
+    [Fact]
+    public void A_placeholder_next_to_a_generated_lock_for_a_method_with_errors() => Verify("Placeholder", """
+        namespace Jobs;
+
+        public partial class Importer(IConsulLockProvider locks)
+        {
+            // CLA003: no parameter 'batch'. The analyzer reports it; the generator writes a throwing placeholder.
+            [ConsulLocked("imports/{batch}")]
+            public partial Task<int> ImportAsync<T>(int batchId, CancellationToken cancellationToken) where T : notnull;
+
+            [ConsulLocked("imports/{batchId}/cleanup")]
+            public partial Task CleanUpAsync(int batchId, CancellationToken cancellationToken);
+
+            private Task CleanUpCoreAsync(int batchId, CancellationToken cancellationToken) => Task.CompletedTask;
+        }
+        """);
+
     private static void Verify(string name, string source)
     {
         var output = GeneratorHarness.Generate(Usings + source);

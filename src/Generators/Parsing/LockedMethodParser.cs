@@ -49,15 +49,17 @@ internal sealed class LockedMethodParser
     /// <summary>Everything the parser found wrong (errors and warnings), each with its location in the user's code.</summary>
     public IReadOnlyList<Diagnostic> Diagnostics => _diagnostics;
 
+    private bool _canHavePlaceholder = true;
+
     private bool HasErrors => _diagnostics.Any(d => d.Severity == DiagnosticSeverity.Error);
 
     /// <summary>Parses one method; <see cref="Diagnostics"/> of the returned parser hold what is wrong with it.</summary>
     public static LockedMethodParser Run(
         KnownTypes types, Compilation compilation, IMethodSymbol method, MethodDeclarationSyntax syntax, AttributeData attribute,
-        out LockedMethodSpec? spec, CancellationToken cancellationToken)
+        out MethodSpec? spec, CancellationToken cancellationToken)
     {
         var parser = new LockedMethodParser(types, compilation, method, syntax, attribute, cancellationToken);
-        spec = parser.Parse();
+        spec = (MethodSpec?)parser.Parse() ?? parser.Placeholder();
         return parser;
     }
 
@@ -88,6 +90,7 @@ internal sealed class LockedMethodParser
 
         if (!CheckContainingTypesArePartial())
         {
+            _canHavePlaceholder = false;
             return null;
         }
 
@@ -137,6 +140,42 @@ internal sealed class LockedMethodParser
             UnusedName("lockKey", parameterNames),
             UnusedName("lockContext", parameterNames),
             _method.ContainingType.IsValueType && !_method.IsStatic ? UnusedName("self", parameterNames) : null);
+    }
+
+    /// <summary>
+    /// For a method with errors: an implementation that only throws, when one can be declared (a partial definition
+    /// in partial types, not implemented by hand), so that CS8795 does not join our errors. Null otherwise.
+    /// </summary>
+    private PlaceholderMethodSpec? Placeholder()
+    {
+        if (!_canHavePlaceholder || !HasErrors || _method.PartialImplementationPart is not null
+            || !_syntax.Modifiers.Any(SyntaxKind.PartialKeyword) || _syntax.Body is not null || _syntax.ExpressionBody is not null)
+        {
+            return null;
+        }
+
+        var returns = (_method.ReturnsByRefReadonly ? "ref readonly " : _method.ReturnsByRef ? "ref " : "")
+            + _method.ReturnType.ToDisplayString(s_typeFormat);
+        var parameters = string.Join(", ", _method.Parameters.Select(p =>
+        {
+            var prefix = p.IsParams ? "params "
+                : p.Ordinal == 0 && _method.IsExtensionMethod ? "this "
+                : "";
+            prefix += p.RefKind switch
+            {
+                RefKind.Ref => "ref ",
+                RefKind.Out => "out ",
+                RefKind.In => "in ",
+                _ => p.RefKind != RefKind.None ? "ref readonly " : "",
+            };
+            return $"{prefix}{p.Type.ToDisplayString(s_typeFormat)} {Identifier(p.Name)}";
+        }));
+        var typeParameters = _method.TypeParameters.Length == 0 ? "" : "<" + string.Join(", ", _method.TypeParameters.Select(t => Identifier(t.Name))) + ">";
+        return new PlaceholderMethodSpec(
+            Hierarchy(_method.ContainingType),
+            Identifier(_method.Name),
+            $"{string.Join(" ", _syntax.Modifiers.Select(m => m.Text))} {returns} {Identifier(_method.Name)}{typeParameters}({parameters})",
+            _method.TypeParameters.Select(Constraint).Where(c => c is not null).Select(c => c!).ToEquatableArray());
     }
 
     private bool CheckContainingTypesArePartial()

@@ -6,6 +6,16 @@ namespace ConsulLock.Aop.Generators.Parsing;
 // The specs are everything the emitter needs, as strings, enums and equatable arrays: no symbols, syntax or
 // locations, so the incremental pipeline can compare them by value and skip emitting when nothing changed.
 
+/// <summary>What the generator writes for one <c>[ConsulLocked]</c> method: a lock around its body, or a placeholder.</summary>
+internal abstract record MethodSpec(TypeHierarchy Type);
+
+/// <summary>
+/// A method with errors, which the analyzer reports. The generator still writes an implementation that only throws,
+/// so that the compiler does not add CS8795 ("partial method must have an implementation part") to those errors.
+/// </summary>
+/// <param name="Signature">The implementing declaration's first line, from modifiers to the parameter list.</param>
+internal sealed record PlaceholderMethodSpec(TypeHierarchy Type, string Name, string Signature, EquatableArray<string> Constraints) : MethodSpec(Type);
+
 /// <summary>One <c>[ConsulLocked]</c> method, ready to emit.</summary>
 /// <remarks>
 /// <see cref="KeyFunctionParameters"/> is non-empty when a placeholder follows members with <c>?.</c>: the key is
@@ -32,7 +42,7 @@ internal sealed record LockedMethodSpec(
     string? CancellationTokenParameter,
     string KeyVariable,
     string ContextVariable,
-    string? ThisCopyVariable);
+    string? ThisCopyVariable) : MethodSpec(Type);
 
 /// <summary>The namespace and the chain of containing types, outermost first, so the emitter can reopen them.</summary>
 internal sealed record TypeHierarchy(string? Namespace, EquatableArray<ContainingType> Types, string HintName);
