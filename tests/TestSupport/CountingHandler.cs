@@ -1,8 +1,14 @@
+using System.Collections.Concurrent;
+
 namespace ConsulLock.Aop.TestSupport;
 
-/// <summary>An HTTP handler that counts the requests sent through it, and how many of them were reads (GET).</summary>
+/// <summary>
+/// An HTTP handler that counts the requests sent through it, how many of them were reads (GET), and logs each as
+/// "METHOD path?query".
+/// </summary>
 public sealed class CountingHandler() : DelegatingHandler(new SocketsHttpHandler())
 {
+    private readonly ConcurrentQueue<string> _log = new();
     private long _requests;
     private long _reads;
 
@@ -10,8 +16,12 @@ public sealed class CountingHandler() : DelegatingHandler(new SocketsHttpHandler
 
     public long Reads => Interlocked.Read(ref _reads);
 
+    /// <summary>Every request so far, in the order sent.</summary>
+    public IReadOnlyList<string> Log => [.. _log];
+
     protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
+        _log.Enqueue($"{request.Method} {request.RequestUri?.PathAndQuery}");
         Interlocked.Increment(ref _requests);
         if (request.Method == HttpMethod.Get)
         {

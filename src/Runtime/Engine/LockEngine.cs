@@ -163,11 +163,14 @@ internal sealed class LockEngine : IAsyncDisposable
                     if (seen?.Session is { Length: > 0 } holder && holder != session?.Id)
                     {
                         waitStarted ??= Stopwatch.GetTimestamp();
-                        if (!await WaitForChangeAsync(key, read.Index, seen.ModifyIndex, deadline, cancellationToken).ConfigureAwait(false))
+                        if (await WaitForChangeAsync(key, read.Index, seen.ModifyIndex, deadline, cancellationToken).ConfigureAwait(false) is not { } change)
                         {
                             return null;
                         }
 
+                        // The watch's answer shows the key free: lock it at the index it showed, without reading it
+                        // again (the transaction's index check catches anyone faster). Otherwise read it again.
+                        expectedIndex = change.FreeAtIndex;
                         continue;
                     }
 
@@ -254,12 +257,13 @@ internal sealed class LockEngine : IAsyncDisposable
         }
     }
 
-    private async Task<bool> WaitForChangeAsync(string key, ulong readIndex, ulong seenModifyIndex, Deadline deadline, CancellationToken cancellationToken)
+    /// <summary>The change that ended the wait; null when the deadline passed first.</summary>
+    private async Task<KeyChange?> WaitForChangeAsync(string key, ulong readIndex, ulong seenModifyIndex, Deadline deadline, CancellationToken cancellationToken)
     {
         var remaining = deadline.Remaining;
         if (!deadline.IsEndless && remaining <= TimeSpan.Zero)
         {
-            return false;
+            return null;
         }
 
         var change = new KeyChange(seenModifyIndex);
@@ -268,11 +272,11 @@ internal sealed class LockEngine : IAsyncDisposable
             try
             {
                 await change.Task.WaitAsync(remaining, cancellationToken).ConfigureAwait(false);
-                return true;
+                return change;
             }
             catch (TimeoutException)
             {
-                return false;
+                return null;
             }
         }
     }
@@ -307,10 +311,19 @@ internal sealed class LockEngine : IAsyncDisposable
 
         public Task Task => _changed.Task;
 
+        /// <summary>
+        /// Set when the change showed the key free: its ModifyIndex for a <c>check-index</c>, or 0 (absent) for a
+        /// <c>check-not-exists</c>. Null when it showed the key held or holding other data: then read it again.
+        /// </summary>
+        public ulong? FreeAtIndex { get; private set; }
+
         public bool OnEntry(KvEntry? entry)
         {
             if (entry is null || string.IsNullOrEmpty(entry.Session) || entry.ModifyIndex != seenModifyIndex)
             {
+                FreeAtIndex = entry is null ? 0
+                    : string.IsNullOrEmpty(entry.Session) && entry.Flags == ConsulClient.LockFlagValue ? entry.ModifyIndex
+                    : null;
                 _changed.TrySetResult();
                 return true;
             }

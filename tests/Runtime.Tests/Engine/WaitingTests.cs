@@ -35,6 +35,28 @@ public sealed class WaitingTests(ConsulAgentFixture fixture, ITestOutputHelper o
     }
 
     [Fact]
+    public async Task A_woken_waiter_locks_at_the_index_the_watch_showed_without_reading_the_key_again()
+    {
+        var holder = NewProvider();
+        var requests = new CountingHandler();
+        var options = new ConsulLockOptions { Address = Agent.Address, KeyPrefix = Prefix, LockDelay = TimeSpan.Zero };
+        await using var waiter = new ConsulLockProvider(options, loggerFactory: null, new HttpClient(requests));
+        var held = await holder.AcquireAsync("woken");
+        var waiting = waiter.AcquireAsync("woken").AsTask();
+        await UntilWatchedAsync(waiter, "woken");
+        var before = requests.Log.Count;
+
+        await held.DisposeAsync();
+        await using var got = await waiting.WaitAsync(TimeSpan.FromSeconds(10));
+
+        // After the release: watch answers (recursive reads of the folder) and one transaction, no read of the key.
+        var after = requests.Log.Skip(before).ToList();
+        Assert.Equal(1, after.Count(r => r.StartsWith("PUT /v1/txn", StringComparison.Ordinal)));
+        Assert.DoesNotContain(after, r => r.StartsWith("GET /v1/kv/", StringComparison.Ordinal) && !r.Contains("recurse", StringComparison.Ordinal));
+        Assert.True(got.FencingToken > held.FencingToken);
+    }
+
+    [Fact]
     public async Task TryAcquire_returns_null_when_the_timeout_passes_and_zero_tries_once()
     {
         var holder = NewProvider();
