@@ -96,18 +96,71 @@ public sealed class CodeFixTests
         }
         """);
 
-    private static async Task AssertFix(CodeFixProvider fix, string id, string before, string after)
+    [Fact]
+    public Task Rename_a_placeholder_that_differs_from_its_parameter_only_in_case() => AssertFix(new RenamePlaceholderCodeFix(), "CLA003", """
+        public sealed record Order(string Id);
+
+        public partial class Jobs
+        {
+            [ConsulLocked("tenants/{tenant}/orders/<Order.Id>")]
+            public partial Task RunAsync(string tenant, Order order, CancellationToken cancellationToken);
+
+            private Task RunCoreAsync(string tenant, Order order, CancellationToken cancellationToken) => Task.CompletedTask;
+        }
+        """, """
+        public sealed record Order(string Id);
+
+        public partial class Jobs
+        {
+            [ConsulLocked("tenants/{tenant}/orders/<order.Id>")]
+            public partial Task RunAsync(string tenant, Order order, CancellationToken cancellationToken);
+
+            private Task RunCoreAsync(string tenant, Order order, CancellationToken cancellationToken) => Task.CompletedTask;
+        }
+        """);
+
+    [Fact]
+    public async Task No_rename_is_offered_when_no_parameter_is_near()
+    {
+        var actions = await FixesFor(new RenamePlaceholderCodeFix(), "CLA003", """
+            public partial class Jobs
+            {
+                [ConsulLocked("jobs/{job}")]
+                public partial Task RunAsync(int id, CancellationToken cancellationToken);
+
+                private Task RunCoreAsync(int id, CancellationToken cancellationToken) => Task.CompletedTask;
+            }
+            """);
+
+        Assert.Empty(actions);
+    }
+
+    private static async Task<List<CodeAction>> FixesFor(CodeFixProvider fix, string id, string source)
     {
         using var workspace = new AdhocWorkspace();
+        var (document, diagnostic) = await DiagnosedAsync(workspace, id, source);
+        var actions = new List<CodeAction>();
+        await fix.RegisterCodeFixesAsync(new CodeFixContext(document, diagnostic, (action, _) => actions.Add(action), CancellationToken.None));
+        return actions;
+    }
+
+    private static async Task<(Document Document, Diagnostic Diagnostic)> DiagnosedAsync(AdhocWorkspace workspace, string id, string source)
+    {
         var project = workspace.AddProject("User", LanguageNames.CSharp)
             .WithMetadataReferences(GeneratorHarness.References)
             .WithParseOptions(GeneratorHarness.ParseOptions)
             .WithCompilationOptions(GeneratorHarness.CompilationOptions);
-        var document = project.AddDocument("User.cs", Usings + before);
+        var document = project.AddDocument("User.cs", Usings + source);
 
         var compilation = (await document.Project.GetCompilationAsync())!;
         var diagnostics = await compilation.WithAnalyzers(ImmutableArray.Create<DiagnosticAnalyzer>(new LockedMethodAnalyzer())).GetAnalyzerDiagnosticsAsync();
-        var diagnostic = Assert.Single(diagnostics, d => d.Id == id);
+        return (document, Assert.Single(diagnostics, d => d.Id == id));
+    }
+
+    private static async Task AssertFix(CodeFixProvider fix, string id, string before, string after)
+    {
+        using var workspace = new AdhocWorkspace();
+        var (document, diagnostic) = await DiagnosedAsync(workspace, id, before);
 
         var actions = new List<CodeAction>();
         await fix.RegisterCodeFixesAsync(new CodeFixContext(document, diagnostic, (action, _) => actions.Add(action), CancellationToken.None));

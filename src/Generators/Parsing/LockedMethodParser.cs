@@ -27,6 +27,15 @@ internal sealed class LockedMethodParser
     /// <summary>Set on CLA001 and on a CLA006 for a missing body: the name the body method should have.</summary>
     public const string BodyNameProperty = "BodyName";
 
+    /// <summary>Set on a CLA003 whose placeholder differs from a parameter only in case: the placeholder as written.</summary>
+    public const string PlaceholderProperty = "Placeholder";
+
+    /// <summary>Set with <see cref="PlaceholderProperty"/>: where the placeholder starts in the template.</summary>
+    public const string PlaceholderStartProperty = "PlaceholderStart";
+
+    /// <summary>Set with <see cref="PlaceholderProperty"/>: the placeholder naming the parameter.</summary>
+    public const string ReplacementProperty = "Replacement";
+
     private readonly KnownTypes _types;
     private readonly Compilation _compilation;
     private readonly IMethodSymbol _method;
@@ -50,6 +59,7 @@ internal sealed class LockedMethodParser
     public IReadOnlyList<Diagnostic> Diagnostics => _diagnostics;
 
     private bool _canHavePlaceholder = true;
+    private string _template = "";
 
     private bool HasErrors => _diagnostics.Any(d => d.Severity == DiagnosticSeverity.Error);
 
@@ -245,6 +255,7 @@ internal sealed class LockedMethodParser
 
     private EquatableArray<KeyPart>? ParseKey(string template)
     {
+        _template = template;
         var parsed = KeyTemplate.Parse(template);
         if (parsed.Error is not null)
         {
@@ -289,9 +300,20 @@ internal sealed class LockedMethodParser
         if (parameter is null)
         {
             var near = _method.Parameters.FirstOrDefault(p => string.Equals(p.Name, rootName, StringComparison.OrdinalIgnoreCase));
-            Report(
-                DiagnosticDescriptors.UnknownPlaceholder, location, token.Text, $"no parameter '{rootName}'", _method.Name,
-                near is null ? "" : $" (did you mean '{{{near.Name}}}'?)");
+            var properties = ImmutableDictionary<string, string?>.Empty;
+            var written = token.Start >= 0 && token.Start + token.Length <= _template.Length ? _template.Substring(token.Start, token.Length) : "";
+            if (near is not null && written.Length > path[0].Length + 1 && string.CompareOrdinal(written, 1, path[0], 0, path[0].Length) == 0)
+            {
+                // For the code fix: the placeholder as written, where it starts in the template, and what to write instead.
+                properties = properties
+                    .Add(PlaceholderProperty, written)
+                    .Add(PlaceholderStartProperty, token.Start.ToString(System.Globalization.CultureInfo.InvariantCulture))
+                    .Add(ReplacementProperty, written.Substring(0, 1) + near.Name + written.Substring(1 + path[0].Length));
+            }
+
+            _diagnostics.Add(Diagnostic.Create(
+                DiagnosticDescriptors.UnknownPlaceholder, location ?? _syntax.Identifier.GetLocation(), properties,
+                token.Text, $"no parameter '{rootName}'", _method.Name, near is null ? "" : $" (did you mean '{{{near.Name}}}'?)"));
             return null;
         }
 
