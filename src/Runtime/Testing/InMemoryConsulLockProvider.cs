@@ -125,6 +125,7 @@ public sealed class InMemoryConsulLockProvider : IConsulLockProvider, IAsyncDisp
 
     private async ValueTask<IConsulLockHandle?> AcquireCoreAsync(string fullKey, TimeSpan timeout, FlowLocks.Marker marker, CancellationToken cancellationToken)
     {
+        Handle? handle = null;
         var entered = false;
         try
         {
@@ -134,28 +135,25 @@ public sealed class InMemoryConsulLockProvider : IConsulLockProvider, IAsyncDisp
                 return null;
             }
 
-            var handle = new Handle(this, fullKey, (ulong)Interlocked.Increment(ref _lastToken), marker);
+            var granted = new Handle(this, fullKey, (ulong)Interlocked.Increment(ref _lastToken), marker);
             lock (_held)
             {
                 ObjectDisposedException.ThrowIf(_disposed, this);
-                _held.Add(fullKey, handle);
+                _held.Add(fullKey, granted);
             }
 
+            handle = granted;
             return handle;
-        }
-        catch
-        {
-            if (entered)
-            {
-                _gates.Exit(fullKey);
-            }
-
-            throw;
         }
         finally
         {
-            if (!entered)
+            if (handle is null)
             {
+                if (entered)
+                {
+                    _gates.Exit(fullKey);
+                }
+
                 marker.Exit();
             }
         }
