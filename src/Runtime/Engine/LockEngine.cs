@@ -102,9 +102,9 @@ internal sealed class LockEngine : IAsyncDisposable
     {
         try
         {
-            using var timeout = new CancellationTokenSource(ConsulClient.RequestTimeout);
+            // No caller token: a release runs to its end. The client's own request timeout still bounds it.
             var answer = await _client.TransactAsync(
-                [TxnOperation.Unlock(key, session.Id, ConsulClient.LockFlagValue)], key, $"release the lock '{key}'", timeout.Token).ConfigureAwait(false);
+                [TxnOperation.Unlock(key, session.Id, ConsulClient.LockFlagValue)], key, $"release the lock '{key}'", CancellationToken.None).ConfigureAwait(false);
             if (answer.Errors is not { Count: > 0 } && answer.Results?.LastOrDefault(r => r.KV is not null)?.KV is { } entry)
             {
                 RememberIndex(key, entry.ModifyIndex);
