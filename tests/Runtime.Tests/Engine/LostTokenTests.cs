@@ -69,6 +69,33 @@ public sealed class LostTokenTests(ConsulAgentFixture fixture, ITestOutputHelper
         proxy.Resume();
     }
 
+    [Fact]
+    public async Task A_silence_shorter_than_the_TTL_is_ridden_out_and_the_lock_is_kept()
+    {
+        var ttl = TimeSpan.FromSeconds(10);
+        await using var proxy = TcpProxy.Start(Agent.Address);
+        var handle = await NewProvider(o => o.SessionTtl = ttl, proxy.Address).AcquireAsync("lost/brief-silence");
+        var granted = Stopwatch.GetTimestamp();
+
+        // The scenario is time passing: Consul goes silent from 4 s to 7 s, across the renewal due at 5 s (TTL/2).
+        await Task.Delay(TimeSpan.FromSeconds(4));
+        proxy.Pause();
+        await Task.Delay(TimeSpan.FromSeconds(3));
+        proxy.Resume();
+
+        // Past the first TTL: had the renewal sent during the silence not counted once answered, the lock would be lost.
+        var pastFirstTtl = ttl + TimeSpan.FromSeconds(1) - Stopwatch.GetElapsedTime(granted);
+        if (pastFirstTtl > TimeSpan.Zero)
+        {
+            await Task.Delay(pastFirstTtl);
+        }
+
+        Assert.False(handle.LostToken.IsCancellationRequested, ((ConsulLock.Aop.Engine.LockHandle)handle).LostReason);
+        Assert.Equal(handle.SessionId, (await ReadKeyAsync(handle.Key))!.Value.GetProperty("Session").GetString());
+        await handle.DisposeAsync();
+        Assert.False((await ReadKeyAsync(handle.Key))!.Value.TryGetProperty("Session", out _));
+    }
+
     private static async Task<TimeSpan> MeasureAsync(IConsulLockHandle handle, Func<Task> loseIt, TimeSpan bound)
     {
         var fired = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
