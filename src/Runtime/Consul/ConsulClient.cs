@@ -190,7 +190,9 @@ internal sealed class ConsulClient : IDisposable
 
     private static HttpClientHandler CreateHandler(ConsulLockOptions options)
     {
-        var handler = new HttpClientHandler { AutomaticDecompression = DecompressionMethods.GZip | DecompressionMethods.Deflate };
+        // No Accept-Encoding: Consul would gzip even a 200-byte answer, costing CPU on both sides of every lock request
+        // for a few bytes saved. A deployment that reads large folders over a slow link can turn it on in the hook.
+        var handler = new HttpClientHandler();
         if (options.ClientCertificate is not null)
         {
             handler.ClientCertificateOptions = ClientCertificateOption.Manual;
