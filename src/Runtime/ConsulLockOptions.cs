@@ -57,7 +57,10 @@ public sealed class ConsulLockOptions
     /// <summary>A client certificate for mutual TLS with an <c>https</c> address.</summary>
     public X509Certificate2? ClientCertificate { get; set; }
 
-    /// <summary>Adjusts the HTTP handler, for example to trust a private certificate authority.</summary>
+    /// <summary>
+    /// Adjusts the HTTP handler, for example to trust a private certificate authority. Responses are not compressed
+    /// by default (Consul would gzip even the smallest answer); set <c>AutomaticDecompression</c> here to ask for it.
+    /// </summary>
     public Action<HttpClientHandler>? ConfigureHttpHandler { get; set; }
 
     /// <summary>A copy, so that changes the caller makes after handing the options over do not reach a running provider.</summary>
