@@ -13,12 +13,7 @@ namespace ConsulLock.Aop.Generators.Tests;
 /// <summary>The code fixes, applied the way an editor applies them, in an in-memory workspace.</summary>
 public sealed class CodeFixTests
 {
-    private const string Usings = """
-        using System.Threading;
-        using System.Threading.Tasks;
-        using ConsulLock.Aop;
-
-        """;
+    private const string Usings = GeneratorHarness.Usings;
 
     [Fact]
     public Task Make_the_type_partial() => AssertFix(new MakePartialCodeFix(), "CLA002", """

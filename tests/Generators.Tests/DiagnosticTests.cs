@@ -9,12 +9,7 @@ namespace ConsulLock.Aop.Generators.Tests;
 /// </summary>
 public sealed class DiagnosticTests
 {
-    private const string Usings = """
-        using System.Threading;
-        using System.Threading.Tasks;
-        using ConsulLock.Aop;
-
-        """;
+    private const string Usings = GeneratorHarness.Usings;
 
     [Fact]
     public Task CLA001_a_method_with_a_body_or_without_partial() => Expect("CLA001", "partial", """

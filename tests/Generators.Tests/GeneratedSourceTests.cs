@@ -9,12 +9,7 @@ namespace ConsulLock.Aop.Generators.Tests;
 /// </summary>
 public sealed class GeneratedSourceTests
 {
-    private const string Usings = """
-        using System.Threading;
-        using System.Threading.Tasks;
-        using ConsulLock.Aop;
-
-        """;
+    private const string Usings = GeneratorHarness.Usings;
 
     [Fact]
     public void Mission_example_with_angle_placeholder_and_primary_constructor_provider() => Verify("MissionExample", """

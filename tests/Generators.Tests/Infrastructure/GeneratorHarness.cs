@@ -18,6 +18,14 @@ internal static class GeneratorHarness
         ];
     });
 
+    /// <summary>What test sources put before their declarations.</summary>
+    public const string Usings = """
+        using System.Threading;
+        using System.Threading.Tasks;
+        using ConsulLock.Aop;
+
+        """;
+
     public static CSharpParseOptions ParseOptions { get; } = new(LanguageVersion.CSharp13);
 
     /// <summary>As in a user's project: a library with nullable enabled.</summary>
