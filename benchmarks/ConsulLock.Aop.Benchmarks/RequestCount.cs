@@ -17,9 +17,8 @@ internal static class RequestCount
     public static async Task<RequestsPerCycle> MeasureAsync(Uri address, string keyPrefix, int callers, int cyclesPerCaller, CancellationToken cancellationToken)
     {
         using var counter = new CountingHandler();
-        using var http = new HttpClient(counter);
         await using var provider = new ConsulLockProvider(
-            new ConsulLockOptions { Address = address, KeyPrefix = keyPrefix, LockDelay = TimeSpan.Zero }, loggerFactory: null, http);
+            new ConsulLockOptions { Address = address, KeyPrefix = keyPrefix, LockDelay = TimeSpan.Zero }, loggerFactory: null, counter);
 
         // One warm cycle per caller first, so the session create and first reads are not counted.
         await Task.WhenAll(Enumerable.Range(0, callers).Select(caller => Providers.CycleAsync(provider, $"key{caller}")));

@@ -45,6 +45,24 @@ public sealed class ConsulLockOptions
     /// </summary>
     public TimeSpan SessionIdleTimeout { get; set; } = TimeSpan.FromSeconds(2);
 
+    /// <summary>
+    /// How long one request to Consul may take before it counts as failed (blocking queries get their wait on top).
+    /// Default: 10 seconds. Session renewals use a shorter timeout of their own (TTL/8), so that several attempts fit
+    /// in one TTL.
+    /// </summary>
+    public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// The most connections the provider opens to Consul, at least 4. Default: 32, well under Consul's limit of 200
+    /// per client address. Two are kept for session renewals, so that a renewal never waits behind other requests;
+    /// half the rest carry blocking queries (watches of busy and held keys); the others carry locks, releases and
+    /// reads. Keys beyond the watch connections are checked in batches of 64 every second instead of being watched.
+    /// </summary>
+    public int MaxConnections { get; set; } = 32;
+
+    /// <summary>How often keys that have no watch connection of their own are checked. Tests shorten it.</summary>
+    internal TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(1);
+
     /// <summary>The longest wait of one blocking query (Consul caps it at 10 minutes). Tests shorten it.</summary>
     internal TimeSpan WatchWait { get; set; } = TimeSpan.FromMinutes(1);
 
@@ -86,6 +104,16 @@ public sealed class ConsulLockOptions
         }
 
         ArgumentNullException.ThrowIfNull(KeyPrefix, nameof(KeyPrefix));
+        if (RequestTimeout <= TimeSpan.Zero || RequestTimeout > TimeSpan.FromMinutes(10))
+        {
+            throw new ArgumentOutOfRangeException(nameof(RequestTimeout), RequestTimeout, "ConsulLockOptions.RequestTimeout must be above zero and at most 10 minutes.");
+        }
+
+        if (MaxConnections < 4)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxConnections), MaxConnections, "ConsulLockOptions.MaxConnections must be at least 4.");
+        }
+
         ArgumentException.ThrowIfNullOrEmpty(SessionName, nameof(SessionName));
         if (SessionIdleTimeout < TimeSpan.Zero)
         {

@@ -27,17 +27,18 @@ public sealed class ConsulLockProvider : IConsulLockProvider, IAsyncDisposable, 
     /// <param name="loggerFactory">Where log events go; none when null.</param>
     /// <exception cref="ArgumentException">An option is invalid (address scheme, TTL or lock-delay out of range, ...).</exception>
     public ConsulLockProvider(ConsulLockOptions options, ILoggerFactory? loggerFactory = null)
-        : this(options, loggerFactory, httpClient: null)
+        : this(options, loggerFactory, transport: null)
     {
     }
 
-    internal ConsulLockProvider(ConsulLockOptions options, ILoggerFactory? loggerFactory, HttpClient? httpClient)
+    // transport: tests only, one handler that carries every request (to count or disturb them).
+    internal ConsulLockProvider(ConsulLockOptions options, ILoggerFactory? loggerFactory, HttpMessageHandler? transport)
     {
         ArgumentNullException.ThrowIfNull(options);
         _options = options.Clone();
         _options.Validate();
         var logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("ConsulLock.Aop");
-        _client = new ConsulClient(_options, httpClient);
+        _client = new ConsulClient(_options, transport);
         _engine = new LockEngine(_options, _client, logger);
     }
 

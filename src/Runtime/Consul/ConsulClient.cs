@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
@@ -20,39 +21,60 @@ internal sealed class ConsulClient : IDisposable
     /// <summary>Flags of a Go client <c>api.Semaphore</c> key.</summary>
     public const ulong SemaphoreFlagValue = 0xe0f69a2baa414de0;
 
-    /// <summary>How long a plain (non-blocking) request may take.</summary>
-    public static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(10);
-
-    private readonly HttpClient _http;
-    private readonly bool _ownsHttp;
+    private readonly HttpClient _control;
+    private readonly HttpClient _renewals;
+    private readonly HttpClient _watches;
+    private readonly List<HttpMessageHandler> _ownedHandlers = [];
     private readonly string? _token;
     private readonly string _datacenterQuery;
+    private long _lastAnswerAt;
+    private long _lastFailureAt;
+    private ConsulLockException? _lastFailure;
 
-    public ConsulClient(ConsulLockOptions options, HttpClient? httpClient = null)
+    /// <summary>
+    /// Creates the client with three connection pools that together stay within
+    /// <see cref="ConsulLockOptions.MaxConnections"/>: renewals (2 connections, so that a renewal never queues behind
+    /// anything), blocking queries (the watch budget, <see cref="WatchConnections"/>) and every other request.
+    /// </summary>
+    /// <param name="options">The provider's options.</param>
+    /// <param name="transport">Tests only: one handler that every request goes through, instead of the three pools.</param>
+    public ConsulClient(ConsulLockOptions options, HttpMessageHandler? transport = null)
     {
         Address = options.Address;
+        RequestTimeout = options.RequestTimeout;
         _token = options.Token;
         _datacenterQuery = string.IsNullOrEmpty(options.Datacenter) ? "" : "dc=" + Uri.EscapeDataString(options.Datacenter);
-        if (httpClient is null)
-        {
-            _http = new HttpClient(CreateHandler(options), disposeHandler: true);
-            _ownsHttp = true;
-        }
-        else
-        {
-            _http = httpClient;
-        }
-
-        // Each request carries its own timeout (longer than its blocking wait); the client-wide one must not cut in.
-        _http.Timeout = Timeout.InfiniteTimeSpan;
+        const int renewalConnections = 2;
+        var rest = Math.Max(2, options.MaxConnections - renewalConnections);
+        WatchConnections = Math.Max(1, rest / 2);
+        var controlConnections = Math.Max(1, rest - WatchConnections);
+        _renewals = NewHttpClient(options, renewalConnections, transport);
+        _watches = NewHttpClient(options, WatchConnections, transport);
+        _control = NewHttpClient(options, controlConnections, transport);
+        _lastAnswerAt = Stopwatch.GetTimestamp();
     }
+
+    /// <summary>How long a plain (non-blocking) request may take: <see cref="ConsulLockOptions.RequestTimeout"/>.</summary>
+    public TimeSpan RequestTimeout { get; }
+
+    /// <summary>How many blocking queries may be open at once: the size of the watch pool.</summary>
+    public int WatchConnections { get; }
+
+    /// <summary>Time since Consul last answered any request (an error status counts: Consul was there).</summary>
+    public TimeSpan SinceLastAnswer => Stopwatch.GetElapsedTime(Volatile.Read(ref _lastAnswerAt));
+
+    /// <summary>The last request that got no answer from Consul, when it failed after <paramref name="timestamp"/> and no answer came since.</summary>
+    public ConsulLockException? FailingSince(long timestamp) =>
+        Volatile.Read(ref _lastFailureAt) is var failedAt && failedAt > timestamp && failedAt > Volatile.Read(ref _lastAnswerAt)
+            ? Volatile.Read(ref _lastFailure)
+            : null;
 
     public Uri Address { get; }
 
     public async Task<string> CreateSessionAsync(SessionCreateRequest body, CancellationToken cancellationToken)
     {
         var json = JsonSerializer.Serialize(body, ConsulJsonContext.Default.SessionCreateRequest);
-        using var response = await SendAsync(HttpMethod.Put, "/v1/session/create", json, RequestTimeout, "create a session", null, cancellationToken).ConfigureAwait(false);
+        using var response = await SendAsync(_control, HttpMethod.Put, "/v1/session/create", json, RequestTimeout, "create a session", null, cancellationToken).ConfigureAwait(false);
         EnsureSuccess(response, "create a session", null);
         var created = Parse(response, ConsulJsonContext.Default.SessionCreateResponse, "create a session", null);
         return string.IsNullOrEmpty(created?.ID)
@@ -60,10 +82,10 @@ internal sealed class ConsulClient : IDisposable
             : created.ID;
     }
 
-    /// <summary>Renews a session; false when Consul no longer knows it.</summary>
+    /// <summary>Renews a session on the renewal pool; false when Consul no longer knows it.</summary>
     public async Task<bool> RenewSessionAsync(string sessionId, TimeSpan timeout, CancellationToken cancellationToken)
     {
-        using var response = await SendAsync(HttpMethod.Put, "/v1/session/renew/" + sessionId, "", timeout, "renew a session", null, cancellationToken).ConfigureAwait(false);
+        using var response = await SendAsync(_renewals, HttpMethod.Put, "/v1/session/renew/" + sessionId, "", timeout, "renew a session", null, cancellationToken).ConfigureAwait(false);
         if (response.Status == HttpStatusCode.NotFound)
         {
             return false;
@@ -75,13 +97,13 @@ internal sealed class ConsulClient : IDisposable
 
     public async Task DestroySessionAsync(string sessionId, CancellationToken cancellationToken)
     {
-        using var response = await SendAsync(HttpMethod.Put, "/v1/session/destroy/" + sessionId, "", RequestTimeout, "destroy a session", null, cancellationToken).ConfigureAwait(false);
+        using var response = await SendAsync(_control, HttpMethod.Put, "/v1/session/destroy/" + sessionId, "", RequestTimeout, "destroy a session", null, cancellationToken).ConfigureAwait(false);
         EnsureSuccess(response, "destroy a session", null);
     }
 
     public async Task<SessionEntry?> GetSessionAsync(string sessionId, CancellationToken cancellationToken)
     {
-        using var response = await SendAsync(HttpMethod.Get, "/v1/session/info/" + sessionId, null, RequestTimeout, "read a session", null, cancellationToken).ConfigureAwait(false);
+        using var response = await SendAsync(_control, HttpMethod.Get, "/v1/session/info/" + sessionId, null, RequestTimeout, "read a session", null, cancellationToken).ConfigureAwait(false);
         EnsureSuccess(response, "read a session", null);
         var sessions = Parse(response, ConsulJsonContext.Default.ListSessionEntry, "read a session", null);
         return sessions is { Count: > 0 } ? sessions[0] : null;
@@ -89,7 +111,7 @@ internal sealed class ConsulClient : IDisposable
 
     public async Task<IReadOnlyList<SessionEntry>> ListSessionsAsync(CancellationToken cancellationToken)
     {
-        using var response = await SendAsync(HttpMethod.Get, "/v1/session/list", null, RequestTimeout, "list sessions", null, cancellationToken).ConfigureAwait(false);
+        using var response = await SendAsync(_control, HttpMethod.Get, "/v1/session/list", null, RequestTimeout, "list sessions", null, cancellationToken).ConfigureAwait(false);
         EnsureSuccess(response, "list sessions", null);
         return Parse(response, ConsulJsonContext.Default.ListSessionEntry, "list sessions", null) ?? [];
     }
@@ -113,15 +135,17 @@ internal sealed class ConsulClient : IDisposable
         }
 
         var timeout = RequestTimeout;
+        var pool = _control;
         if (index > 0)
         {
+            pool = _watches;
             query.Append(CultureInfo.InvariantCulture, $"index={index}&wait={(long)wait.TotalMilliseconds}ms&");
             // Consul adds up to wait/16 of jitter to a blocking query.
             timeout += wait + wait / 16;
         }
 
         var what = recurse ? $"read the keys under '{key}'" : $"read the key '{key}'";
-        using var response = await SendAsync(HttpMethod.Get, "/v1/kv/" + EscapePath(key) + "?" + query.ToString().TrimEnd('&'), null, timeout, what, key, cancellationToken).ConfigureAwait(false);
+        using var response = await SendAsync(pool, HttpMethod.Get, "/v1/kv/" + EscapePath(key) + "?" + query.ToString().TrimEnd('&'), null, timeout, what, key, cancellationToken).ConfigureAwait(false);
         var consulIndex = response.Index;
         if (response.Status == HttpStatusCode.NotFound)
         {
@@ -149,7 +173,7 @@ internal sealed class ConsulClient : IDisposable
     {
         var what = $"delete the key '{key}'";
         var query = cas is { } index ? "?cas=" + index.ToString(CultureInfo.InvariantCulture) : "";
-        using var response = await SendAsync(HttpMethod.Delete, "/v1/kv/" + EscapePath(key) + query, null, RequestTimeout, what, key, cancellationToken).ConfigureAwait(false);
+        using var response = await SendAsync(_control, HttpMethod.Delete, "/v1/kv/" + EscapePath(key) + query, null, RequestTimeout, what, key, cancellationToken).ConfigureAwait(false);
         EnsureSuccess(response, what, key);
         return ParseBool(response, what, key);
     }
@@ -161,7 +185,7 @@ internal sealed class ConsulClient : IDisposable
     public async Task<TxnResponse> TransactAsync(List<TxnOperation> operations, string key, string what, CancellationToken cancellationToken)
     {
         var json = JsonSerializer.Serialize(operations, ConsulJsonContext.Default.ListTxnOperation);
-        using var response = await SendAsync(HttpMethod.Put, "/v1/txn", json, RequestTimeout, what, key, cancellationToken).ConfigureAwait(false);
+        using var response = await SendAsync(_control, HttpMethod.Put, "/v1/txn", json, RequestTimeout, what, key, cancellationToken).ConfigureAwait(false);
         if (response.Status != HttpStatusCode.Conflict)
         {
             EnsureSuccess(response, what, key);
@@ -177,16 +201,51 @@ internal sealed class ConsulClient : IDisposable
         return answer;
     }
 
+    /// <summary>Whether Consul names a leader: the cheapest proof that it answers and can serve writes.</summary>
+    public async Task<bool> PingAsync(CancellationToken cancellationToken)
+    {
+        using var response = await SendAsync(_control, HttpMethod.Get, "/v1/status/leader", null, RequestTimeout, "name its leader", null, cancellationToken).ConfigureAwait(false);
+        EnsureSuccess(response, "name its leader", null);
+        return Encoding.UTF8.GetString(response.Body).Trim().Trim('"').Length > 0;
+    }
+
     public void Dispose()
     {
-        if (_ownsHttp)
+        _control.Dispose();
+        _renewals.Dispose();
+        _watches.Dispose();
+        foreach (var handler in _ownedHandlers)
         {
-            _http.Dispose();
+            handler.Dispose();
         }
     }
 
+    /// <summary>
+    /// Whether a failure may pass by itself, so that a wait may retry it: no answer (refused, reset, timed out), 429,
+    /// or a 5xx such as 500 "No cluster leader" and 503. A 4xx answer (ACL, bad request) or a malformed answer is
+    /// permanent.
+    /// </summary>
+    public static bool IsTransient(ConsulLockException exception) =>
+        exception.GetType() == typeof(ConsulLockException)
+        && (exception.StatusCode is 429 or >= 500
+            || (exception.StatusCode is null && exception.InnerException is HttpRequestException or OperationCanceledException));
+
     internal static string EscapePath(string key) =>
         string.Join('/', key.Split('/').Select(Uri.EscapeDataString));
+
+    private HttpClient NewHttpClient(ConsulLockOptions options, int connections, HttpMessageHandler? transport)
+    {
+        if (transport is not null)
+        {
+            return new HttpClient(transport, disposeHandler: false) { Timeout = Timeout.InfiniteTimeSpan };
+        }
+
+        var handler = CreateHandler(options);
+        handler.MaxConnectionsPerServer = connections;
+        _ownedHandlers.Add(handler);
+        // Each request carries its own timeout (longer than its blocking wait); the client-wide one must not cut in.
+        return new HttpClient(handler, disposeHandler: false) { Timeout = Timeout.InfiniteTimeSpan };
+    }
 
     private static HttpClientHandler CreateHandler(ConsulLockOptions options)
     {
@@ -205,13 +264,13 @@ internal sealed class ConsulClient : IDisposable
 
     private async Task<bool> PutForBoolAsync(string key, string query, string body, string what, CancellationToken cancellationToken)
     {
-        using var response = await SendAsync(HttpMethod.Put, "/v1/kv/" + EscapePath(key) + "?" + query, body, RequestTimeout, what, key, cancellationToken).ConfigureAwait(false);
+        using var response = await SendAsync(_control, HttpMethod.Put, "/v1/kv/" + EscapePath(key) + "?" + query, body, RequestTimeout, what, key, cancellationToken).ConfigureAwait(false);
         EnsureSuccess(response, what, key);
         return ParseBool(response, what, key);
     }
 
     private async Task<ConsulResponse> SendAsync(
-        HttpMethod method, string pathAndQuery, string? body, TimeSpan timeout, string what, string? key, CancellationToken cancellationToken)
+        HttpClient http, HttpMethod method, string pathAndQuery, string? body, TimeSpan timeout, string what, string? key, CancellationToken cancellationToken)
     {
         if (_datacenterQuery.Length > 0)
         {
@@ -234,7 +293,7 @@ internal sealed class ConsulClient : IDisposable
         timeoutSource.CancelAfter(timeout);
         try
         {
-            using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseContentRead, timeoutSource.Token).ConfigureAwait(false);
+            using var response = await http.SendAsync(request, HttpCompletionOption.ResponseContentRead, timeoutSource.Token).ConfigureAwait(false);
             var content = await response.Content.ReadAsByteArrayAsync(timeoutSource.Token).ConfigureAwait(false);
             ulong index = 0;
             if (response.Headers.TryGetValues("X-Consul-Index", out var values))
@@ -242,17 +301,25 @@ internal sealed class ConsulClient : IDisposable
                 _ = ulong.TryParse(values.FirstOrDefault(), NumberStyles.None, CultureInfo.InvariantCulture, out index);
             }
 
+            Volatile.Write(ref _lastAnswerAt, Stopwatch.GetTimestamp());
             return new ConsulResponse(response.StatusCode, content, index);
         }
         catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested)
         {
-            throw new ConsulLockException(
-                $"Consul at {Address} did not answer within {timeout.TotalSeconds:0.#} s when asked to {what}.", key, null, ex);
+            throw Failed(new ConsulLockException(
+                $"Consul at {Address} did not answer within {timeout.TotalSeconds:0.#} s when asked to {what}.", key, null, ex));
         }
         catch (HttpRequestException ex)
         {
-            throw new ConsulLockException($"Consul at {Address} could not be reached to {what}: {ex.Message}", key, null, ex);
+            throw Failed(new ConsulLockException($"Consul at {Address} could not be reached to {what}: {ex.Message}", key, null, ex));
         }
+    }
+
+    private ConsulLockException Failed(ConsulLockException exception)
+    {
+        Volatile.Write(ref _lastFailure, exception);
+        Volatile.Write(ref _lastFailureAt, Stopwatch.GetTimestamp());
+        return exception;
     }
 
     private void EnsureSuccess(ConsulResponse response, string what, string? key)

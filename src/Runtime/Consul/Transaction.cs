@@ -15,6 +15,8 @@ internal sealed class TxnOperation
 
     public static TxnOperation Unlock(string key, string session, ulong flags) => new() { KV = new() { Verb = "unlock", Key = key, Session = session, Flags = flags } };
 
+    public static TxnOperation DeleteCas(string key, ulong index) => new() { KV = new() { Verb = "delete-cas", Key = key, Index = index } };
+
     public static TxnOperation Get(string key) => new() { KV = new() { Verb = "get", Key = key } };
 }
 

@@ -40,6 +40,15 @@ internal sealed class KeyGates
         }
     }
 
+    /// <summary>Whether nobody of this process holds or waits for the key's gate right now (a hint, not a promise).</summary>
+    public bool IsFree(string key)
+    {
+        lock (_gates)
+        {
+            return !_gates.ContainsKey(key);
+        }
+    }
+
     public void Exit(string key)
     {
         Gate gate;

@@ -1,3 +1,4 @@
+using ConsulLock.Aop.Common;
 using ConsulLock.Aop.Consul;
 using ConsulLock.Aop.Telemetry;
 using Microsoft.Extensions.Logging;
@@ -7,302 +8,516 @@ namespace ConsulLock.Aop.Engine;
 /// <summary>Receives what a watch sees of one key.</summary>
 internal interface IKeyObserver
 {
+    /// <summary>Waiters need to hear of a change at once; held keys can wait for a batch check when connections run short.</summary>
+    bool IsWaiter { get; }
+
     /// <summary>The key's entry (null when absent) as of a Consul index at or past the subscription's; true ends the subscription.</summary>
     bool OnEntry(KvEntry? entry);
 
-    /// <summary>The watch failed beyond its retries; the subscription has ended.</summary>
-    void OnError(ConsulLockException exception);
+    /// <summary>A permanent failure (Consul refused to show the key) or the provider's disposal; the subscription has ended.</summary>
+    void OnError(Exception exception);
 }
 
 /// <summary>
-/// Blocking-query watches shared per folder: every waiter and every held lock whose keys share a parent folder is
-/// served by one long poll on that folder. Consul limits connections per client address (200 by default), so one
-/// long poll per held key would not scale to thousands of locks.
+/// Watches single keys, never folders, so that what a watch costs does not grow with the keys beside it. Each watched
+/// key gets a blocking query of its own while watch connections (<see cref="ConsulClient.WatchConnections"/>) last;
+/// waiters come first, and a held key gives its connection up to a waiter. Keys beyond that are checked together,
+/// 64 to a read-only transaction of <c>check-index</c> operations, every <see cref="ConsulLockOptions.PollInterval"/>,
+/// and read only when a check fails. Failures are retried with jittered back-off for as long as anyone subscribes:
+/// a watch that fails is not evidence that a lock was lost.
 /// </summary>
-internal sealed class KeyWatches : IAsyncDisposable
+internal sealed partial class KeyWatches : IAsyncDisposable
 {
-    private readonly Dictionary<string, FolderWatch> _folders = new(StringComparer.Ordinal);
+    private const int MaxOperationsPerTransaction = 64;
+    private static readonly TimeSpan s_firstRetry = TimeSpan.FromMilliseconds(100);
+    private static readonly TimeSpan s_maxRetry = TimeSpan.FromSeconds(5);
+
+    private readonly object _sync = new();
+    private readonly Dictionary<string, KeyWatch> _keys = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _stop = new();
     private readonly ConsulClient _client;
     private readonly ILogger _logger;
     private readonly TimeSpan _blockingWait;
+    private readonly TimeSpan _pollInterval;
+    private readonly int _slots;
+    private readonly List<Task> _loops = [];
+    private int _dedicated;
+    private Task? _poller;
+    private bool _disposed;
 
-    public KeyWatches(ConsulClient client, ILogger logger, TimeSpan blockingWait)
+    public KeyWatches(ConsulClient client, ILogger logger, TimeSpan blockingWait, TimeSpan pollInterval)
     {
         _client = client;
         _logger = logger;
         _blockingWait = blockingWait;
+        _pollInterval = pollInterval;
+        _slots = client.WatchConnections;
     }
 
     /// <summary>
-    /// Tells <paramref name="observer"/> about <paramref name="key"/> whenever a watch answer at Consul index
+    /// Tells <paramref name="observer"/> about <paramref name="key"/> whenever an answer at Consul index
     /// <paramref name="minIndex"/> or later arrives, until it returns true or the subscription is disposed.
+    /// <paramref name="seen"/> is the entry the subscriber last saw (null: absent or unknown), where a batch check starts.
     /// </summary>
-    public IDisposable Subscribe(string key, ulong minIndex, IKeyObserver observer)
+    public IDisposable Subscribe(string key, ulong minIndex, KvEntry? seen, IKeyObserver observer)
     {
-        var prefix = FolderOf(key);
-        while (true)
+        var subscription = new Subscription(key, minIndex, observer);
+        KvEntry? judgeNow = null;
+        var judge = false;
+        KeyWatch watch;
+        lock (_sync)
         {
-            FolderWatch watch;
-            lock (_folders)
+            ObjectDisposedException.ThrowIf(_disposed, typeof(ConsulLockProvider));
+            if (!_keys.TryGetValue(key, out watch!))
             {
-                ObjectDisposedException.ThrowIf(_stop.IsCancellationRequested, typeof(ConsulLockProvider));
-                if (!_folders.TryGetValue(prefix, out watch!))
-                {
-                    watch = new FolderWatch(this, prefix);
-                    _folders.Add(prefix, watch);
-                    watch.Start();
-                }
+                watch = new KeyWatch(this, key) { Entry = seen };
+                _keys.Add(key, watch);
             }
 
-            if (watch.TryAdd(key, minIndex, observer) is { } subscription)
+            subscription.Watch = watch;
+            watch.Subscriptions.Add(subscription);
+            if (watch.HasAnswer && watch.Index >= minIndex)
             {
-                return subscription;
+                // The last answer already covers the subscriber's view; judge it now. The subscription is in the list
+                // first, so an answer arriving meanwhile reaches it too: nothing between the two is missed.
+                (judge, judgeNow) = (true, watch.Entry);
             }
+
+            Schedule(watch, minIndex);
         }
+
+        if (judge && observer.OnEntry(judgeNow))
+        {
+            subscription.Dispose();
+        }
+
+        return subscription;
     }
 
-    /// <summary>Whether a watch already runs on the folder of <paramref name="key"/>, so that subscribing costs nothing.</summary>
+    /// <summary>Whether a blocking query already runs on <paramref name="key"/>, so that subscribing costs Consul nothing.</summary>
     public bool IsWatching(string key)
     {
-        lock (_folders)
+        lock (_sync)
         {
-            return _folders.ContainsKey(FolderOf(key));
+            return _keys.TryGetValue(key, out var watch) && watch.Mode == WatchMode.Dedicated;
         }
     }
 
     /// <summary>Whether someone (a waiter or a held lock) is subscribed to <paramref name="key"/> now.</summary>
     public bool HasSubscriber(string key)
     {
-        FolderWatch? watch;
-        lock (_folders)
+        lock (_sync)
         {
-            _folders.TryGetValue(FolderOf(key), out watch);
+            return _keys.TryGetValue(key, out var watch) && watch.Subscriptions.Count > 0;
         }
-
-        return watch?.HasSubscriber(key) ?? false;
     }
 
+    /// <summary>How many keys have a blocking query of their own, and how many are checked in batches (for tests).</summary>
+    internal (int Dedicated, int Polled) Counts
+    {
+        get
+        {
+            lock (_sync)
+            {
+                return (_dedicated, _keys.Values.Count(w => w.Mode == WatchMode.Polled));
+            }
+        }
+    }
+
+    /// <summary>Ends every watch; waiters still subscribed get <see cref="ObjectDisposedException"/>.</summary>
     public async ValueTask DisposeAsync()
     {
-        FolderWatch[] watches;
-        lock (_folders)
+        Subscription[] all;
+        Task[] loops;
+        lock (_sync)
         {
-            watches = [.. _folders.Values];
-            _folders.Clear();
+            if (_disposed)
+            {
+                return;
+            }
+
+            _disposed = true;
+            all = [.. _keys.Values.SelectMany(w => w.Subscriptions)];
+            loops = [.. _loops];
+            _keys.Clear();
         }
 
         await _stop.CancelAsync().ConfigureAwait(false);
-        await Task.WhenAll(watches.Select(w => w.Completion)).ConfigureAwait(false);
-        _stop.Dispose();
-    }
-
-    /// <summary>The folder a key's watch covers: up to its last '/', or the key itself at the top level.</summary>
-    internal static string FolderOf(string key)
-    {
-        var slash = key.LastIndexOf('/');
-        return slash < 0 ? key : key[..(slash + 1)];
-    }
-
-    private bool TryRetire(FolderWatch watch)
-    {
-        lock (_folders)
+        var disposed = new ObjectDisposedException(nameof(ConsulLockProvider), "The lock provider was disposed.");
+        foreach (var subscription in all)
         {
-            if (!watch.TryClose())
-            {
-                return false;
-            }
+            subscription.Observer.OnError(disposed);
+        }
 
-            if (_folders.TryGetValue(watch.Prefix, out var current) && current == watch)
-            {
-                _folders.Remove(watch.Prefix);
-            }
+        await Task.WhenAll(loops).ConfigureAwait(false);
+    }
 
-            return true;
+    /// <summary>Gives <paramref name="watch"/> a blocking query of its own when one is free (or can be freed), else a batch check.</summary>
+    private void Schedule(KeyWatch watch, ulong minIndex)
+    {
+        if (watch.Mode == WatchMode.Dedicated)
+        {
+            return;
+        }
+
+        if (_dedicated < _slots || TryFreeSlot(forWaiter: watch.HasWaiter))
+        {
+            StartDedicated(watch, watch.HasAnswer ? watch.Index : minIndex);
+            return;
+        }
+
+        if (watch.Mode != WatchMode.Polled)
+        {
+            watch.Mode = WatchMode.Polled;
+            _poller ??= Track(Task.Run(PollLoopAsync));
         }
     }
 
-    private sealed class FolderWatch(KeyWatches owner, string prefix)
+    /// <summary>Frees a watch connection: from a watch nobody subscribes to any more, else (for a waiter) from a held key.</summary>
+    private bool TryFreeSlot(bool forWaiter)
     {
-        private const int MaxConsecutiveFailures = 5;
-        private readonly List<Subscription> _subscriptions = [];
-        private Dictionary<string, KvEntry>? _snapshot;
-        private ulong _index;
-        private bool _closed;
-
-        public string Prefix { get; } = prefix;
-
-        public Task Completion { get; private set; } = Task.CompletedTask;
-
-        public void Start() => Completion = Task.Run(LoopAsync);
-
-        public Subscription? TryAdd(string key, ulong minIndex, IKeyObserver observer)
+        KeyWatch? victim = null;
+        foreach (var candidate in _keys.Values)
         {
-            KvEntry? current;
-            var subscription = new Subscription(this, key, minIndex, observer);
-            lock (_subscriptions)
+            if (candidate.Mode != WatchMode.Dedicated)
             {
-                if (_closed)
-                {
-                    return null;
-                }
-
-                if (_snapshot is null || _index < minIndex)
-                {
-                    _subscriptions.Add(subscription);
-                    return subscription;
-                }
-
-                current = _snapshot.GetValueOrDefault(key);
+                continue;
             }
 
-            // The last answer already covers the subscriber's index: judge it now rather than after the next change.
-            if (!observer.OnEntry(current))
+            if (candidate.Subscriptions.Count == 0)
             {
-                lock (_subscriptions)
+                victim = candidate;
+                break;
+            }
+
+            if (forWaiter && !candidate.HasWaiter)
+            {
+                victim ??= candidate;
+            }
+        }
+
+        if (victim is null)
+        {
+            return false;
+        }
+
+        StopDedicated(victim);
+        if (victim.Subscriptions.Count == 0)
+        {
+            _keys.Remove(victim.Key);
+        }
+        else
+        {
+            victim.Mode = WatchMode.Polled;
+            _poller ??= Track(Task.Run(PollLoopAsync));
+        }
+
+        return true;
+    }
+
+    private void StartDedicated(KeyWatch watch, ulong index)
+    {
+        watch.Mode = WatchMode.Dedicated;
+        var stop = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
+        watch.LoopStop = stop;
+        _dedicated++;
+        Track(Task.Run(async () =>
+        {
+            using (stop)
+            {
+                await WatchLoopAsync(watch, index, stop.Token).ConfigureAwait(false);
+            }
+        }));
+    }
+
+    private void StopDedicated(KeyWatch watch)
+    {
+        // The loop owns (and disposes) its token source; cancelling ends its request, which closes that connection.
+        watch.LoopStop?.Cancel();
+        watch.LoopStop = null;
+        watch.Mode = WatchMode.None;
+        _dedicated--;
+    }
+
+    private Task Track(Task loop)
+    {
+        _loops.RemoveAll(t => t.IsCompleted);
+        _loops.Add(loop);
+        return loop;
+    }
+
+    /// <summary>One key's blocking query, until nobody subscribes, the watch is moved to batch checks, or disposal.</summary>
+    private async Task WatchLoopAsync(KeyWatch watch, ulong index, CancellationToken stop)
+    {
+        var backoff = new Backoff(s_firstRetry, s_maxRetry);
+        while (!stop.IsCancellationRequested)
+        {
+            lock (_sync)
+            {
+                if (watch.Subscriptions.Count == 0 && watch.IdleAnswers > 0)
                 {
-                    if (_closed)
+                    // Stayed for one answer after the last subscriber left (a caller that locks again soon finds it
+                    // running); now give the connection back.
+                    if (watch.Mode == WatchMode.Dedicated && watch.LoopStop is { } current && current.Token == stop)
                     {
-                        return null;
+                        StopDedicated(watch);
+                        _keys.Remove(watch.Key);
+                        PromotePolled();
                     }
 
-                    _subscriptions.Add(subscription);
+                    return;
                 }
             }
 
-            return subscription;
-        }
-
-        public bool HasSubscriber(string key)
-        {
-            lock (_subscriptions)
+            KvQueryResult result;
+            try
             {
-                return _subscriptions.Exists(s => s.Key == key);
+                result = await _client.GetKeyAsync(watch.Key, recurse: false, index, _blockingWait, consistent: false, stop).ConfigureAwait(false);
+                backoff.Reset();
             }
-        }
-
-        public bool TryClose()
-        {
-            lock (_subscriptions)
+            catch (OperationCanceledException) when (stop.IsCancellationRequested)
             {
-                if (_subscriptions.Count > 0)
+                return;
+            }
+            catch (ConsulLockException ex)
+            {
+                Failed(watch, ex);
+                try
                 {
-                    return false;
+                    await Task.Delay(backoff.Next(), stop).ConfigureAwait(false);
                 }
-
-                _closed = true;
-                return true;
-            }
-        }
-
-        public void Remove(Subscription subscription)
-        {
-            lock (_subscriptions)
-            {
-                _subscriptions.Remove(subscription);
-            }
-        }
-
-        private async Task LoopAsync()
-        {
-            var failures = 0;
-            var idleRounds = 0;
-            var stop = owner._stop.Token;
-            while (!stop.IsCancellationRequested)
-            {
-                int count;
-                lock (_subscriptions)
-                {
-                    count = _subscriptions.Count;
-                }
-
-                // Stay for one more answer after the last subscriber leaves: a caller that locks again soon (the
-                // common loop) then finds the watch already running and costs Consul no extra read.
-                idleRounds = count == 0 ? idleRounds + 1 : 0;
-                if (idleRounds > 1 && owner.TryRetire(this))
+                catch (OperationCanceledException)
                 {
                     return;
                 }
 
-                KvQueryResult result;
+                continue;
+            }
+
+            index = Deliver(watch, result);
+        }
+    }
+
+    /// <summary>Checks the keys that have no blocking query of their own, in batches, every poll interval.</summary>
+    private async Task PollLoopAsync()
+    {
+        var stop = _stop.Token;
+        var backoff = new Backoff(s_firstRetry, s_maxRetry);
+        while (!stop.IsCancellationRequested)
+        {
+            KeyWatch[] polled;
+            lock (_sync)
+            {
+                PromotePolled();
+                polled = [.. _keys.Values.Where(w => w.Mode == WatchMode.Polled)];
+                if (polled.Length == 0)
+                {
+                    _poller = null;
+                    return;
+                }
+            }
+
+            var failed = false;
+            foreach (var batch in polled.Chunk(MaxOperationsPerTransaction))
+            {
                 try
                 {
-                    result = await owner._client.GetKeyAsync(Prefix, recurse: true, _index, owner._blockingWait, consistent: false, stop).ConfigureAwait(false);
-                    failures = 0;
+                    await CheckBatchAsync(batch, stop).ConfigureAwait(false);
                 }
                 catch (OperationCanceledException) when (stop.IsCancellationRequested)
                 {
-                    break;
+                    return;
                 }
                 catch (ConsulLockException ex)
                 {
-                    Log.WatchFailed(owner._logger, Prefix, ex);
-                    if (++failures >= MaxConsecutiveFailures)
+                    failed = true;
+                    foreach (var watch in batch)
                     {
-                        FailAll(ex);
-                        failures = 0;
+                        Failed(watch, ex);
                     }
-
-                    try
-                    {
-                        await Task.Delay(TimeSpan.FromMilliseconds(100 << Math.Min(failures, 4)), stop).ConfigureAwait(false);
-                    }
-                    catch (OperationCanceledException)
-                    {
-                        break;
-                    }
-
-                    continue;
-                }
-
-                // Consul's index can go backwards (a snapshot restore, a leader change); start over from zero then.
-                var index = result.Index < _index ? 0 : result.Index;
-                var snapshot = result.Entries.ToDictionary(e => e.Key, StringComparer.Ordinal);
-                Subscription[] due;
-                lock (_subscriptions)
-                {
-                    _index = index;
-                    _snapshot = snapshot;
-                    due = _subscriptions.Where(s => index >= s.MinIndex).ToArray();
-                }
-
-                foreach (var subscription in due)
-                {
-                    if (subscription.Observer.OnEntry(snapshot.GetValueOrDefault(subscription.Key)))
-                    {
-                        Remove(subscription);
-                    }
-                }
-
-                if (_index == 0)
-                {
-                    _index = 1;
                 }
             }
 
-            lock (_subscriptions)
+            try
             {
-                _closed = true;
+                await Task.Delay(failed ? backoff.Next() + _pollInterval : _pollInterval, stop).ConfigureAwait(false);
             }
-        }
-
-        private void FailAll(ConsulLockException exception)
-        {
-            Subscription[] all;
-            lock (_subscriptions)
+            catch (OperationCanceledException)
             {
-                all = [.. _subscriptions];
-                _subscriptions.Clear();
+                return;
             }
 
-            foreach (var subscription in all)
+            if (!failed)
             {
-                subscription.Observer.OnError(exception);
+                backoff.Reset();
             }
         }
     }
 
-    private sealed class Subscription(FolderWatch watch, string key, ulong minIndex, IKeyObserver observer) : IDisposable
+    /// <summary>One read-only transaction of index checks; a key whose check fails (or whose state is unknown) is read.</summary>
+    private async Task CheckBatchAsync(KeyWatch[] batch, CancellationToken stop)
+    {
+        var changed = new List<KeyWatch>();
+        var checks = new List<TxnOperation>(batch.Length);
+        var checkedWatches = new List<KeyWatch>(batch.Length);
+        foreach (var watch in batch)
+        {
+            if (watch.Entry is { } entry)
+            {
+                checks.Add(TxnOperation.CheckIndex(watch.Key, entry.ModifyIndex));
+                checkedWatches.Add(watch);
+            }
+            else
+            {
+                changed.Add(watch);
+            }
+        }
+
+        if (checks.Count > 0)
+        {
+            var answer = await _client.TransactAsync(checks, checkedWatches[0].Key, "check held and awaited keys", stop).ConfigureAwait(false);
+            foreach (var error in answer.Errors ?? [])
+            {
+                if (error.OpIndex >= 0 && error.OpIndex < checkedWatches.Count)
+                {
+                    changed.Add(checkedWatches[error.OpIndex]);
+                }
+            }
+        }
+
+        foreach (var watch in changed)
+        {
+            var result = await _client.GetKeyAsync(watch.Key, recurse: false, 0, default, consistent: false, stop).ConfigureAwait(false);
+            Deliver(watch, result);
+        }
+    }
+
+    /// <summary>Gives waiting batch-checked keys (waiters first) the watch connections that are free.</summary>
+    private void PromotePolled()
+    {
+        while (_dedicated < _slots)
+        {
+            var next = _keys.Values.Where(w => w.Mode == WatchMode.Polled && w.Subscriptions.Count > 0)
+                .OrderByDescending(w => w.HasWaiter).FirstOrDefault();
+            if (next is null)
+            {
+                return;
+            }
+
+            StartDedicated(next, next.HasAnswer ? next.Index : 0);
+        }
+    }
+
+    /// <summary>Records an answer and tells the subscribers it covers; returns the index to block on next.</summary>
+    private ulong Deliver(KeyWatch watch, KvQueryResult result)
+    {
+        var entry = result.Entries.FirstOrDefault(e => e.Key == watch.Key);
+        Subscription[] due;
+        lock (_sync)
+        {
+            // Consul's index can go backwards (a snapshot restore, a new leader after data loss): then this answer is
+            // news to every subscriber, whatever index it subscribed at, and blocking starts over from it.
+            var wentBack = watch.HasAnswer && result.Index < watch.Index;
+            if (wentBack)
+            {
+                Log.IndexWentBackwards(_logger, watch.Key, watch.Index, result.Index);
+            }
+
+            watch.Index = result.Index;
+            watch.Entry = entry;
+            watch.HasAnswer = true;
+            watch.IdleAnswers = watch.Subscriptions.Count == 0 ? watch.IdleAnswers + 1 : 0;
+            due = [.. watch.Subscriptions.Where(s => wentBack || s.MinIndex <= result.Index)];
+        }
+
+        foreach (var subscription in due)
+        {
+            if (subscription.Observer.OnEntry(entry))
+            {
+                subscription.Dispose();
+            }
+        }
+
+        // Consul documents an index of 0 as "start over"; never block on it.
+        return result.Index == 0 ? 1 : result.Index;
+    }
+
+    /// <summary>A watch request failed: retried by the caller; waiters learn only of permanent failures.</summary>
+    private void Failed(KeyWatch watch, ConsulLockException exception)
+    {
+        Log.WatchFailed(_logger, watch.Key, exception);
+        if (ConsulClient.IsTransient(exception))
+        {
+            return;
+        }
+
+        Subscription[] waiters;
+        lock (_sync)
+        {
+            waiters = [.. watch.Subscriptions.Where(s => s.Observer.IsWaiter)];
+        }
+
+        foreach (var waiter in waiters)
+        {
+            waiter.Dispose();
+            waiter.Observer.OnError(exception);
+        }
+    }
+
+    private void Remove(Subscription subscription)
+    {
+        lock (_sync)
+        {
+            if (subscription.Watch is not { } watch || !watch.Subscriptions.Remove(subscription) || watch.Subscriptions.Count > 0)
+            {
+                return;
+            }
+
+            if (watch.Mode != WatchMode.Dedicated)
+            {
+                // Batch-checked or not yet scheduled: nothing runs for it any more.
+                watch.Mode = WatchMode.None;
+                if (_keys.TryGetValue(watch.Key, out var current) && current == watch)
+                {
+                    _keys.Remove(watch.Key);
+                }
+            }
+        }
+    }
+
+    private enum WatchMode
+    {
+        None,
+        Dedicated,
+        Polled,
+    }
+
+    private sealed class KeyWatch(KeyWatches owner, string key)
+    {
+        public KeyWatches Owner { get; } = owner;
+
+        public string Key { get; } = key;
+
+        public List<Subscription> Subscriptions { get; } = [];
+
+        public WatchMode Mode { get; set; }
+
+        public CancellationTokenSource? LoopStop { get; set; }
+
+        /// <summary>Consul's index of the last answer: where the next blocking query starts.</summary>
+        public ulong Index { get; set; }
+
+        /// <summary>The key as last seen; its ModifyIndex is what a batch check compares.</summary>
+        public KvEntry? Entry { get; set; }
+
+        public bool HasAnswer { get; set; }
+
+        public int IdleAnswers { get; set; }
+
+        public bool HasWaiter => Subscriptions.Exists(s => s.Observer.IsWaiter);
+    }
+
+    private sealed class Subscription(string key, ulong minIndex, IKeyObserver observer) : IDisposable
     {
         public string Key { get; } = key;
 
@@ -310,6 +525,8 @@ internal sealed class KeyWatches : IAsyncDisposable
 
         public IKeyObserver Observer { get; } = observer;
 
-        public void Dispose() => watch.Remove(this);
+        public KeyWatch? Watch { get; set; }
+
+        public void Dispose() => Watch?.Owner.Remove(this);
     }
 }

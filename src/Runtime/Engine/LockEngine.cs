@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using ConsulLock.Aop.Common;
 using ConsulLock.Aop.Consul;
 using ConsulLock.Aop.Telemetry;
 using Microsoft.Extensions.Logging;
@@ -9,35 +10,42 @@ namespace ConsulLock.Aop.Engine;
 /// <summary>
 /// Acquires and releases locks in the Go client's format, with as few round trips as the guarantees allow:
 /// <list type="bullet">
-/// <item>The key is read before it is locked the first time, so data that is not a lock is never overwritten.</item>
-/// <item>Locking is one transaction: a check that the key is as last seen (<c>check-index</c>, or
-/// <c>check-not-exists</c>) plus <c>lock</c>, whose result carries the new ModifyIndex: the fencing token.</item>
-/// <item>A release is a transaction too and tells the key's new ModifyIndex, so a caller that locks the key again
-/// skips the read: an uncontended acquire + release costs two round trips, like the raw KV floor.</item>
-/// <item>A busy key is waited on with a blocking query (shared per folder), never a retry sleep; only Consul's
+/// <item>Locking is one transaction: a check that the key is as last seen (<c>check-not-exists</c> first, since a
+/// free key is usually absent, else <c>check-index</c>) plus <c>lock</c>, whose result carries the new ModifyIndex:
+/// the fencing token. A key that exists is read before it is locked, so data that is not a lock is never overwritten.</item>
+/// <item>A release deletes the key when nobody touched it since the grant (<c>delete-cas</c>), so released keys do
+/// not pile up in Consul, and the next lock of it is again one round trip; otherwise it unlocks.</item>
+/// <item>A busy key is waited on with a blocking query on that key alone, never a retry sleep; only Consul's
 /// lock-delay, which has no event, is waited out with a growing back-off.</item>
+/// <item>Section 6 of the contract: a lock request whose answer never came is cleaned up (unlocked with its session)
+/// before the key's gate opens again; a release that fails is retried until done; transient errors are retried
+/// within the caller's wait.</item>
 /// </list>
 /// </summary>
 internal sealed class LockEngine : IAsyncDisposable
 {
-    private const int MaxKnownIndexes = 10_000;
     private static readonly TimeSpan s_firstLockDelayBackoff = TimeSpan.FromMilliseconds(50);
     private static readonly TimeSpan s_maxLockDelayBackoff = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan s_firstRetry = TimeSpan.FromMilliseconds(50);
+    private static readonly TimeSpan s_maxRetry = TimeSpan.FromSeconds(2);
+    private static readonly TimeSpan s_probeTimeout = TimeSpan.FromSeconds(1);
 
     private readonly ConsulClient _client;
     private readonly KeyGates _gates = new();
-    private readonly ConcurrentDictionary<string, ulong> _knownIndexes = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<LockHandle, byte> _held = new();
+    private readonly ConcurrentDictionary<Task, byte> _background = new();
+    private readonly CancellationTokenSource _disposing = new(); // never disposed: tokens of it may still be read after disposal
 
     public LockEngine(ConsulLockOptions options, ConsulClient client, ILogger logger)
     {
         _client = client;
         Logger = logger;
         Sessions = new SessionPool(options, client, logger);
-        Watches = new KeyWatches(client, logger, options.WatchWait);
+        Watches = new KeyWatches(client, logger, options.WatchWait, options.PollInterval);
         HeldKeyWatchDelay = options.HeldKeyWatchDelay;
     }
 
-    /// <summary>How long after a grant a held key's watch starts when its folder is not watched yet.</summary>
+    /// <summary>How long after a grant a held key's watch starts when the key is not watched yet.</summary>
     public TimeSpan HeldKeyWatchDelay { get; }
 
     public ILogger Logger { get; }
@@ -46,7 +54,10 @@ internal sealed class LockEngine : IAsyncDisposable
 
     public KeyWatches Watches { get; }
 
-    /// <summary>Acquires <paramref name="key"/>; null when <paramref name="timeout"/> passed first.</summary>
+    /// <summary>Releases and clean-ups still retrying in the background (for tests).</summary>
+    internal int PendingBackgroundWork => _background.Count;
+
+    /// <summary>Acquires <paramref name="key"/>; null when <paramref name="timeout"/> passed while another holder kept it.</summary>
     public async ValueTask<IConsulLockHandle?> AcquireAsync(
         string key, SessionSettings settings, TimeSpan? timeout, FlowLocks.Marker marker, CancellationToken cancellationToken)
     {
@@ -55,20 +66,30 @@ internal sealed class LockEngine : IAsyncDisposable
         activity?.SetTag("consullock.key", key);
         var outcome = "error";
         IConsulLockHandle? handle = null;
+        CancellationTokenSource? linked = null;
         try
         {
             var deadline = new Deadline(started, timeout);
-            if (await _gates.EnterAsync(key, deadline.Remaining, cancellationToken).ConfigureAwait(false))
+            var token = cancellationToken;
+            if (!_gates.IsFree(key))
             {
+                // Waiting behind another caller of this process: provider disposal must end that wait too.
+                linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _disposing.Token);
+                token = linked.Token;
+            }
+
+            if (await EnterGateAsync(key, deadline, token, cancellationToken).ConfigureAwait(false))
+            {
+                var attempt = new Attempt(key, settings, deadline, marker, cancellationToken);
                 try
                 {
-                    handle = await AcquireUnderGateAsync(key, settings, deadline, marker, cancellationToken).ConfigureAwait(false);
+                    handle = await AcquireUnderGateAsync(attempt).ConfigureAwait(false);
                 }
                 finally
                 {
                     if (handle is null)
                     {
-                        _gates.Exit(key);
+                        GiveUp(attempt);
                     }
                 }
             }
@@ -88,6 +109,7 @@ internal sealed class LockEngine : IAsyncDisposable
         }
         finally
         {
+            linked?.Dispose();
             if (handle is null)
             {
                 marker.Exit();
@@ -98,110 +120,156 @@ internal sealed class LockEngine : IAsyncDisposable
         }
     }
 
-    public async Task ReleaseAsync(string key, LockSession session)
+    /// <summary>
+    /// Releases a handle's key: deleted when untouched since the grant, else unlocked; skipped only when the session
+    /// is known to be gone. A failure is retried in the background until it succeeds or the session is gone; until
+    /// then the key's gate stays closed, so no caller of this process meets the key held by its own session.
+    /// </summary>
+    public async Task ReleaseAsync(LockHandle handle)
     {
+        _held.TryRemove(handle, out _);
         try
         {
-            // No caller token: a release runs to its end. The client's own request timeout still bounds it.
-            var answer = await _client.TransactAsync(
-                [TxnOperation.Unlock(key, session.Id, ConsulClient.LockFlagValue)], key, $"release the lock '{key}'", CancellationToken.None).ConfigureAwait(false);
-            if (answer.Errors is not { Count: > 0 } && answer.Results?.LastOrDefault(r => r.KV is not null)?.KV is { } entry)
+            if (await TryReleaseAsync(handle.Key, handle.Session, handle.FencingToken).ConfigureAwait(false))
             {
-                RememberIndex(key, entry.ModifyIndex);
+                Finish(handle.Key, handle.Session);
+                return;
             }
-            else
-            {
-                // Not ours any more (taken over between the last watch answer and now): nothing to release.
-                _knownIndexes.TryRemove(key, out _);
-            }
-
-            Log.Released(Logger, key);
         }
-        catch (Exception ex) when (ex is ConsulLockException or OperationCanceledException)
+        catch (ConsulLockException ex) when (ConsulClient.IsTransient(ex))
         {
-            _knownIndexes.TryRemove(key, out _);
-            Log.ReleaseFailed(Logger, key, ex);
-            // The session may still hold the key; destroying it (when unused) releases the key for sure.
-            Sessions.Poison(session);
+            Log.ReleaseFailed(Logger, handle.Key, ex);
         }
-    }
 
-    public void AfterRelease(string key, LockSession session)
-    {
-        Sessions.Return(session);
-        _gates.Exit(key);
+        RunInBackground(() => RetryReleaseAsync(handle.Key, handle.Session, handle.FencingToken));
     }
 
     public async ValueTask DisposeAsync()
     {
+        await _disposing.CancelAsync().ConfigureAwait(false);
         await Watches.DisposeAsync().ConfigureAwait(false);
+
+        // Held locks learn first, then their sessions end (which releases their keys in Consul).
+        var firing = _held.Keys.Select(h => h.LoseAsync("the lock provider was disposed")).ToArray();
+        await WithinAsync(Task.WhenAll(firing), _client.RequestTimeout).ConfigureAwait(false);
+        await WithinAsync(Task.WhenAll(_background.Keys.ToArray()), _client.RequestTimeout).ConfigureAwait(false);
         await Sessions.DisposeAsync().ConfigureAwait(false);
     }
 
-    private async ValueTask<IConsulLockHandle?> AcquireUnderGateAsync(
-        string key, SessionSettings settings, Deadline deadline, FlowLocks.Marker marker, CancellationToken cancellationToken)
+    private async ValueTask<bool> EnterGateAsync(string key, Deadline deadline, CancellationToken token, CancellationToken callerToken)
     {
-        LockSession? session = null;
-        long? waitStarted = null;
-        var lockDelayBackoff = s_firstLockDelayBackoff;
-        ulong? expectedIndex = _knownIndexes.TryGetValue(key, out var known) ? known : null;
         try
         {
-            while (true)
+            return await _gates.EnterAsync(key, deadline.Remaining, token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!callerToken.IsCancellationRequested && _disposing.IsCancellationRequested)
+        {
+            throw new ObjectDisposedException(nameof(ConsulLockProvider), "The lock provider was disposed while the acquire waited.");
+        }
+    }
+
+    private async ValueTask<IConsulLockHandle?> AcquireUnderGateAsync(Attempt attempt)
+    {
+        var key = attempt.Key;
+        var lockDelayBackoff = s_firstLockDelayBackoff;
+        var retry = new Backoff(s_firstRetry, s_maxRetry);
+        // A free key is usually absent (releases delete it): with a session at hand, try to create it held before
+        // reading anything. Without one, read first, so that a busy key is waited on without creating a session.
+        ulong? expectedIndex = Sessions.HasLive(attempt.Settings) ? 0 : null;
+        string? orphan = null;
+        while (true)
+        {
+            ThrowIfStopped(attempt.CancellationToken);
+            try
             {
-                cancellationToken.ThrowIfCancellationRequested();
-                KvEntry? seen = null;
                 if (expectedIndex is null)
                 {
-                    var read = await _client.GetKeyAsync(key, recurse: false, 0, default, consistent: false, cancellationToken).ConfigureAwait(false);
-                    seen = read.Entries.FirstOrDefault(e => e.Key == key);
+                    var read = await _client.GetKeyAsync(key, recurse: false, 0, default, consistent: false, attempt.CancellationToken).ConfigureAwait(false);
+                    var seen = read.Entries.FirstOrDefault(e => e.Key == key);
                     if (seen is not null && seen.Flags != ConsulClient.LockFlagValue)
                     {
                         throw Conflict(key, seen);
                     }
 
-                    if (seen?.Session is { Length: > 0 } holder && holder != session?.Id)
+                    orphan = null;
+                    if (seen?.Session is { Length: > 0 } holder)
                     {
-                        waitStarted ??= Stopwatch.GetTimestamp();
-                        if (await WaitForChangeAsync(key, read.Index, seen.ModifyIndex, deadline, cancellationToken).ConfigureAwait(false) is not { } change)
+                        if (Sessions.IsOurs(holder))
                         {
-                            return null;
+                            // Inside the gate no handle of ours holds the key: this is an acquire of ours whose answer
+                            // never came. Take it over in the same transaction instead of waiting on ourselves.
+                            orphan = holder;
                         }
+                        else
+                        {
+                            if (attempt.Session is { } idle && !attempt.InDoubt)
+                            {
+                                // Not needed while waiting; renting it again afterwards costs nothing while it lives.
+                                Sessions.Return(idle);
+                                attempt.Session = null;
+                            }
 
-                        // The watch's answer shows the key free: lock it at the index it showed, without reading it
-                        // again (the transaction's index check catches anyone faster). Otherwise read it again.
-                        expectedIndex = change.FreeAtIndex;
-                        continue;
+                            attempt.WaitStarted ??= Stopwatch.GetTimestamp();
+                            if (await WaitForChangeAsync(attempt, read.Index, seen).ConfigureAwait(false) is not { } change)
+                            {
+                                return null;
+                            }
+
+                            // The answer shows the key free: lock it at the index it showed, without reading it again
+                            // (the transaction's index check catches anyone faster). Otherwise read it again.
+                            expectedIndex = change.FreeAtIndex;
+                            continue;
+                        }
                     }
 
                     expectedIndex = seen?.ModifyIndex ?? 0;
                 }
 
-                session ??= await Sessions.RentAsync(settings, cancellationToken).ConfigureAwait(false);
+                attempt.Session ??= await Sessions.RentAsync(attempt.Settings, attempt.CancellationToken).ConfigureAwait(false);
+                var session = attempt.Session;
                 var operations = new List<TxnOperation>(3)
                 {
                     expectedIndex == 0 ? TxnOperation.CheckNotExists(key) : TxnOperation.CheckIndex(key, expectedIndex.Value),
                 };
-                if (seen?.Session == session.Id)
+                if (orphan is not null)
                 {
-                    // A release of ours that failed left the key held by this session; Consul would grant it again
-                    // without a new index, so unlock first to keep fencing tokens strictly increasing.
-                    operations.Add(TxnOperation.Unlock(key, session.Id, ConsulClient.LockFlagValue));
+                    // Consul would grant the key again to a session that holds it without a new index; unlocking first
+                    // keeps fencing tokens strictly increasing.
+                    operations.Add(TxnOperation.Unlock(key, orphan, ConsulClient.LockFlagValue));
                 }
 
                 operations.Add(TxnOperation.Lock(key, session.Id, ConsulClient.LockFlagValue));
-                var answer = await _client.TransactAsync(operations, key, $"acquire the lock '{key}'", cancellationToken).ConfigureAwait(false);
+                attempt.InDoubt = true;
+                var answer = await _client.TransactAsync(operations, key, $"acquire the lock '{key}'", attempt.CancellationToken).ConfigureAwait(false);
+                attempt.InDoubt = false;
                 expectedIndex = null;
-                _knownIndexes.TryRemove(key, out _);
+                retry.Reset();
 
                 if (answer.Errors is not { Count: > 0 })
                 {
-                    var entry = answer.Results?.LastOrDefault(r => r.KV is not null)?.KV
-                        ?? throw new ConsulLockException($"Consul's answer to acquire the lock '{key}' holds no key.", key, statusCode: null, innerException: null);
-                    var handle = new LockHandle(this, key, session, entry.ModifyIndex, marker);
-                    session = null;
+                    var entry = answer.Results?.LastOrDefault(r => r.KV is not null)?.KV;
+                    if (entry is null || entry.Key != key || entry.Session != session.Id)
+                    {
+                        // Consul stored another key than asked (it rewrote the name) or answered oddly: never a handle
+                        // on it, and what it did lock is let go at once.
+                        attempt.InDoubt = true;
+                        if (entry is not null && entry.Key != key && entry.Session == session.Id)
+                        {
+                            RunInBackground(() => _client.TransactAsync(
+                                [TxnOperation.Unlock(entry.Key, session.Id, ConsulClient.LockFlagValue)], entry.Key, $"release the key '{entry.Key}'", CancellationToken.None));
+                        }
+
+                        throw new ConsulLockException(
+                            $"Consul's answer to acquire the lock '{key}' does not show that key held by our session" +
+                            (entry is null ? "." : $" (it names '{entry.Key}')."),
+                            key, statusCode: null, innerException: null);
+                    }
+
+                    var handle = new LockHandle(this, key, session, entry, attempt.Marker);
+                    attempt.Session = null;
+                    _held.TryAdd(handle, 0);
                     handle.StartMonitoring();
-                    if (waitStarted is { } since)
+                    if (attempt.WaitStarted is { } since)
                     {
                         LockTelemetry.WaitDuration.Record(LockTelemetry.Seconds(since));
                     }
@@ -221,82 +289,271 @@ internal sealed class LockEngine : IAsyncDisposable
 
                 if (why.Contains("invalid session", StringComparison.OrdinalIgnoreCase))
                 {
-                    session.MarkLost("Consul no longer knows the session");
+                    session.MarkGone("Consul no longer knows the session");
                     Sessions.Return(session);
-                    session = null;
+                    attempt.Session = null;
                 }
                 else if (why.Contains("lock delay", StringComparison.OrdinalIgnoreCase))
                 {
                     // Consul refuses the key for the lock-delay after its holder's session was invalidated, and
                     // offers no event for its end: back off, growing, within the caller's deadline.
-                    waitStarted ??= Stopwatch.GetTimestamp();
-                    var pause = deadline.IsEndless || deadline.Remaining > lockDelayBackoff ? lockDelayBackoff : deadline.Remaining;
+                    attempt.WaitStarted ??= Stopwatch.GetTimestamp();
+                    var pause = attempt.Deadline.IsEndless || attempt.Deadline.Remaining > lockDelayBackoff ? lockDelayBackoff : attempt.Deadline.Remaining;
                     if (pause <= TimeSpan.Zero)
                     {
                         return null;
                     }
 
-                    await Task.Delay(pause, cancellationToken).ConfigureAwait(false);
+                    await PauseAsync(pause, attempt.CancellationToken).ConfigureAwait(false);
                     lockDelayBackoff = lockDelayBackoff * 2 < s_maxLockDelayBackoff ? lockDelayBackoff * 2 : s_maxLockDelayBackoff;
                 }
-
                 else if (!IsRace(why))
                 {
                     throw new ConsulLockException($"Consul at {_client.Address} refused to acquire the lock '{key}': {why}.", key, 409, innerException: null);
                 }
 
-                // Otherwise the key changed since it was read (a check failed) or was taken in between: read again.
+                // Otherwise the key changed since it was seen (a check failed) or was taken in between: read it again.
             }
-        }
-        finally
-        {
-            if (session is not null)
+            catch (ConsulLockException ex) when (ConsulClient.IsTransient(ex) && ex is not ConsulLockTimeoutException)
             {
-                Sessions.Return(session);
+                // No answer, or a transient one: try again within the caller's wait. A lock request in doubt may have
+                // been granted; the next read finds it held by our session and takes it over.
+                attempt.FailingSince ??= Stopwatch.GetTimestamp();
+                var failingFor = Stopwatch.GetElapsedTime(attempt.FailingSince.Value);
+                var left = attempt.Deadline.IsEndless ? _client.RequestTimeout - failingFor : attempt.Deadline.Remaining;
+                if (left <= TimeSpan.Zero)
+                {
+                    throw attempt.Deadline.IsEndless
+                        ? new ConsulLockException($"Could not acquire the lock '{key}': Consul kept failing for {failingFor.TotalSeconds:0.#} s. Last error: {ex.Message}", key, ex.StatusCode, ex)
+                        : new ConsulLockTimeoutException(key, attempt.Deadline.Timeout, ex);
+                }
+
+                expectedIndex = attempt.InDoubt ? null : expectedIndex;
+                await PauseAsync(retry.Next(left), attempt.CancellationToken).ConfigureAwait(false);
+                continue;
             }
+
+            attempt.FailingSince = null;
         }
     }
 
-    /// <summary>The change that ended the wait; null when the deadline passed first.</summary>
-    private async Task<KeyChange?> WaitForChangeAsync(string key, ulong readIndex, ulong seenModifyIndex, Deadline deadline, CancellationToken cancellationToken)
+    /// <summary>The change that ended the wait; null when the deadline passed first while another holder kept the key.</summary>
+    private async Task<KeyChange?> WaitForChangeAsync(Attempt attempt, ulong readIndex, KvEntry seen)
     {
-        var remaining = deadline.Remaining;
-        if (!deadline.IsEndless && remaining <= TimeSpan.Zero)
+        var remaining = attempt.Deadline.Remaining;
+        if (!attempt.Deadline.IsEndless && remaining <= TimeSpan.Zero)
         {
+            await ThrowIfConsulFailedAsync(attempt).ConfigureAwait(false);
             return null;
         }
 
-        var change = new KeyChange(seenModifyIndex);
-        using (Watches.Subscribe(key, readIndex, change))
+        var change = new KeyChange(seen.ModifyIndex);
+        using (Watches.Subscribe(attempt.Key, readIndex, seen, change))
         {
             try
             {
-                await change.Task.WaitAsync(remaining, cancellationToken).ConfigureAwait(false);
+                await change.Task.WaitAsync(remaining, attempt.CancellationToken).ConfigureAwait(false);
                 return change;
             }
             catch (TimeoutException)
             {
+                await ThrowIfConsulFailedAsync(attempt).ConfigureAwait(false);
                 return null;
             }
         }
     }
 
-    /// <summary>Errors that mean "someone else got there first": the answer is to look at the key again.</summary>
+    /// <summary>
+    /// At the end of a wait: when Consul has been failing (or silent) meanwhile, the wait's outcome is Consul's fault,
+    /// not another holder's, and the caller is told so with Consul's last error.
+    /// </summary>
+    private async Task ThrowIfConsulFailedAsync(Attempt attempt)
+    {
+        var failure = _client.FailingSince(attempt.Started);
+        if (failure is null && _client.SinceLastAnswer > s_probeTimeout)
+        {
+            try
+            {
+                using var probe = new CancellationTokenSource(s_probeTimeout);
+                await _client.PingAsync(probe.Token).ConfigureAwait(false);
+            }
+            catch (ConsulLockException ex)
+            {
+                failure = ex;
+            }
+            catch (OperationCanceledException ex)
+            {
+                failure = new ConsulLockException($"Consul at {_client.Address} did not answer within {s_probeTimeout.TotalSeconds:0.#} s.", attempt.Key, null, ex);
+            }
+        }
+
+        if (failure is not null)
+        {
+            throw new ConsulLockTimeoutException(attempt.Key, attempt.Deadline.Timeout, failure);
+        }
+    }
+
+    /// <summary>An acquire ended without a handle: clean up a lock request in doubt before the gate opens again.</summary>
+    private void GiveUp(Attempt attempt)
+    {
+        if (attempt.Session is not { } session)
+        {
+            _gates.Exit(attempt.Key);
+            return;
+        }
+
+        if (!attempt.InDoubt)
+        {
+            Sessions.Return(session);
+            _gates.Exit(attempt.Key);
+            return;
+        }
+
+        // The lock request may have reached Consul (cancelled, timed out or failed in flight). An unlock with that
+        // session is always safe here: inside the gate no handle of ours uses the key.
+        RunInBackground(() => RetryReleaseAsync(attempt.Key, session, grantIndex: null));
+    }
+
+    /// <summary>One release attempt; true when done (released, nothing to release, or the session is gone).</summary>
+    private async Task<bool> TryReleaseAsync(string key, LockSession session, ulong? grantIndex)
+    {
+        if (session.IsGone)
+        {
+            return true;
+        }
+
+        if (grantIndex is { } index)
+        {
+            // Untouched since the grant: delete it, so that released keys do not pile up.
+            var deleted = await _client.TransactAsync([TxnOperation.DeleteCas(key, index)], key, $"release the lock '{key}'", CancellationToken.None).ConfigureAwait(false);
+            if (deleted.Errors is not { Count: > 0 })
+            {
+                Log.Released(Logger, key);
+                return true;
+            }
+        }
+
+        var answer = await _client.TransactAsync([TxnOperation.Unlock(key, session.Id, ConsulClient.LockFlagValue)], key, $"release the lock '{key}'", CancellationToken.None).ConfigureAwait(false);
+        var why = answer.Errors is { Count: > 0 } errors ? errors[0].What ?? "" : null;
+        if (why is null || IsRace(why))
+        {
+            // Released, or not ours any more (taken over, deleted): nothing left to release.
+            Log.Released(Logger, key);
+            return true;
+        }
+
+        if (why.Contains("invalid session", StringComparison.OrdinalIgnoreCase))
+        {
+            session.MarkGone("Consul no longer knows the session");
+            return true;
+        }
+
+        throw new ConsulLockException($"Consul at {_client.Address} refused to release the lock '{key}': {why}.", key, 409, innerException: null);
+    }
+
+    private async Task RetryReleaseAsync(string key, LockSession session, ulong? grantIndex)
+    {
+        var backoff = new Backoff(TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(5));
+        try
+        {
+            while (!session.IsGone)
+            {
+                try
+                {
+                    if (await TryReleaseAsync(key, session, grantIndex).ConfigureAwait(false))
+                    {
+                        return;
+                    }
+                }
+                catch (ConsulLockException ex) when (ConsulClient.IsTransient(ex))
+                {
+                    Log.ReleaseFailed(Logger, key, ex);
+                }
+                catch (ConsulLockException ex)
+                {
+                    // Refused for good (an ACL change, say): the session must end to free the key; it takes no new locks.
+                    Log.ReleaseFailed(Logger, key, ex);
+                    Sessions.Retire(session);
+                    return;
+                }
+
+                if (_disposing.IsCancellationRequested)
+                {
+                    // Disposal destroys the session, which releases the key.
+                    return;
+                }
+
+                try
+                {
+                    await Task.Delay(backoff.Next(), _disposing.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+            }
+        }
+        finally
+        {
+            Finish(key, session);
+        }
+    }
+
+    private void Finish(string key, LockSession session)
+    {
+        Sessions.Return(session);
+        _gates.Exit(key);
+    }
+
+    private void RunInBackground(Func<Task> work)
+    {
+        var task = Task.Run(work);
+        _background.TryAdd(task, 0);
+        _ = task.ContinueWith(
+            static (done, state) => ((ConcurrentDictionary<Task, byte>)state!).TryRemove(done, out _),
+            _background, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+    }
+
+    /// <summary>A pause inside an acquire, ended by the caller's token or by the provider's disposal.</summary>
+    private async Task PauseAsync(TimeSpan pause, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await Task.Delay(pause, cancellationToken).WaitAsync(_disposing.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new ObjectDisposedException(nameof(ConsulLockProvider), "The lock provider was disposed while the acquire waited.");
+        }
+    }
+
+    private void ThrowIfStopped(CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        if (_disposing.IsCancellationRequested)
+        {
+            throw new ObjectDisposedException(nameof(ConsulLockProvider), "The lock provider was disposed while the acquire waited.");
+        }
+    }
+
+    private static async Task WithinAsync(Task work, TimeSpan limit)
+    {
+        try
+        {
+            await work.WaitAsync(limit).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+        }
+    }
+
+    /// <summary>Errors that mean "the key is not as it was seen": the answer is to look at the key again.</summary>
     private static bool IsRace(string why) =>
         why.Contains("failed index check", StringComparison.OrdinalIgnoreCase)
         || why.Contains("failed to check index", StringComparison.OrdinalIgnoreCase) // the key was deleted after we read it
         || why.Contains("exist", StringComparison.OrdinalIgnoreCase)
-        || why.Contains("already held", StringComparison.OrdinalIgnoreCase);
-
-    private void RememberIndex(string key, ulong index)
-    {
-        if (_knownIndexes.Count >= MaxKnownIndexes)
-        {
-            _knownIndexes.Clear();
-        }
-
-        _knownIndexes[key] = index;
-    }
+        || why.Contains("already held", StringComparison.OrdinalIgnoreCase)
+        || why.Contains("isn't held", StringComparison.OrdinalIgnoreCase);
 
     private static ConsulLockConflictException Conflict(string key, KvEntry entry) => new(
         entry.Flags == ConsulClient.SemaphoreFlagValue
@@ -304,12 +561,40 @@ internal sealed class LockEngine : IAsyncDisposable
             : $"The key '{key}' holds other data (flags {entry.Flags}), not a lock; it is left untouched. Use another key for the lock.",
         key);
 
+    /// <summary>One acquire's state, so that giving up knows what to clean.</summary>
+    private sealed class Attempt(string key, SessionSettings settings, Deadline deadline, FlowLocks.Marker marker, CancellationToken cancellationToken)
+    {
+        public string Key { get; } = key;
+
+        public SessionSettings Settings { get; } = settings;
+
+        public Deadline Deadline { get; } = deadline;
+
+        public FlowLocks.Marker Marker { get; } = marker;
+
+        public CancellationToken CancellationToken { get; } = cancellationToken;
+
+        public long Started { get; } = Stopwatch.GetTimestamp();
+
+        /// <summary>The rented session, until a handle takes it over.</summary>
+        public LockSession? Session { get; set; }
+
+        /// <summary>A lock request was sent and no answer said whether it was granted.</summary>
+        public bool InDoubt { get; set; }
+
+        public long? WaitStarted { get; set; }
+
+        public long? FailingSince { get; set; }
+    }
+
     /// <summary>Completes when a waited-on key is free or has changed since it was seen busy.</summary>
     private sealed class KeyChange(ulong seenModifyIndex) : IKeyObserver
     {
         private readonly TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
         public Task Task => _changed.Task;
+
+        public bool IsWaiter => true;
 
         /// <summary>
         /// Set when the change showed the key free: its ModifyIndex for a <c>check-index</c>, or 0 (absent) for a
@@ -331,7 +616,7 @@ internal sealed class LockEngine : IAsyncDisposable
             return false;
         }
 
-        public void OnError(ConsulLockException exception) => _changed.TrySetException(exception);
+        public void OnError(Exception exception) => _changed.TrySetException(exception);
     }
 
     /// <summary>A point on the monotonic clock by which a wait must end, or none.</summary>
@@ -339,9 +624,11 @@ internal sealed class LockEngine : IAsyncDisposable
     {
         public bool IsEndless => timeout is null;
 
-        /// <summary>Time left; <see cref="Timeout.InfiniteTimeSpan"/> when endless, which waits accept as "forever".</summary>
+        public TimeSpan Timeout => timeout ?? System.Threading.Timeout.InfiniteTimeSpan;
+
+        /// <summary>Time left; <see cref="System.Threading.Timeout.InfiniteTimeSpan"/> when endless, which waits accept as "forever".</summary>
         public TimeSpan Remaining => timeout is { } limit
             ? (limit - Stopwatch.GetElapsedTime(started) is var left && left > TimeSpan.Zero ? left : TimeSpan.Zero)
-            : Timeout.InfiniteTimeSpan;
+            : System.Threading.Timeout.InfiniteTimeSpan;
     }
 }

@@ -6,7 +6,7 @@ namespace ConsulLock.Aop.Engine;
 
 /// <summary>
 /// A held lock. It watches its key (deleted, released or taken by someone else = lost) and its session (gone or
-/// unrenewed for one TTL = lost), and releases the key when disposed.
+/// unrenewed for one TTL = lost), and releases the key when disposed, whatever it saw before.
 /// </summary>
 internal sealed class LockHandle : IConsulLockHandle, IKeyObserver
 {
@@ -15,20 +15,22 @@ internal sealed class LockHandle : IConsulLockHandle, IKeyObserver
     private readonly FlowLocks.Marker _marker;
     private readonly CancellationTokenSource _lost = new();
     private readonly long _grantedAt = Stopwatch.GetTimestamp();
-    private CancellationTokenRegistration _sessionLost;
+    private readonly TaskCompletionSource _lostFired = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly object _watchGate = new();
+    private CancellationTokenRegistration _sessionLost;
     private IDisposable? _watch;
     private Timer? _watchTimer;
     private int _disposed;
     private string? _lostReason;
 
-    public LockHandle(LockEngine engine, string key, LockSession session, ulong fencingToken, FlowLocks.Marker marker)
+    public LockHandle(LockEngine engine, string key, LockSession session, KvEntry granted, FlowLocks.Marker marker)
     {
         _engine = engine;
         _session = session;
         _marker = marker;
         Key = key;
-        FencingToken = fencingToken;
+        Granted = granted;
+        FencingToken = granted.ModifyIndex;
         LostToken = _lost.Token;
     }
 
@@ -40,17 +42,22 @@ internal sealed class LockHandle : IConsulLockHandle, IKeyObserver
 
     public string SessionId => _session.Id;
 
+    /// <summary>The key's entry as the grant left it.</summary>
+    public KvEntry Granted { get; }
+
+    internal LockSession Session => _session;
+
     /// <summary>Why the lock was lost, once it was.</summary>
     public string? LostReason => _lostReason;
 
+    bool IKeyObserver.IsWaiter => false;
+
     /// <summary>Starts watching; called once the handle is fully built so that a loss can be reported at once.</summary>
     /// <remarks>
-    /// The session is watched from the start. The key joins its folder's watch at once when that watch already runs
-    /// (for waiters or other held keys of the folder): that costs Consul nothing more. Otherwise the key's watch starts
-    /// <see cref="LockEngine.HeldKeyWatchDelay"/> (5 ms) after the grant, so a short hold, the common
-    /// acquire-work-release, is released before it and saves Consul the extra read with which a watch would answer
-    /// the holder's own release. Nothing is missed meanwhile: the watch starts at the grant's index, so a change made
-    /// in between is reported by its first answer, at most that delay late.
+    /// The session is watched from the start. The key's watch joins a running one at once (it costs Consul nothing
+    /// more); otherwise it starts <see cref="LockEngine.HeldKeyWatchDelay"/> (5 ms) after the grant, so a short hold,
+    /// the common acquire-work-release, is released before it and saves Consul a read. Nothing is missed meanwhile:
+    /// the watch starts at the grant's index, so a change made in between is reported by its first answer.
     /// </remarks>
     public void StartMonitoring()
     {
@@ -86,7 +93,17 @@ internal sealed class LockHandle : IConsulLockHandle, IKeyObserver
         return false;
     }
 
-    void IKeyObserver.OnError(ConsulLockException exception) => Lose("Consul stopped answering the watch on the key: " + exception.Message);
+    // A watch that cannot read the key is not evidence of a loss: the session's renewals decide (contract, section 6).
+    void IKeyObserver.OnError(Exception exception)
+    {
+    }
+
+    /// <summary>Reports the loss (once) and returns when the lost-token's callbacks have run.</summary>
+    public Task LoseAsync(string reason)
+    {
+        Lose(reason);
+        return _lostFired.Task;
+    }
 
     public async ValueTask DisposeAsync()
     {
@@ -110,18 +127,8 @@ internal sealed class LockHandle : IConsulLockHandle, IKeyObserver
 
         await _sessionLost.DisposeAsync().ConfigureAwait(false);
         _marker.Exit();
-        try
-        {
-            if (!_lost.IsCancellationRequested && !_session.IsLost)
-            {
-                await _engine.ReleaseAsync(Key, _session).ConfigureAwait(false);
-            }
-        }
-        finally
-        {
-            LockTelemetry.HoldDuration.Record(LockTelemetry.Seconds(_grantedAt));
-            _engine.AfterRelease(Key, _session);
-        }
+        LockTelemetry.HoldDuration.Record(LockTelemetry.Seconds(_grantedAt));
+        await _engine.ReleaseAsync(this).ConfigureAwait(false);
     }
 
     private void WatchKey()
@@ -134,11 +141,11 @@ internal sealed class LockHandle : IConsulLockHandle, IKeyObserver
         IDisposable watch;
         try
         {
-            watch = _engine.Watches.Subscribe(Key, FencingToken, this);
+            watch = _engine.Watches.Subscribe(Key, FencingToken, Granted, this);
         }
         catch (ObjectDisposedException)
         {
-            // The provider is being disposed: it ends the session, and the session's lost-token reports that.
+            // The provider is being disposed: it fires the lost-token itself.
             return;
         }
 
@@ -158,11 +165,30 @@ internal sealed class LockHandle : IConsulLockHandle, IKeyObserver
     {
         if (Volatile.Read(ref _disposed) != 0 || Interlocked.CompareExchange(ref _lostReason, reason, null) is not null)
         {
+            _lostFired.TrySetResult();
             return;
         }
 
         LockTelemetry.Lost.Add(1);
         Log.Lost(_engine.Logger, Key, reason);
-        _lost.Cancel();
+        // The user's callbacks on the lost-token run on a pool thread of their own: one that throws or blocks cannot
+        // stall the watch or the renewal that reported the loss, nor the reports of other keys.
+        ThreadPool.UnsafeQueueUserWorkItem(static handle => handle.FireLostToken(), this, preferLocal: false);
+    }
+
+    private void FireLostToken()
+    {
+        try
+        {
+            _lost.Cancel();
+        }
+        catch (AggregateException ex)
+        {
+            Log.LostCallbackFailed(_engine.Logger, Key, ex);
+        }
+        finally
+        {
+            _lostFired.TrySetResult();
+        }
     }
 }

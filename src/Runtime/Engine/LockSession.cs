@@ -1,5 +1,5 @@
-using ConsulLock.Aop.Common;
 using System.Diagnostics;
+using ConsulLock.Aop.Common;
 using ConsulLock.Aop.Consul;
 using ConsulLock.Aop.Telemetry;
 using Microsoft.Extensions.Logging;
@@ -8,9 +8,10 @@ namespace ConsulLock.Aop.Engine;
 
 /// <summary>
 /// One Consul session shared by the locks whose settings are equal. It renews itself at TTL/2 and declares itself
-/// lost when Consul no longer knows it or when no renewal has been acknowledged for one TTL on a monotonic clock:
-/// Consul waits up to twice the TTL before it invalidates a silent session, so the holders stop before anyone else
-/// can be granted their keys.
+/// lost when Consul says it is gone, or when no renewal has been acknowledged for one TTL on a monotonic clock: Consul
+/// waits up to twice the TTL before it invalidates a silent session, so the holders stop before anyone else can be
+/// granted their keys. A failed renewal is retried at once on a fresh connection, each attempt with a timeout of
+/// TTL/8, so one hung connection costs a fraction of the TTL, never the lock.
 /// </summary>
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Reliability", "CA1001", Justification =
     "The lost-token must stay usable for handles that outlive the session; EndAsync stops the loop and the timers are gone then.")]
@@ -23,6 +24,7 @@ internal sealed class LockSession
     private long _lastAcknowledged;
     private Task _renewLoop = Task.CompletedTask;
     private string? _lostReason;
+    private volatile bool _gone;
 
     private LockSession(string id, SessionSettings settings, long createdAt, ConsulClient client, ILogger logger)
     {
@@ -45,14 +47,23 @@ internal sealed class LockSession
 
     public bool IsLost => _lost.IsCancellationRequested;
 
+    /// <summary>
+    /// Known to hold nothing in Consul any more: Consul said it does not know it, or it was destroyed. A session that
+    /// is only lost (no renewal acknowledged) may still exist and hold keys, so its keys must still be released.
+    /// </summary>
+    public bool IsGone => _gone;
+
+    /// <summary>Time since Consul last acknowledged a renewal (or the creation).</summary>
+    public TimeSpan SinceLastAcknowledged => Stopwatch.GetElapsedTime(Volatile.Read(ref _lastAcknowledged));
+
     /// <summary>Locks and acquires currently using the session; guarded by the owning <see cref="SessionPool"/>.</summary>
     internal int Rentals { get; set; }
 
+    /// <summary>Set when a release was refused for good: the session may still hold that key, so it takes no new locks.</summary>
+    internal bool IsRetired { get; set; }
+
     /// <summary>Ends the session once it has been idle for the idle timeout; owned by the <see cref="SessionPool"/>.</summary>
     internal Timer? IdleTimer { get; set; }
-
-    /// <summary>Set when a release failed: the session may still hold that key, so it must not be handed out again.</summary>
-    internal bool IsPoisoned { get; set; }
 
     public static async Task<LockSession> CreateAsync(
         SessionSettings settings, ConsulLockOptions options, ConsulClient client, ILogger logger, Action<LockSession> onLost,
@@ -76,8 +87,61 @@ internal sealed class LockSession
         return session;
     }
 
-    /// <summary>Declares the session lost (for example when Consul says it is gone while the engine uses it).</summary>
-    public void MarkLost(string reason) => MarkLost(reason, warn: true);
+    /// <summary>Consul said it no longer knows the session (for example in a transaction's answer).</summary>
+    public void MarkGone(string reason)
+    {
+        _gone = true;
+        MarkLost(reason, warn: true);
+    }
+
+    /// <summary>Stops renewing and destroys the session in Consul, which releases its keys; retried within the request timeout.</summary>
+    public async Task EndAsync()
+    {
+        await _stop.CancelAsync().ConfigureAwait(false);
+        try
+        {
+            await _renewLoop.ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        if (!_gone)
+        {
+            await DestroyAsync().ConfigureAwait(false);
+        }
+
+        // Ended on purpose (idle, or the provider is disposed): not worth a warning, but anything still holding on learns.
+        MarkLost("the session was ended", warn: false);
+    }
+
+    private async Task DestroyAsync()
+    {
+        var started = Stopwatch.GetTimestamp();
+        var backoff = new Backoff(TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(1));
+        while (true)
+        {
+            var left = _client.RequestTimeout - Stopwatch.GetElapsedTime(started);
+            try
+            {
+                using var timeout = new CancellationTokenSource(left > TimeSpan.FromSeconds(1) ? left : TimeSpan.FromSeconds(1));
+                await _client.DestroySessionAsync(Id, timeout.Token).ConfigureAwait(false);
+                _gone = true;
+                Log.SessionDestroyed(_logger, Id);
+                return;
+            }
+            catch (ConsulLockException ex) when (ConsulClient.IsTransient(ex) && left > TimeSpan.Zero)
+            {
+                await Task.Delay(backoff.Next(left)).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is ConsulLockException or OperationCanceledException)
+            {
+                // Consul invalidates it within two TTLs of the last renewal, which released its keys' holders already.
+                Log.DestroyFailed(_logger, Id, ex);
+                return;
+            }
+        }
+    }
 
     private void MarkLost(string reason, bool warn)
     {
@@ -92,71 +156,55 @@ internal sealed class LockSession
         }
     }
 
-    /// <summary>Stops renewing and destroys the session in Consul (best effort), which releases its keys.</summary>
-    public async Task EndAsync()
-    {
-        await _stop.CancelAsync().ConfigureAwait(false);
-        try
-        {
-            await _renewLoop.ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
-        {
-        }
-
-        try
-        {
-            using var timeout = new CancellationTokenSource(ConsulClient.RequestTimeout);
-            await _client.DestroySessionAsync(Id, timeout.Token).ConfigureAwait(false);
-            Log.SessionDestroyed(_logger, Id);
-        }
-        catch (ConsulLockException ex)
-        {
-            Log.DestroyFailed(_logger, Id, ex);
-        }
-
-        // Ended on purpose (idle, or the provider is disposed): not worth a warning, but anything still holding on learns.
-        MarkLost("the session was ended", warn: false);
-    }
-
     private async Task RenewLoopAsync(Action<LockSession> onLost)
     {
         await Task.Yield();
         var ttl = Settings.Ttl;
-        var retryInterval = TimeSpan.FromTicks(Math.Min(TimeSpan.FromSeconds(1).Ticks, ttl.Ticks / 10));
+        var attemptTimeout = TimeSpan.FromTicks(Math.Clamp(ttl.Ticks / 8, TimeSpan.TicksPerSecond / 2, _client.RequestTimeout.Ticks));
+        var backoff = new Backoff(TimeSpan.FromMilliseconds(100), TimeSpan.FromTicks(Math.Min(TimeSpan.TicksPerSecond, ttl.Ticks / 10)));
         var lastAttemptFailed = false;
         try
         {
             while (!_stop.IsCancellationRequested && !IsLost)
             {
-                var sinceAck = Stopwatch.GetElapsedTime(Volatile.Read(ref _lastAcknowledged));
+                var sinceAck = SinceLastAcknowledged;
                 var untilDeadline = ttl - sinceAck;
                 if (untilDeadline <= TimeSpan.Zero)
                 {
-                    MarkLost($"no renewal was acknowledged for one TTL ({ttl.TotalSeconds:0.#} s)");
+                    MarkLost($"no renewal was acknowledged for one TTL ({ttl.TotalSeconds:0.#} s)", warn: true);
                     break;
                 }
 
-                var untilNext = lastAttemptFailed ? retryInterval : ttl / 2 - sinceAck;
-                var delay = untilNext < untilDeadline ? untilNext : untilDeadline;
-                if (delay > TimeSpan.Zero)
+                if (lastAttemptFailed)
                 {
-                    await Task.Delay(delay, _stop.Token).ConfigureAwait(false);
+                    // Retry soon, on a fresh connection (a timed-out request's connection is closed), jittered.
+                    await Task.Delay(backoff.Next(untilDeadline), _stop.Token).ConfigureAwait(false);
+                }
+                else if (ttl / 2 - sinceAck is var untilNext && untilNext > TimeSpan.Zero)
+                {
+                    await Task.Delay(untilNext, _stop.Token).ConfigureAwait(false);
+                    continue;
+                }
+
+                var left = ttl - SinceLastAcknowledged;
+                if (left <= TimeSpan.Zero)
+                {
                     continue;
                 }
 
                 var sentAt = Stopwatch.GetTimestamp();
                 try
                 {
-                    if (!await _client.RenewSessionAsync(Id, untilDeadline, _stop.Token).ConfigureAwait(false))
+                    if (!await _client.RenewSessionAsync(Id, left < attemptTimeout ? left : attemptTimeout, _stop.Token).ConfigureAwait(false))
                     {
-                        MarkLost("Consul no longer knows the session (it was destroyed or invalidated)");
+                        MarkGone("Consul no longer knows the session (it was destroyed or invalidated)");
                         break;
                     }
 
                     // Consul restarted the TTL no earlier than when the request left; count from then.
                     Volatile.Write(ref _lastAcknowledged, sentAt);
                     lastAttemptFailed = false;
+                    backoff.Reset();
                 }
                 catch (ConsulLockException ex)
                 {

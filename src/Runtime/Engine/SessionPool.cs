@@ -96,7 +96,7 @@ internal sealed class SessionPool : IAsyncDisposable
                 return;
             }
 
-            if (!session.IsLost && !session.IsPoisoned && !_disposed)
+            if (!session.IsLost && !session.IsRetired && !_disposed)
             {
                 // One timer per session, pushed back on every return: a busy loop of locks costs no allocation, and
                 // the session ends once no lock has used it for the idle timeout.
@@ -112,16 +112,55 @@ internal sealed class SessionPool : IAsyncDisposable
         EndInBackground(session);
     }
 
-    /// <summary>A release failed, so the session may still hold the key: hand it out no more, end it when unused.</summary>
-    public void Poison(LockSession session)
+    /// <summary>Whether a live session with these settings can be rented without a request to Consul.</summary>
+    public bool HasLive(SessionSettings settings)
     {
         lock (_sync)
         {
-            session.IsPoisoned = true;
+            return _current.TryGetValue(settings, out var session) && !session.IsLost && !session.IsRetired;
+        }
+    }
+
+    /// <summary>A release was refused for good, so the session may still hold that key: hand it out no more, end it when unused.</summary>
+    public void Retire(LockSession session)
+    {
+        lock (_sync)
+        {
+            session.IsRetired = true;
             if (_current.TryGetValue(session.Settings, out var current) && current == session)
             {
                 _current.Remove(session.Settings);
             }
+        }
+    }
+
+    /// <summary>
+    /// Whether <paramref name="sessionId"/> is one of this pool's sessions that Consul may still know. Inside a key's
+    /// gate no handle of this process holds the key, so a key held by such a session is an orphan of ours (an acquire
+    /// whose answer never came) that may be unlocked.
+    /// </summary>
+    public bool IsOurs(string sessionId)
+    {
+        lock (_sync)
+        {
+            foreach (var session in _alive)
+            {
+                if (session.Id == sessionId)
+                {
+                    return !session.IsGone;
+                }
+            }
+
+            return false;
+        }
+    }
+
+    /// <summary>The renewal state of every live session, for health checks.</summary>
+    public IReadOnlyList<SessionHealth> Health()
+    {
+        lock (_sync)
+        {
+            return _alive.Select(s => new SessionHealth(s.Id, s.SinceLastAcknowledged, s.Settings.Ttl)).ToArray();
         }
     }
 
@@ -162,7 +201,7 @@ internal sealed class SessionPool : IAsyncDisposable
         lock (_sync)
         {
             ObjectDisposedException.ThrowIf(_disposed, typeof(ConsulLockProvider));
-            if (_current.TryGetValue(settings, out var session) && !session.IsLost && !session.IsPoisoned)
+            if (_current.TryGetValue(settings, out var session) && !session.IsLost && !session.IsRetired)
             {
                 session.Rentals++;
                 return session;

@@ -26,12 +26,18 @@ internal static partial class Log
     [LoggerMessage(7, LogLevel.Warning, "Session {SessionId} is lost: {Reason}.")]
     public static partial void SessionLost(ILogger logger, string sessionId, string reason);
 
-    [LoggerMessage(8, LogLevel.Warning, "Releasing lock {Key} failed; its session will be destroyed instead.")]
+    [LoggerMessage(8, LogLevel.Warning, "Releasing lock {Key} failed; retrying until it is released or its session is gone.")]
     public static partial void ReleaseFailed(ILogger logger, string key, Exception exception);
 
-    [LoggerMessage(9, LogLevel.Warning, "Watching keys under {Prefix} failed; retrying.")]
-    public static partial void WatchFailed(ILogger logger, string prefix, Exception exception);
+    [LoggerMessage(9, LogLevel.Warning, "Watching lock {Key} failed; retrying (not a loss: the session's renewals decide).")]
+    public static partial void WatchFailed(ILogger logger, string key, Exception exception);
 
     [LoggerMessage(10, LogLevel.Debug, "Destroying session {SessionId} failed; Consul will invalidate it when its TTL runs out.")]
     public static partial void DestroyFailed(ILogger logger, string sessionId, Exception exception);
+
+    [LoggerMessage(11, LogLevel.Warning, "Consul's index went backwards for lock {Key} (from {From} to {To}): Consul lost or restored its data; fencing tokens restart lower, so a store that fences must be reset. Every watcher of the key re-checks it.")]
+    public static partial void IndexWentBackwards(ILogger logger, string key, ulong from, ulong to);
+
+    [LoggerMessage(12, LogLevel.Error, "A callback registered on the lost-token of lock {Key} threw; other callbacks and other locks are not affected.")]
+    public static partial void LostCallbackFailed(ILogger logger, string key, Exception exception);
 }

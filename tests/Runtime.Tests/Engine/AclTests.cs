@@ -24,7 +24,7 @@ public sealed class AclTests : IAsyncLifetime
         var logs = new RecordingLoggerProvider();
         using var loggerFactory = LoggerFactory.Create(b => b.AddProvider(logs).SetMinimumLevel(LogLevel.Trace));
         var options = new ConsulLockOptions { Address = _agent.Address, Token = token, LockDelay = TimeSpan.Zero };
-        await using var provider = new ConsulLockProvider(options, loggerFactory, new HttpClient(requests));
+        await using var provider = new ConsulLockProvider(options, loggerFactory, requests);
 
         using var guard = new CancellationTokenSource(TimeSpan.FromSeconds(20));
         var error = await Assert.ThrowsAsync<ConsulLockException>(async () => await provider.AcquireAsync("acl/job", cancellationToken: guard.Token));

@@ -116,16 +116,31 @@ public sealed class BadInputTests(ConsulAgentFixture fixture) : ConsulTestContex
     }
 
     [Fact]
-    public async Task A_server_error_gives_a_clear_exception_with_the_status_and_is_not_retried_forever()
+    public async Task A_server_error_is_retried_with_backoff_within_the_wait_then_named_with_its_status()
     {
         await using var fake = FakeConsul.Start(_ => (500, "rpc error: No cluster leader"));
-        await using var provider = new ConsulLockProvider(new ConsulLockOptions { Address = fake.Address });
+        // An endless wait rides out transient errors for one request timeout, then gives up with the last one.
+        await using var provider = new ConsulLockProvider(new ConsulLockOptions { Address = fake.Address, RequestTimeout = TimeSpan.FromSeconds(2) });
 
         var error = await Assert.ThrowsAsync<ConsulLockException>(async () => await provider.AcquireAsync("job").AsTask().WaitAsync(s_noHang));
 
         Assert.Equal(500, error.StatusCode);
+        Assert.Equal("job", error.Key);
         Assert.Contains("No cluster leader", error.Message, StringComparison.Ordinal);
-        Assert.InRange(fake.Requests, 1, 3);
+        // Retried, but backing off (50 ms doubling, jittered): a handful of requests in 2 s, not a storm.
+        Assert.InRange(fake.Requests, 2, 12);
+    }
+
+    [Fact]
+    public async Task A_permanent_error_is_not_retried()
+    {
+        await using var fake = FakeConsul.Start(_ => (400, "Bad request: nope"));
+        await using var provider = new ConsulLockProvider(new ConsulLockOptions { Address = fake.Address });
+
+        var error = await Assert.ThrowsAsync<ConsulLockException>(async () => await provider.AcquireAsync("job").AsTask().WaitAsync(s_noHang));
+
+        Assert.Equal(400, error.StatusCode);
+        Assert.Equal(1, fake.Requests);
     }
 
     [Fact]
@@ -147,7 +162,8 @@ public sealed class BadInputTests(ConsulAgentFixture fixture) : ConsulTestContex
         {
             var port = FreePorts.Take(1)[0];
             Address = $"http://127.0.0.1:{port}/";
-            _provider = new ConsulLockProvider(new ConsulLockOptions { Address = new Uri(Address) });
+            // An endless wait rides out an unreachable Consul for one request timeout: keep it short here.
+            _provider = new ConsulLockProvider(new ConsulLockOptions { Address = new Uri(Address), RequestTimeout = TimeSpan.FromSeconds(2) });
         }
 
         public string Address { get; }

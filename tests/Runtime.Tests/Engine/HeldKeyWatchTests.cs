@@ -17,7 +17,7 @@ public sealed class HeldKeyWatchTests(ConsulAgentFixture fixture) : ConsulTestCo
     {
         var requests = new CountingHandler();
         var options = new ConsulLockOptions { Address = Agent.Address, KeyPrefix = Prefix, LockDelay = TimeSpan.Zero, HeldKeyWatchDelay = TimeSpan.FromMinutes(10) };
-        await using var provider = new ConsulLockProvider(options, loggerFactory: null, new HttpClient(requests));
+        await using var provider = new ConsulLockProvider(options, loggerFactory: null, requests);
         // The first cycle reads the key and creates the session.
         await (await provider.AcquireAsync("short")).DisposeAsync();
         var (before, readsBefore) = (requests.Requests, requests.Reads);
@@ -46,22 +46,46 @@ public sealed class HeldKeyWatchTests(ConsulAgentFixture fixture) : ConsulTestCo
     }
 
     [Fact]
-    public async Task A_held_key_joins_its_folders_running_watch_at_once()
+    public async Task A_held_key_joins_the_running_watch_of_the_same_key_at_once()
     {
         var other = NewProvider();
         var provider = NewProvider(o => o.HeldKeyWatchDelay = TimeSpan.FromMinutes(10));
-        await using var busy = await other.AcquireAsync("folder/busy");
-        using var stopWaiting = new CancellationTokenSource();
-        var waiting = provider.AcquireAsync("folder/busy", cancellationToken: stopWaiting.Token).AsTask();
-        await UntilWatchedAsync(provider, "folder/busy");
+        var busy = await other.AcquireAsync("handed");
+        var waiting = provider.AcquireAsync("handed").AsTask();
+        await UntilWatchedAsync(provider, "handed");
 
-        await using var handle = await provider.AcquireAsync("folder/mine");
+        // The waiter's watch of the key stays for one more answer after the grant: the held key joins it.
+        await busy.DisposeAsync();
+        await using var handle = await waiting.WaitAsync(s_generous);
+        Assert.True(provider.Engine.Watches.HasSubscriber(handle.Key));
         var lost = LostAsync(handle);
         await ConsulHttp.SendAsync(HttpMethod.Delete, Agent.Address, "/v1/kv/" + handle.Key);
 
         // With a 10-minute delay, only a watch joined at once can report this.
         Assert.Equal("the key was deleted", await lost.WaitAsync(s_generous));
-        await stopWaiting.CancelAsync();
+    }
+
+    [Fact]
+    public async Task A_watch_costs_the_same_whatever_else_is_in_the_folder()
+    {
+        // Keys beside the watched one change; a watch of a single key is not woken by them (a folder watch was).
+        var holder = NewProvider();
+        var requests = new CountingHandler();
+        var options = new ConsulLockOptions { Address = Agent.Address, KeyPrefix = Prefix, LockDelay = TimeSpan.Zero };
+        await using var waiter = new ConsulLockProvider(options, loggerFactory: null, requests);
+        await using var busy = await holder.AcquireAsync("crowd/target");
+        using var stop = new CancellationTokenSource();
+        var waiting = waiter.AcquireAsync("crowd/target", cancellationToken: stop.Token).AsTask();
+        await UntilWatchedAsync(waiter, "crowd/target");
+        var before = requests.Requests;
+
+        for (var i = 0; i < 50; i++)
+        {
+            await PutAsync($"/v1/kv/{Prefix}crowd/other-{i}", "x");
+        }
+
+        Assert.Equal(0, requests.Requests - before);
+        await stop.CancelAsync();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => waiting);
     }
 

@@ -40,7 +40,7 @@ public sealed class WaitingTests(ConsulAgentFixture fixture, ITestOutputHelper o
         var holder = NewProvider();
         var requests = new CountingHandler();
         var options = new ConsulLockOptions { Address = Agent.Address, KeyPrefix = Prefix, LockDelay = TimeSpan.Zero };
-        await using var waiter = new ConsulLockProvider(options, loggerFactory: null, new HttpClient(requests));
+        await using var waiter = new ConsulLockProvider(options, loggerFactory: null, requests);
         var held = await holder.AcquireAsync("woken");
         var waiting = waiter.AcquireAsync("woken").AsTask();
         await UntilWatchedAsync(waiter, "woken");
@@ -49,10 +49,10 @@ public sealed class WaitingTests(ConsulAgentFixture fixture, ITestOutputHelper o
         await held.DisposeAsync();
         await using var got = await waiting.WaitAsync(TimeSpan.FromSeconds(10));
 
-        // After the release: watch answers (recursive reads of the folder) and one transaction, no read of the key.
+        // After the release: the watch's answer (a blocking query on the key) and one transaction, no plain read.
         var after = requests.Log.Skip(before).ToList();
         Assert.Equal(1, after.Count(r => r.StartsWith("PUT /v1/txn", StringComparison.Ordinal)));
-        Assert.DoesNotContain(after, r => r.StartsWith("GET /v1/kv/", StringComparison.Ordinal) && !r.Contains("recurse", StringComparison.Ordinal));
+        Assert.DoesNotContain(after, r => r.StartsWith("GET /v1/kv/", StringComparison.Ordinal) && !r.Contains("index=", StringComparison.Ordinal));
         Assert.True(got.FencingToken > held.FencingToken);
     }
 
