@@ -1,0 +1,209 @@
+using System.Diagnostics;
+
+namespace ConsulLock.Aop.Chaos;
+
+/// <summary>
+/// The checker must be able to fail: synthetic histories with an overlap, a stale write, a false loss and a token that
+/// does not increase are each caught, and what Consul allows by design is counted apart, not hidden.
+/// </summary>
+public sealed class CheckerTests
+{
+    private static readonly long s_second = Stopwatch.Frequency;
+    private static readonly ScenarioRun s_all = new("all", 0, 1000 * s_second, []);
+
+    [Fact]
+    public void A_clean_handover_passes()
+    {
+        var history = Replay(
+            "start w0.0 a 10 1000",
+            "end w0.0 a 10 2000 done",
+            "start w1.0 a 11 2001",
+            "end w1.0 a 11 3000 done");
+
+        var report = Checker.Check(s_all, history, []);
+
+        Assert.True(report.Clean, string.Join("\n", report.Findings));
+        Assert.Equal(2, report.Grants);
+    }
+
+    [Fact]
+    public void A_grant_before_the_holder_released_is_an_overlap()
+    {
+        var history = Replay(
+            "start w0.0 a 10 1000",
+            "start w1.0 a 11 1500",
+            "end w0.0 a 10 2000 done",
+            "end w1.0 a 11 3000 done");
+
+        var report = Checker.Check(s_all, history, []);
+
+        Assert.Equal(1, report.Overlaps);
+        Assert.False(report.Clean);
+        Assert.Contains(report.Findings, f => f.Contains("overlap on a", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void A_grant_after_the_holder_saw_its_loss_is_no_overlap()
+    {
+        var history = Replay(
+            "start w0.0 a 10 1000",
+            "lost w0.0 a 10 1400",
+            "start w1.0 a 11 1500",
+            "end w0.0 a 10 2000 lost",
+            "end w1.0 a 11 3000 done");
+        var cause = new Fault("blackhole", Ms(900), Ms(1300), ["w0"], MayCauseLoss: true);
+
+        var report = Checker.Check(s_all with { Faults = [cause] }, history, [cause]);
+
+        Assert.True(report.Clean, string.Join("\n", report.Findings));
+        Assert.Equal(1, report.Losses);
+    }
+
+    [Fact]
+    public void A_holder_that_never_ends_overlaps_every_later_grant()
+    {
+        var history = Replay(
+            "start w0.0 a 10 1000",
+            "start w1.0 a 11 1500",
+            "end w1.0 a 11 1600 done",
+            "start w2.0 a 12 1700",
+            "end w2.0 a 12 1800 done");
+
+        Assert.Equal(2, Checker.Check(s_all, history, []).Overlaps);
+    }
+
+    [Fact]
+    public void An_overlap_is_excused_only_by_a_fault_that_allows_it_on_that_key_and_holder()
+    {
+        var history = Replay(
+            "start w0.0 a 10 1000",
+            "start w1.0 a 11 1500",
+            "end w0.0 a 10 2000 done",
+            "end w1.0 a 11 3000 done");
+        var deleteA = new Fault("delete a", Ms(1200), Ms(1200), ["w0"], true, FaultExcuse.HandoverWithoutLockDelay, "a");
+        var deleteB = deleteA with { Key = "b" };
+        var deleteTooLate = deleteA with { Start = Ms(1600), Heal = Ms(1600) };
+        var suspended = new Fault("SIGSTOP w0", Ms(1100), Ms(1900), ["w0"], true, FaultExcuse.HolderSuspended);
+        var suspendedOther = suspended with { Workers = ["w1"] };
+        var destroy = new Fault("destroy session", Ms(1200), Ms(1200), ["w0"], true, FaultExcuse.None);
+
+        Assert.Equal((0, 1), Counts(Checker.Check(s_all, history, [deleteA])));
+        Assert.Equal((0, 1), Counts(Checker.Check(s_all, history, [suspended])));
+        Assert.Equal((1, 0), Counts(Checker.Check(s_all, history, [deleteB])));
+        Assert.Equal((1, 0), Counts(Checker.Check(s_all, history, [deleteTooLate])));
+        Assert.Equal((1, 0), Counts(Checker.Check(s_all, history, [suspendedOther])));
+        Assert.Equal((1, 0), Counts(Checker.Check(s_all, history, [destroy])));
+
+        static (int, int) Counts(ScenarioReport r) => (r.Overlaps, r.ExcusedOverlaps);
+    }
+
+    [Fact]
+    public void The_register_rejects_a_lower_token_and_the_checker_counts_it_as_fenced()
+    {
+        var history = Replay(
+            "start w0.0 a 10 1000",
+            "start w1.0 a 11 1500",
+            "end w0.0 a 10 2000 done",
+            "end w1.0 a 11 3000 done");
+
+        Assert.False(history.Single(e => e.Kind == "end" && e.Flow == "w0.0").Accepted);
+        Assert.Equal(1, Checker.Check(s_all, history, []).FencedOff);
+    }
+
+    [Fact]
+    public void A_superseded_write_the_store_accepted_is_caught()
+    {
+        // The old holder's end arrives at the store before the new holder's start although it was written after it:
+        // the register (arrival order) accepts it, the checker (monotonic clock) does not.
+        var history = Replay(
+            "start w0.0 a 10 1000",
+            "end w0.0 a 10 1600 done",
+            "start w1.0 a 11 1500",
+            "end w1.0 a 11 3000 done");
+
+        var report = Checker.Check(s_all, history, []);
+
+        Assert.Equal(1, report.StaleAccepted);
+        Assert.Equal(1, report.Overlaps);
+        Assert.False(report.Clean);
+    }
+
+    [Fact]
+    public void A_token_that_does_not_increase_is_caught_unless_the_state_was_lost_in_between()
+    {
+        var history = Replay(
+            "start w0.0 a 10 1000",
+            "end w0.0 a 10 2000 done",
+            "start w1.0 a 10 2500",
+            "end w1.0 a 10 3000 done",
+            "start w2.0 a 4 3500",
+            "end w2.0 a 4 4000 done");
+        var stateLost = new Fault("dev restart", Ms(3200), Ms(3300), null, true, FaultExcuse.StateLost);
+
+        Assert.Equal(2, Checker.Check(s_all, history, []).TokenOrderViolations);
+        var excused = Checker.Check(s_all, history, [stateLost]);
+        Assert.Equal(1, excused.TokenOrderViolations);
+        Assert.Equal(1, excused.TokenResets);
+    }
+
+    [Fact]
+    public void A_loss_with_no_fault_that_may_cause_it_is_a_false_loss()
+    {
+        var history = Replay(
+            "start w0.0 a 10 1000",
+            "lost w0.0 a 10 5000",
+            "end w0.0 a 10 5001 lost");
+        var shortOutage = new Fault("refuse 3 s", Ms(1000), Ms(4000), ["w0"], MayCauseLoss: false);
+        var otherWorker = new Fault("blackhole 12 s", Ms(1000), Ms(4000), ["w1"], MayCauseLoss: true);
+        var longAgo = new Fault("blackhole 12 s", -100 * s_second, -90 * s_second, ["w0"], MayCauseLoss: true);
+        var cause = new Fault("blackhole 12 s", Ms(1000), Ms(4000), ["w0"], MayCauseLoss: true);
+
+        Assert.Equal(1, Checker.Check(s_all, history, []).FalseLosses);
+        Assert.Equal(1, Checker.Check(s_all, history, [shortOutage]).FalseLosses);
+        Assert.Equal(1, Checker.Check(s_all, history, [otherWorker]).FalseLosses);
+        Assert.Equal(1, Checker.Check(s_all, history, [longAgo]).FalseLosses);
+        Assert.Equal(0, Checker.Check(s_all, history, [cause]).FalseLosses);
+    }
+
+    [Fact]
+    public void Figures_heal_to_grant_and_work_during_the_fault()
+    {
+        var history = Replay(
+            "start w0.0 a 10 1000",
+            "end w0.0 a 10 1500 done",
+            "start w1.0 b 20 1600",
+            "end w1.0 b 20 1700 done",
+            "start w1.0 a 11 4250",
+            "end w1.0 a 11 4300 done");
+        var fault = new Fault("kill leader", Ms(1200), Ms(4000), null, MayCauseLoss: false);
+
+        var report = Checker.Check(s_all with { Faults = [fault] }, history, [fault]);
+
+        Assert.Equal(250, report.HealToGrantMs!.Value, precision: 0);
+        Assert.Equal(2, report.WorkInFaults);
+        Assert.Matches(@"\nall +3 .* 250 +2\r?\n", Checker.Format([report]));
+    }
+
+    /// <summary>Feeds lines (times in ms) to a real register, so that acceptance is the register's own decision.</summary>
+    private static IReadOnlyList<RegisterEvent> Replay(params string[] lines)
+    {
+        var register = new FencedRegister();
+        try
+        {
+            foreach (var line in lines)
+            {
+                var f = line.Split(' ');
+                f[4] = Ms(long.Parse(f[4], System.Globalization.CultureInfo.InvariantCulture)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+                register.Handle(string.Join(' ', f));
+            }
+
+            return register.Snapshot();
+        }
+        finally
+        {
+            register.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        }
+    }
+
+    private static long Ms(long milliseconds) => milliseconds * s_second / 1000;
+}

@@ -1,0 +1,226 @@
+using System.Diagnostics;
+using System.Net;
+using ConsulLock.Aop.TestSupport;
+
+namespace ConsulLock.Aop.Chaos;
+
+/// <summary>
+/// The faults, each injected and healed in one call that returns what it did on the monotonic clock. Rule for
+/// <see cref="Fault.MayCauseLoss"/> (docs/reliability.md): a holder renews at TTL/2, so its last acknowledged renewal
+/// may be up to TTL/2 old when a fault starts; an outage of at least TTL/2 may therefore legitimately end in a
+/// lost-token, a shorter one may not. Operator actions and state loss always may; they are evidence.
+/// </summary>
+public sealed class Nemesis(ChaosRun run, ChaosTopology? cluster)
+{
+    private static readonly TimeSpan s_ready = TimeSpan.FromSeconds(90);
+
+    private ChaosTopology Cluster => cluster ?? throw new InvalidOperationException("This run has no cluster.");
+
+    public static bool OutageMayCauseLoss(long start, long heal) => heal - start >= Checker.Ticks(ChaosRun.SessionTtl / 2);
+
+    /// <summary>kill -9 the leader; the others elect a new one; the old one is restarted after <paramref name="down"/>.</summary>
+    public async Task<Fault> KillLeaderAsync(TimeSpan down)
+    {
+        var leader = await LeaderAsync().ConfigureAwait(false);
+        var start = Stopwatch.GetTimestamp();
+        await Cluster.Servers[leader].KillAsync().ConfigureAwait(false);
+        var elected = await Cluster.WaitForLeaderAsync(s_ready).ConfigureAwait(false);
+        await Task.Delay(down).ConfigureAwait(false);
+        await Cluster.Servers[leader].RestartAsync().ConfigureAwait(false);
+        await WaitForAllServersAsync().ConfigureAwait(false);
+        return new Fault($"kill -9 leader {Cluster.Servers[leader].Name}", start, elected, null, OutageMayCauseLoss(start, elected));
+    }
+
+    /// <summary>SIGSTOP the leader for <paramref name="pause"/>, then SIGCONT.</summary>
+    public async Task<Fault> SuspendLeaderAsync(TimeSpan pause)
+    {
+        var leader = await LeaderAsync().ConfigureAwait(false);
+        var start = Stopwatch.GetTimestamp();
+        await Cluster.Servers[leader].SuspendAsync().ConfigureAwait(false);
+        await Task.Delay(pause).ConfigureAwait(false);
+        await Cluster.Servers[leader].ResumeAsync().ConfigureAwait(false);
+        var healed = await Cluster.WaitForLeaderAsync(s_ready).ConfigureAwait(false);
+        return new Fault($"SIGSTOP leader {Cluster.Servers[leader].Name} {pause.TotalSeconds:F0} s", start, healed, null, OutageMayCauseLoss(start, healed));
+    }
+
+    /// <summary>kill -9 a client agent, restart it after <paramref name="down"/>; its workers see refused connections.</summary>
+    public async Task<Fault> KillClientAsync(int index, TimeSpan down)
+    {
+        var node = Cluster.Clients[index];
+        var start = Stopwatch.GetTimestamp();
+        await node.KillAsync().ConfigureAwait(false);
+        await Task.Delay(down).ConfigureAwait(false);
+        await node.RestartAsync().ConfigureAwait(false);
+        var healed = await ChaosTopology.WaitForAgentAsync(node, s_ready).ConfigureAwait(false);
+        return new Fault($"kill -9 {node.Name}, restart", start, healed, WorkersOn(index), OutageMayCauseLoss(start, healed));
+    }
+
+    /// <summary>kill -9 two of the three servers (the leader among them), restart them after <paramref name="down"/>.</summary>
+    public async Task<Fault> LoseQuorumAsync(TimeSpan down)
+    {
+        var leader = await LeaderAsync().ConfigureAwait(false);
+        var victims = new[] { leader, (leader + 1) % 3 };
+        var start = Stopwatch.GetTimestamp();
+        foreach (var victim in victims)
+        {
+            await Cluster.Servers[victim].KillAsync().ConfigureAwait(false);
+        }
+
+        await Task.Delay(down).ConfigureAwait(false);
+        foreach (var victim in victims)
+        {
+            await Cluster.Servers[victim].RestartAsync().ConfigureAwait(false);
+        }
+
+        var healed = await Cluster.WaitForLeaderAsync(s_ready).ConfigureAwait(false);
+        await WaitForAllServersAsync().ConfigureAwait(false);
+        return new Fault($"quorum lost (2 of 3 killed) {down.TotalSeconds:F0} s", start, healed, null, OutageMayCauseLoss(start, healed));
+    }
+
+    /// <summary>SIGSTOP a worker that holds a key for <paramref name="pause"/>, then SIGCONT: it cannot know it lost the key.</summary>
+    public async Task<Fault> SuspendHolderAsync(TimeSpan pause)
+    {
+        var worker = await HolderAsync().ConfigureAwait(false);
+        var start = Stopwatch.GetTimestamp();
+        await run.Worker(worker).SuspendAsync().ConfigureAwait(false);
+        await Task.Delay(pause).ConfigureAwait(false);
+        await run.Worker(worker).ResumeAsync().ConfigureAwait(false);
+        return new Fault($"SIGSTOP {worker} {pause.TotalSeconds:F0} s", start, Stopwatch.GetTimestamp(), [worker], MayCauseLoss: true, FaultExcuse.HolderSuspended);
+    }
+
+    /// <summary>A holder's connection to its agent refused (new connections) and reset (open ones) for <paramref name="length"/>.</summary>
+    public Task<Fault> RefuseAsync(TimeSpan length) =>
+        ConnectionFaultAsync($"refuse {length.TotalSeconds:F0} s", length, p => p.RefuseAsync());
+
+    /// <summary>A holder's connection to its agent: accepted, nothing moves, for <paramref name="length"/>.</summary>
+    public Task<Fault> BlackholeAsync(TimeSpan length) =>
+        ConnectionFaultAsync($"blackhole {length.TotalSeconds:F0} s", length, p =>
+        {
+            p.Blackhole();
+            return Task.CompletedTask;
+        });
+
+    /// <summary>Every request of a holder reaches its agent <paramref name="delay"/> late, for <paramref name="length"/>.</summary>
+    public Task<Fault> DelayAsync(TimeSpan delay, TimeSpan length) =>
+        ConnectionFaultAsync($"delay {delay.TotalSeconds:F1} s for {length.TotalSeconds:F0} s", length, p =>
+        {
+            p.Delay(delay);
+            return Task.CompletedTask;
+        }, mayCauseLoss: delay >= ChaosRun.SessionTtl / 3);
+
+    /// <summary>An operator destroys a holder's session: Consul invalidates it and applies the lock-delay.</summary>
+    public Task<Fault> DestroySessionAsync() =>
+        OperatorAsync("operator destroys the session", FaultExcuse.None, (server, key, session) =>
+            ConsulHttp.SendAsync(HttpMethod.Put, server, "/v1/session/destroy/" + session));
+
+    /// <summary>An operator deletes a held key: no lock-delay, the key is free at once.</summary>
+    public Task<Fault> DeleteKeyAsync() =>
+        OperatorAsync("operator deletes the key", FaultExcuse.HandoverWithoutLockDelay, (server, key, session) =>
+            ConsulHttp.SendAsync(HttpMethod.Delete, server, "/v1/kv/chaos/" + key));
+
+    /// <summary>An operator force-releases a held key with the holder's session (<c>?release=</c>): no lock-delay.</summary>
+    public Task<Fault> ForceReleaseAsync() =>
+        OperatorAsync("operator force-releases the key", FaultExcuse.HandoverWithoutLockDelay, (server, key, session) =>
+            ConsulHttp.SendAsync(HttpMethod.Put, server, $"/v1/kv/chaos/{key}?release={session}"));
+
+    /// <summary>kill -9 a dev agent and start it again on the same ports: every session and key is gone, indexes restart.</summary>
+    public static async Task<Fault> RestartDevAgentAsync(ConsulNode agent)
+    {
+        var start = Stopwatch.GetTimestamp();
+        await agent.KillAsync().ConfigureAwait(false);
+        await agent.RestartAsync().ConfigureAwait(false);
+        var healed = await ChaosTopology.WaitForAgentAsync(agent, s_ready).ConfigureAwait(false);
+        return new Fault("dev agent restarted, state lost", start, healed, null, MayCauseLoss: true, FaultExcuse.StateLost);
+    }
+
+    private async Task<Fault> ConnectionFaultAsync(string name, TimeSpan length, Func<FaultProxy, Task> inject, bool? mayCauseLoss = null)
+    {
+        var worker = await HolderAsync().ConfigureAwait(false);
+        var proxy = run.ProxyOf(worker);
+        var start = Stopwatch.GetTimestamp();
+        await inject(proxy).ConfigureAwait(false);
+        await Task.Delay(length).ConfigureAwait(false);
+        proxy.Heal();
+        var healed = Stopwatch.GetTimestamp();
+        return new Fault($"{worker}: {name}", start, healed, [worker], mayCauseLoss ?? OutageMayCauseLoss(start, healed));
+    }
+
+    private async Task<Fault> OperatorAsync(string name, FaultExcuse excuse, Func<Uri, string, string, Task<(HttpStatusCode, string)>> act)
+    {
+        var server = Cluster.Servers.First(s => s.IsRunning).HttpAddress;
+        var (worker, key, session) = await HolderAsync(requireSession: true).ConfigureAwait(false);
+        var start = Stopwatch.GetTimestamp();
+        var (status, body) = await act(server, key, session).ConfigureAwait(false);
+        if (status != HttpStatusCode.OK)
+        {
+            throw new InvalidOperationException($"{name} failed: {(int)status} {body}");
+        }
+
+        return new Fault($"{name} ({worker}, {key})", start, Stopwatch.GetTimestamp(), [worker], MayCauseLoss: true, excuse, excuse == FaultExcuse.None ? null : key);
+    }
+
+    private async Task<string> HolderAsync() => (await HolderAsync(requireSession: false).ConfigureAwait(false)).Worker;
+
+    /// <summary>A worker that holds a key now (waits a little for one if none does).</summary>
+    private async Task<(string Worker, string Key, string Session)> HolderAsync(bool requireSession)
+    {
+        for (var attempt = 0; attempt < 100; attempt++)
+        {
+            var holders = run.Holders();
+            if (holders.Count > 0)
+            {
+                return holders[0];
+            }
+
+            await Task.Delay(100).ConfigureAwait(false);
+        }
+
+        if (requireSession)
+        {
+            throw new InvalidOperationException("No worker held a key for 10 s.");
+        }
+
+        return (run.Workers[0].Name, "", "");
+    }
+
+    private List<string> WorkersOn(int client) =>
+        run.Workers.Where((_, i) => i % Cluster.Clients.Count == client).Select(w => w.Name).ToList();
+
+    private async Task<int> LeaderAsync()
+    {
+        await Cluster.WaitForLeaderAsync(s_ready).ConfigureAwait(false);
+        return await Cluster.LeaderAsync().ConfigureAwait(false) ?? throw new InvalidOperationException("No leader.");
+    }
+
+    private async Task WaitForAllServersAsync()
+    {
+        // The restarted server counts once it agrees on the leader with the others.
+        var deadline = Stopwatch.GetTimestamp() + Checker.Ticks(s_ready);
+        while (Stopwatch.GetTimestamp() < deadline)
+        {
+            var agreed = 0;
+            foreach (var server in Cluster.Servers)
+            {
+                try
+                {
+                    if ((await ConsulHttp.LeaderAsync(server.HttpAddress).ConfigureAwait(false)).Length > 0)
+                    {
+                        agreed++;
+                    }
+                }
+                catch (HttpRequestException)
+                {
+                }
+            }
+
+            if (agreed == Cluster.Servers.Count && await Cluster.LeaderAsync().ConfigureAwait(false) is not null)
+            {
+                return;
+            }
+
+            await Task.Delay(100).ConfigureAwait(false);
+        }
+
+        throw new TimeoutException("A restarted server did not rejoin.");
+    }
+}

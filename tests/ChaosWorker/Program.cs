@@ -1,0 +1,100 @@
+using System.Diagnostics;
+using System.Globalization;
+using ConsulLock.Aop;
+using ConsulLock.Aop.ChaosWorker;
+
+// Usage: ChaosWorker <register host:port> <consul address> <name> <keys, comma-separated> <flows> <seed> [run id]
+// Runs <flows> concurrent loops that lock random keys in random ways (short and long holds, waits with a timeout,
+// callers that cancel) until standard input closes or says "stop"; then disposes the provider and exits 0.
+// The run id is only there so that a sweep by command line finds a stray worker.
+var register = await RegisterClient.ConnectAsync(args[0]);
+var address = new Uri(args[1]);
+var name = args[2];
+var keys = args[3].Split(',');
+var flows = int.Parse(args[4], CultureInfo.InvariantCulture);
+var seed = int.Parse(args[5], CultureInfo.InvariantCulture);
+
+using var stop = new CancellationTokenSource();
+var stdin = Task.Run(() =>
+{
+    string? line;
+    while ((line = Console.ReadLine()) is not null && line != "stop")
+    {
+    }
+
+    stop.Cancel();
+});
+
+await using (var provider = new ConsulLockProvider(new ConsulLockOptions { Address = address, KeyPrefix = "chaos/" }))
+{
+    var loops = Enumerable.Range(0, flows).Select(i => RunFlowAsync(provider, $"{name}.{i}", new Random(seed * 100 + i))).ToArray();
+    await register.SendAsync("hello", name, Environment.ProcessId, Stopwatch.GetTimestamp());
+    await Task.WhenAll(loops);
+}
+
+await register.SendAsync("bye", name, Stopwatch.GetTimestamp());
+await register.DisposeAsync();
+await stdin;
+return 0;
+
+async Task RunFlowAsync(IConsulLockProvider provider, string flow, Random random)
+{
+    var sections = new Sections(provider, register, flow);
+    while (!stop.IsCancellationRequested)
+    {
+        var key = keys[random.Next(keys.Length)];
+        var roll = random.Next(100);
+        try
+        {
+            if (roll < 50)
+            {
+                await sections.HoldAsync(key, random.Next(20, 200), stop.Token);
+            }
+            else if (roll < 70)
+            {
+                await sections.HoldAsync(key, random.Next(1500, 4000), stop.Token);
+            }
+            else if (roll < 85)
+            {
+                await sections.HoldWithTimeoutAsync(key, random.Next(20, 500), stop.Token);
+            }
+            else
+            {
+                // A caller that gives up after a random time, waiting or holding.
+                using var caller = CancellationTokenSource.CreateLinkedTokenSource(stop.Token);
+                caller.CancelAfter(random.Next(0, 2000));
+                await sections.HoldAsync(key, random.Next(500, 3000), caller.Token);
+            }
+        }
+        catch (ConsulLockTimeoutException)
+        {
+            await register.SendAsync("timeout", flow, key, Stopwatch.GetTimestamp());
+        }
+        catch (ConsulLockLostException)
+        {
+            // Reported by the section's lost-token callback, with its time.
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        catch (Exception ex) when (ex is ConsulLockException or HttpRequestException or ObjectDisposedException or InvalidOperationException)
+        {
+            await register.SendAsync("error", flow, key, Stopwatch.GetTimestamp(), ex.GetType().Name);
+            try
+            {
+                await Task.Delay(200, stop.Token);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+        }
+
+        try
+        {
+            await Task.Delay(random.Next(0, 100), stop.Token);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+}
