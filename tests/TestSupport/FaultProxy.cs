@@ -11,7 +11,7 @@ namespace ConsulLock.Aop.TestSupport;
 public sealed class FaultProxy : IAsyncDisposable
 {
     private readonly IPEndPoint _endpoint;
-    private readonly Uri _target;
+    private Uri _target;
     private readonly CancellationTokenSource _stop = new();
     private readonly List<TcpClient> _connections = [];
     private readonly object _sync = new();
@@ -19,6 +19,8 @@ public sealed class FaultProxy : IAsyncDisposable
     private Task _acceptLoop = Task.CompletedTask;
     private TaskCompletionSource _open = Gate(open: true);
     private long _delayTicks;
+    private volatile bool _stallNew;
+    private int _stallEpoch;
 
     private FaultProxy(Uri target)
     {
@@ -66,9 +68,27 @@ public sealed class FaultProxy : IAsyncDisposable
     /// <summary>Every chunk sent towards Consul waits <paramref name="delay"/> first (so each request takes that much longer).</summary>
     public void Delay(TimeSpan delay) => Interlocked.Exchange(ref _delayTicks, delay.Ticks);
 
-    /// <summary>Plain forwarding again: listening, bytes moving, no delay.</summary>
+    /// <summary>
+    /// Connections open now go silent for good, as when a NAT or firewall drops their state: nothing they carry
+    /// arrives, nothing is reset, and <see cref="Heal"/> does not revive them. New connections work.
+    /// </summary>
+    public void StallOpenConnections() => Interlocked.Increment(ref _stallEpoch);
+
+    /// <summary>Connections opened from now until <see cref="Heal"/> go silent for good (they stay so after it).</summary>
+    public void StallNewConnections() => _stallNew = true;
+
+    /// <summary>From now on forwards to <paramref name="target"/> and resets the connections open now: to the client, Consul restarted.</summary>
+    public async Task RetargetAsync(Uri target)
+    {
+        Volatile.Write(ref _target, target);
+        await RefuseAsync().ConfigureAwait(false);
+        Heal();
+    }
+
+    /// <summary>Plain forwarding again: listening, bytes moving, no delay. Stalled connections stay stalled.</summary>
     public void Heal()
     {
+        _stallNew = false;
         Interlocked.Exchange(ref _delayTicks, 0);
         lock (_sync)
         {
@@ -121,12 +141,16 @@ public sealed class FaultProxy : IAsyncDisposable
     {
         lock (_connections)
         {
+            
             foreach (var connection in _connections)
             {
                 try
                 {
                     // Linger 0: close with RST, as a crashed peer or a firewall's reject would.
-                    connection.Client.LingerState = new LingerOption(true, 0);
+                    if (connection.Client is { } socket)
+                    {
+                        socket.LingerState = new LingerOption(true, 0);
+                    }
                 }
                 catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
                 {
@@ -176,11 +200,13 @@ public sealed class FaultProxy : IAsyncDisposable
 
         try
         {
+            var epoch = _stallNew ? -1 : Volatile.Read(ref _stallEpoch);
             await WhenOpen().ConfigureAwait(false);
-            await upstream.ConnectAsync(_target.Host, _target.Port, _stop.Token).ConfigureAwait(false);
+            var target = Volatile.Read(ref _target);
+            await upstream.ConnectAsync(target.Host, target.Port, _stop.Token).ConfigureAwait(false);
             var clientStream = client.GetStream();
             var upstreamStream = upstream.GetStream();
-            await Task.WhenAny(PumpAsync(clientStream, upstreamStream, delayed: true), PumpAsync(upstreamStream, clientStream, delayed: false)).ConfigureAwait(false);
+            await Task.WhenAny(PumpAsync(clientStream, upstreamStream, delayed: true, epoch), PumpAsync(upstreamStream, clientStream, delayed: false, epoch)).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is OperationCanceledException or SocketException or IOException or ObjectDisposedException)
         {
@@ -198,7 +224,7 @@ public sealed class FaultProxy : IAsyncDisposable
         }
     }
 
-    private async Task PumpAsync(NetworkStream from, NetworkStream to, bool delayed)
+    private async Task PumpAsync(NetworkStream from, NetworkStream to, bool delayed, int epoch)
     {
         var buffer = new byte[16 * 1024];
         while (true)
@@ -215,8 +241,12 @@ public sealed class FaultProxy : IAsyncDisposable
                 await Task.Delay(delay, _stop.Token).ConfigureAwait(false);
             }
 
-            // Bytes that arrive in a blackhole are held here until healed.
+            // Bytes that arrive in a blackhole are held here until healed; on a stalled connection, for good.
             await WhenOpen().ConfigureAwait(false);
+            if (epoch != Volatile.Read(ref _stallEpoch))
+            {
+                await Task.Delay(Timeout.Infinite, _stop.Token).ConfigureAwait(false);
+            }
             await to.WriteAsync(buffer.AsMemory(0, read), _stop.Token).ConfigureAwait(false);
         }
     }

@@ -250,6 +250,8 @@ internal sealed partial class KeyWatches : IAsyncDisposable
     private async Task WatchLoopAsync(KeyWatch watch, ulong index, CancellationToken stop)
     {
         var backoff = new Backoff(s_firstRetry, s_maxRetry);
+        // The highest index Consul is known to have reached; a look at index 0 after a failure keeps it.
+        var floor = index;
         while (!stop.IsCancellationRequested)
         {
             lock (_sync)
@@ -291,10 +293,13 @@ internal sealed partial class KeyWatches : IAsyncDisposable
                     return;
                 }
 
+                // Consul may have restarted meanwhile, perhaps with its data lost: look at once rather than block on an
+                // index it may never reach again; the answer shows whether the index went backwards.
+                index = 0;
                 continue;
             }
 
-            index = Deliver(watch, result);
+            index = floor = Deliver(watch, result, floor);
         }
     }
 
@@ -388,7 +393,7 @@ internal sealed partial class KeyWatches : IAsyncDisposable
         foreach (var watch in changed)
         {
             var result = await _client.GetKeyAsync(watch.Key, recurse: false, 0, default, consistent: false, stop).ConfigureAwait(false);
-            Deliver(watch, result);
+            Deliver(watch, result, floor: watch.Entry?.ModifyIndex ?? 0);
         }
     }
 
@@ -408,8 +413,12 @@ internal sealed partial class KeyWatches : IAsyncDisposable
         }
     }
 
-    /// <summary>Records an answer and tells the subscribers it covers; returns the index to block on next.</summary>
-    private ulong Deliver(KeyWatch watch, KvQueryResult result)
+    /// <summary>
+    /// Records an answer and tells the subscribers it covers; returns the index to block on next. <paramref name="floor"/>
+    /// is an index Consul had already reached when the request was made (the index blocked on, or the key's last
+    /// ModifyIndex): an answer below it means Consul's index went backwards.
+    /// </summary>
+    private ulong Deliver(KeyWatch watch, KvQueryResult result, ulong floor)
     {
         var entry = result.Entries.FirstOrDefault(e => e.Key == watch.Key);
         Subscription[] due;
@@ -417,7 +426,7 @@ internal sealed partial class KeyWatches : IAsyncDisposable
         {
             // Consul's index can go backwards (a snapshot restore, a new leader after data loss): then this answer is
             // news to every subscriber, whatever index it subscribed at, and blocking starts over from it.
-            var wentBack = watch.HasAnswer && result.Index < watch.Index;
+            var wentBack = result.Index < Math.Max(floor, watch.HasAnswer ? watch.Index : 0);
             if (wentBack)
             {
                 Log.IndexWentBackwards(_logger, watch.Key, watch.Index, result.Index);

@@ -141,7 +141,7 @@ internal sealed class LockEngine : IAsyncDisposable
             Log.ReleaseFailed(Logger, handle.Key, ex);
         }
 
-        RunInBackground(() => RetryReleaseAsync(handle.Key, handle.Session, handle.FencingToken));
+        RunInBackground(() => RetryReleaseAsync(handle.Key, handle.Session, handle.FencingToken, finish: true));
     }
 
     public async ValueTask DisposeAsync()
@@ -239,8 +239,13 @@ internal sealed class LockEngine : IAsyncDisposable
                 }
 
                 operations.Add(TxnOperation.Lock(key, session.Id, ConsulClient.LockFlagValue));
+                // Sent without the caller's token: a cancelled caller returns at once, but the request runs to its
+                // answer, so that giving up knows exactly what Consul granted and releases that.
                 attempt.InDoubt = true;
-                var answer = await _client.TransactAsync(operations, key, $"acquire the lock '{key}'", attempt.CancellationToken).ConfigureAwait(false);
+                var sending = _client.TransactAsync(operations, key, $"acquire the lock '{key}'", CancellationToken.None);
+                attempt.Pending = sending;
+                var answer = await sending.WaitAsync(attempt.CancellationToken).ConfigureAwait(false);
+                attempt.Pending = null;
                 attempt.InDoubt = false;
                 expectedIndex = null;
                 retry.Reset();
@@ -318,6 +323,7 @@ internal sealed class LockEngine : IAsyncDisposable
             {
                 // No answer, or a transient one: try again within the caller's wait. A lock request in doubt may have
                 // been granted; the next read finds it held by our session and takes it over.
+                attempt.Pending = null;
                 attempt.FailingSince ??= Stopwatch.GetTimestamp();
                 var failingFor = Stopwatch.GetElapsedTime(attempt.FailingSince.Value);
                 var left = attempt.Deadline.IsEndless ? _client.RequestTimeout - failingFor : attempt.Deadline.Remaining;
@@ -404,14 +410,118 @@ internal sealed class LockEngine : IAsyncDisposable
 
         if (!attempt.InDoubt)
         {
-            Sessions.Return(session);
-            _gates.Exit(attempt.Key);
+            Finish(attempt.Key, session);
             return;
         }
 
-        // The lock request may have reached Consul (cancelled, timed out or failed in flight). An unlock with that
-        // session is always safe here: inside the gate no handle of ours uses the key.
-        RunInBackground(() => RetryReleaseAsync(attempt.Key, session, grantIndex: null));
+        RunInBackground(() => CleanUpAsync(attempt.Key, session, attempt.Pending));
+    }
+
+    /// <summary>
+    /// Lets go of what a lock request that its caller gave up on may have been granted. With the request still
+    /// running, its answer says exactly what to release. With no answer at all (the connection failed), the request may
+    /// still reach Consul later: the key is looked at now and twice more (after a second and after a request timeout),
+    /// and unlocked whenever it is held by this session in the state seen (an index-checked unlock, which can never
+    /// undo a later grant).
+    /// </summary>
+    private async Task CleanUpAsync(string key, LockSession session, Task<TxnResponse>? pending)
+    {
+        var gateOpen = false;
+        try
+        {
+            if (pending is not null)
+            {
+                TxnResponse? answer = null;
+                try
+                {
+                    answer = await pending.ConfigureAwait(false);
+                }
+                catch (ConsulLockException)
+                {
+                }
+
+                if (answer is not null)
+                {
+                    if (answer.Errors is not { Count: > 0 } && answer.Results?.LastOrDefault(r => r.KV is not null)?.KV is { } granted && granted.Session == session.Id)
+                    {
+                        await RetryReleaseAsync(key, session, granted.ModifyIndex, finish: false).ConfigureAwait(false);
+                    }
+
+                    return;
+                }
+            }
+
+            foreach (var pause in new[] { TimeSpan.Zero, TimeSpan.FromSeconds(1), _client.RequestTimeout })
+            {
+                if (pause > TimeSpan.Zero)
+                {
+                    if (!gateOpen)
+                    {
+                        // Past the first look, guarded unlocks cannot hurt a caller of ours who takes the key meanwhile.
+                        _gates.Exit(key);
+                        gateOpen = true;
+                    }
+
+                    try
+                    {
+                        await Task.Delay(pause, _disposing.Token).ConfigureAwait(false);
+                    }
+                    catch (OperationCanceledException)
+                    {
+                        return;
+                    }
+                }
+
+                await UnlockIfOrphanedAsync(key, session).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            Sessions.Return(session);
+            if (!gateOpen)
+            {
+                _gates.Exit(key);
+            }
+        }
+    }
+
+    private async Task UnlockIfOrphanedAsync(string key, LockSession session)
+    {
+        var backoff = new Backoff(TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(2));
+        while (!session.IsGone && !_disposing.IsCancellationRequested)
+        {
+            try
+            {
+                var read = await _client.GetKeyAsync(key, recurse: false, 0, default, consistent: false, CancellationToken.None).ConfigureAwait(false);
+                if (read.Entries.FirstOrDefault(e => e.Key == key) is not { } entry || entry.Session != session.Id)
+                {
+                    return;
+                }
+
+                await _client.TransactAsync(
+                    [TxnOperation.CheckIndex(key, entry.ModifyIndex), TxnOperation.Unlock(key, session.Id, ConsulClient.LockFlagValue)],
+                    key, $"release the lock '{key}'", CancellationToken.None).ConfigureAwait(false);
+                return;
+            }
+            catch (ConsulLockException ex)
+            {
+                Log.ReleaseFailed(Logger, key, ex);
+                if (!ConsulClient.IsTransient(ex))
+                {
+                    Sessions.Retire(session);
+                    return;
+                }
+            }
+
+            try
+            {
+                await Task.Delay(backoff.Next(), _disposing.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
     }
 
     /// <summary>One release attempt; true when done (released, nothing to release, or the session is gone).</summary>
@@ -451,7 +561,7 @@ internal sealed class LockEngine : IAsyncDisposable
         throw new ConsulLockException($"Consul at {_client.Address} refused to release the lock '{key}': {why}.", key, 409, innerException: null);
     }
 
-    private async Task RetryReleaseAsync(string key, LockSession session, ulong? grantIndex)
+    private async Task RetryReleaseAsync(string key, LockSession session, ulong? grantIndex, bool finish)
     {
         var backoff = new Backoff(TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(5));
         try
@@ -495,7 +605,10 @@ internal sealed class LockEngine : IAsyncDisposable
         }
         finally
         {
-            Finish(key, session);
+            if (finish)
+            {
+                Finish(key, session);
+            }
         }
     }
 
@@ -581,6 +694,9 @@ internal sealed class LockEngine : IAsyncDisposable
 
         /// <summary>A lock request was sent and no answer said whether it was granted.</summary>
         public bool InDoubt { get; set; }
+
+        /// <summary>The lock request still running when the caller gave up; its answer says what to release.</summary>
+        public Task<TxnResponse>? Pending { get; set; }
 
         public long? WaitStarted { get; set; }
 

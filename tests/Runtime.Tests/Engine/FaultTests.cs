@@ -1,0 +1,319 @@
+using System.Diagnostics;
+using System.Net;
+using System.Text.Json;
+using ConsulLock.Aop.Engine;
+using ConsulLock.Aop.TestSupport;
+
+namespace ConsulLock.Aop.Tests.Engine;
+
+/// <summary>Tests in this collection share a dev agent of their own, so they run beside the main collection.</summary>
+[CollectionDefinition(Name)]
+public sealed class FaultCollection : ICollectionFixture<ConsulAgentFixture>
+{
+    public const string Name = "faults";
+}
+
+/// <summary>
+/// Contract section 6 against a real agent with faults injected between the provider and Consul: each test is a
+/// failure the engine once had (issue 8), made to happen on purpose.
+/// </summary>
+[Collection(FaultCollection.Name)]
+public sealed class FaultTests(ConsulAgentFixture fixture) : ConsulTestContext(fixture)
+{
+    private static readonly TimeSpan s_generous = TimeSpan.FromSeconds(15);
+    private static readonly TimeSpan s_ttl = TimeSpan.FromSeconds(10);
+
+    [Fact]
+    public async Task An_acquire_cancelled_while_its_lock_request_is_in_flight_leaves_no_key_held()
+    {
+        await using var proxy = FaultProxy.Start(Agent.Address);
+        var provider = NewProvider(address: proxy.Address);
+        // Another lock held meanwhile: the cancelled acquires share its session, which lives on.
+        await using var other = await provider.AcquireAsync("in-flight/other");
+        proxy.Delay(TimeSpan.FromMilliseconds(40));
+
+        var keys = Enumerable.Range(0, 12).Select(i => $"in-flight/k{i}").ToArray();
+        foreach (var key in keys)
+        {
+            using var cancel = new CancellationTokenSource(TimeSpan.FromMilliseconds(15));
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await provider.AcquireAsync(key, cancellationToken: cancel.Token));
+        }
+
+        proxy.Heal();
+        // Each lock request reached Consul after its caller gave up; the engine finds out and lets go of each key.
+        foreach (var key in keys)
+        {
+            await UntilAsync(async () => await HolderAsync(Prefix + key) is null, $"{key} still held");
+        }
+
+        // And the same process takes each key at once: it never waits on a key its own session holds.
+        foreach (var key in keys)
+        {
+            await using var again = await provider.TryAcquireAsync(key, TimeSpan.FromSeconds(5));
+            Assert.NotNull(again);
+        }
+    }
+
+    [Fact]
+    public async Task Refused_connections_for_less_than_the_TTL_are_ridden_out_and_dispose_still_releases()
+    {
+        await using var proxy = FaultProxy.Start(Agent.Address);
+        var provider = NewProvider(o => o.SessionTtl = s_ttl, proxy.Address);
+        var handle = await provider.AcquireAsync("refused/held");
+        var granted = Stopwatch.GetTimestamp();
+        await UntilAsync(() => Task.FromResult(provider.Engine.Watches.IsWatching(handle.Key)), "the held key's watch did not start");
+
+        // Refused from 3 s to 7 s: across the renewal due at 5 s (TTL/2), and every watch request fails meanwhile.
+        await Task.Delay(TimeSpan.FromSeconds(3));
+        await proxy.RefuseAsync();
+        await Task.Delay(TimeSpan.FromSeconds(4));
+        proxy.Heal();
+        await WaitPastAsync(granted, s_ttl + TimeSpan.FromSeconds(1));
+
+        Assert.False(handle.LostToken.IsCancellationRequested, ((LockHandle)handle).LostReason);
+        Assert.Equal(handle.SessionId, await HolderAsync(handle.Key));
+        await handle.DisposeAsync();
+        Assert.Null(await HolderAsync(handle.Key));
+    }
+
+    [Fact]
+    public async Task A_throwing_or_blocking_lost_token_callback_does_not_stop_other_loss_reports_or_disposal()
+    {
+        var provider = NewProvider();
+        var first = await provider.AcquireAsync("callbacks/a");
+        var second = await provider.AcquireAsync("callbacks/b");
+        using var release = new ManualResetEventSlim();
+        first.LostToken.Register(() => throw new InvalidOperationException("a user's callback threw"));
+        first.LostToken.Register(() => release.Wait(TimeSpan.FromSeconds(30)));
+        var secondLost = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        second.LostToken.Register(() => secondLost.TrySetResult());
+
+        await DeleteAsync(first.Key);
+        await UntilAsync(() => Task.FromResult(first.LostToken.IsCancellationRequested), "the first loss was not reported");
+        await DeleteAsync(second.Key);
+
+        // Reported while the first key's callback still blocks.
+        await secondLost.Task.WaitAsync(s_generous);
+        Assert.False(release.IsSet);
+        release.Set();
+        await first.DisposeAsync();
+        await second.DisposeAsync();
+        await provider.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task Dispose_after_a_loss_by_silence_still_releases_the_key_the_live_session_holds()
+    {
+        await using var proxy = FaultProxy.Start(Agent.Address);
+        var provider = NewProvider(o => o.SessionTtl = s_ttl, proxy.Address);
+        var handle = await provider.AcquireAsync("silence/held");
+        var lost = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        handle.LostToken.Register(() => lost.TrySetResult());
+
+        proxy.Blackhole();
+        await lost.Task.WaitAsync(s_ttl + s_generous);
+        Assert.Equal("no renewal was acknowledged for one TTL (10 s)", ((LockHandle)handle).LostReason);
+        proxy.Heal();
+
+        // Consul takes up to two TTLs to end a silent session; it still exists and holds the key.
+        Assert.Equal(handle.SessionId, await HolderAsync(handle.Key));
+        await handle.DisposeAsync();
+        // Deleted by the release itself: a session's end would have left the key there, unheld.
+        Assert.Null(await ReadKeyAsync(handle.Key));
+    }
+
+    [Fact]
+    public async Task A_release_that_fails_is_retried_until_the_key_is_released()
+    {
+        await using var proxy = FaultProxy.Start(Agent.Address);
+        var provider = NewProvider(o => o.SessionTtl = TimeSpan.FromMinutes(5), proxy.Address);
+        var handle = await provider.AcquireAsync("release/retried");
+
+        await proxy.RefuseAsync();
+        await handle.DisposeAsync().AsTask().WaitAsync(s_generous);
+        Assert.Equal(handle.SessionId, await HolderAsync(handle.Key));
+        proxy.Heal();
+
+        // Released (deleted, as releases do) well before the 5-minute TTL could free it.
+        await UntilAsync(async () => await ReadKeyAsync(handle.Key) is null, "the failed release was not retried");
+    }
+
+    [Fact]
+    public async Task Waiters_that_subscribe_while_the_key_changes_miss_nothing()
+    {
+        // A missed update would leave a waiter blocked until the blocking query's 60-second wait ends.
+        var holder = NewProvider();
+        var waiter = NewProvider();
+        for (var round = 0; round < 60; round++)
+        {
+            var held = await holder.AcquireAsync("race/k");
+            var waiting = waiter.AcquireAsync("race/k").AsTask();
+            await Task.Delay(round % 4);
+            await held.DisposeAsync();
+            await using var got = await waiting.WaitAsync(s_generous);
+            Assert.True(got.FencingToken > held.FencingToken);
+        }
+    }
+
+    [Fact]
+    public async Task An_index_that_goes_backwards_makes_every_watcher_recheck_its_key()
+    {
+        await using var fresh = await ConsulAgent.StartDevAsync();
+        await using var proxy = FaultProxy.Start(Agent.Address);
+        // A long TTL: only the key's watch, not a renewal, can report this loss within the test. A blocking query
+        // sent to the restarted Consul waits for an index it may never reach: its answer comes when the wait ends
+        // (a minute by default; 2 s here), and that answer must be news to every watcher.
+        var provider = NewProvider(o => (o.SessionTtl, o.WatchWait) = (TimeSpan.FromMinutes(10), TimeSpan.FromSeconds(2)), proxy.Address);
+        await using var handle = await provider.AcquireAsync("backwards/held");
+        await UntilAsync(() => Task.FromResult(provider.Engine.Watches.IsWatching(handle.Key)), "the held key's watch did not start");
+        // The old agent's index runs well ahead of the fresh one's.
+        for (var i = 0; i < 30; i++)
+        {
+            await PutAsync($"/v1/kv/{Prefix}backwards/filler-{i}", "x");
+        }
+
+        var lost = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        handle.LostToken.Register(() => lost.TrySetResult());
+
+        // To the provider, Consul restarted with its data lost: its index goes back to where a fresh agent is.
+        await proxy.RetargetAsync(fresh.Address);
+
+        await lost.Task.WaitAsync(s_generous);
+        Assert.Equal("the key was deleted", ((LockHandle)handle).LostReason);
+    }
+
+    [Fact]
+    public async Task Disposing_the_provider_ends_pending_waits_at_once_with_ObjectDisposedException()
+    {
+        var holder = NewProvider();
+        var provider = NewProvider();
+        await using var busy = await holder.AcquireAsync("dispose/busy");
+        var watched = provider.AcquireAsync("dispose/busy").AsTask();
+        await UntilWatchedAsync(provider, "dispose/busy");
+        // A second caller of the same process queues behind the first, inside the process.
+        var queued = Task.Run(async () => await provider.AcquireAsync("dispose/busy"));
+
+        await provider.DisposeAsync();
+
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => watched.WaitAsync(s_generous));
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => queued.WaitAsync(s_generous));
+    }
+
+    [Fact]
+    public async Task Disposal_fires_held_lost_tokens_before_the_sessions_end_and_leaves_nothing_behind()
+    {
+        var unobserved = new List<Exception>();
+        EventHandler<UnobservedTaskExceptionEventArgs> record = (_, e) => { lock (unobserved) { unobserved.Add(e.Exception); } };
+        TaskScheduler.UnobservedTaskException += record;
+        try
+        {
+            var provider = NewProvider();
+            var handle = await provider.AcquireAsync("dispose/held");
+            var sessionAtFiring = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+            handle.LostToken.Register(() =>
+            {
+                // Synchronously, inside the callback: is the session still there?
+                var (status, body) = ConsulHttp.SendAsync(HttpMethod.Get, Agent.Address, "/v1/session/info/" + handle.SessionId).GetAwaiter().GetResult();
+                sessionAtFiring.TrySetResult(status == HttpStatusCode.OK && JsonDocument.Parse(body).RootElement.GetArrayLength() == 1);
+            });
+
+            await provider.DisposeAsync();
+
+            Assert.True(await sessionAtFiring.Task.WaitAsync(s_generous), "the session ended before the lost-token fired");
+            Assert.DoesNotContain(handle.SessionId, await SessionIdsAsync());
+            Assert.Null(await HolderAsync(handle.Key));
+            await handle.DisposeAsync();
+        }
+        finally
+        {
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+            TaskScheduler.UnobservedTaskException -= record;
+        }
+
+        Assert.Empty(unobserved);
+    }
+
+    [Fact]
+    public async Task A_transient_failure_during_an_acquire_is_retried_within_its_wait()
+    {
+        await using var proxy = FaultProxy.Start(Agent.Address);
+        var provider = NewProvider(address: proxy.Address);
+        await proxy.RefuseAsync();
+
+        var acquiring = provider.TryAcquireAsync("transient/k", TimeSpan.FromSeconds(10)).AsTask();
+        await Task.Delay(TimeSpan.FromSeconds(1));
+        Assert.False(acquiring.IsCompleted, "the acquire gave up on the first refused connection");
+        proxy.Heal();
+
+        await using var handle = await acquiring.WaitAsync(s_generous);
+        Assert.NotNull(handle);
+    }
+
+    [Fact]
+    public async Task A_wait_that_ends_while_Consul_is_down_says_so_instead_of_blaming_a_holder()
+    {
+        await using var proxy = FaultProxy.Start(Agent.Address);
+        var holder = NewProvider();
+        var waiter = NewProvider(address: proxy.Address);
+        await using var busy = await holder.AcquireAsync("blame/k");
+        var waiting = waiter.TryAcquireAsync("blame/k", TimeSpan.FromSeconds(3)).AsTask();
+        await UntilWatchedAsync(waiter, "blame/k");
+
+        proxy.Blackhole();
+
+        var error = await Assert.ThrowsAsync<ConsulLockTimeoutException>(() => waiting.WaitAsync(s_generous));
+        Assert.True(error.IsConsulFailure);
+        Assert.Contains("because Consul was failing", error.Message, StringComparison.Ordinal);
+        proxy.Heal();
+
+        // While Consul answers, a busy key still ends a wait with null, as documented.
+        Assert.Null(await waiter.TryAcquireAsync("blame/k", TimeSpan.FromMilliseconds(300)));
+    }
+
+    [Fact]
+    public async Task One_hung_connection_does_not_cost_the_lock()
+    {
+        await using var proxy = FaultProxy.Start(Agent.Address);
+        var provider = NewProvider(o => o.SessionTtl = s_ttl, proxy.Address);
+        var handle = await provider.AcquireAsync("hung/held");
+        var granted = Stopwatch.GetTimestamp();
+
+        // Just before the renewal due at 5 s (TTL/2): every connection open now, and any opened in the next half
+        // second, goes silent for good; later connections work.
+        await WaitPastAsync(granted, TimeSpan.FromSeconds(4.8));
+        proxy.StallOpenConnections();
+        proxy.StallNewConnections();
+        await WaitPastAsync(granted, TimeSpan.FromSeconds(5.5));
+        proxy.Heal();
+        await WaitPastAsync(granted, s_ttl + TimeSpan.FromSeconds(1));
+
+        Assert.False(handle.LostToken.IsCancellationRequested, ((LockHandle)handle).LostReason);
+        await handle.DisposeAsync();
+    }
+
+    private async Task<string?> HolderAsync(string key) =>
+        await ReadKeyAsync(key) is { } entry && entry.TryGetProperty("Session", out var session) ? session.GetString() : null;
+
+    private async Task DeleteAsync(string key) => await ConsulHttp.SendAsync(HttpMethod.Delete, Agent.Address, "/v1/kv/" + key);
+
+    private static async Task WaitPastAsync(long since, TimeSpan elapsed)
+    {
+        var left = elapsed - Stopwatch.GetElapsedTime(since);
+        if (left > TimeSpan.Zero)
+        {
+            await Task.Delay(left);
+        }
+    }
+
+    /// <summary>Until <paramref name="condition"/> holds, looking every 50 ms, within a generous bound.</summary>
+    private static async Task UntilAsync(Func<Task<bool>> condition, string failure)
+    {
+        var started = Stopwatch.GetTimestamp();
+        while (!await condition())
+        {
+            Assert.True(Stopwatch.GetElapsedTime(started) < s_generous, failure);
+            await Task.Delay(50);
+        }
+    }
+}
