@@ -17,13 +17,13 @@ namespace ConsulLock.Aop.Tests.Keys;
 /// their look-alikes, percent signs, dots, long strings): their escaping keeps its promises, and a real agent keeps
 /// every escaped key byte for byte through its URL API, its transaction API and its key listing.
 /// <c>CONSULLOCK_KEY_FUZZ_SEED</c> replays a run (the seed is printed); <c>CONSULLOCK_KEY_FUZZ_COUNT</c> asks for more
-/// segments through the agent (the local checks take twenty times as many).
+/// segments through the agent (the local checks take twelve times as many).
 /// </summary>
 [Collection(ConsulCollection.Name)]
 public sealed class KeyEscapingFuzzTests(ConsulAgentFixture fixture, ITestOutputHelper output) : ConsulTestContext(fixture)
 {
-    private const int DefaultCount = 10000;
-    private const int LocalFactor = 20;
+    private const int DefaultCount = 25000;
+    private const int LocalFactor = 12;
     private const int ThroughProvider = 60;
     private const int TransactionKeys = 32; // two operations per key; Consul allows 64 per transaction
 
