@@ -167,7 +167,7 @@ public static class LockKey
                     + "or LockKey.FormatSegment, which encode it";
             }
 
-            if (!ConsulPathCharacters.IsAccepted(codePoint))
+            if (codePoint is < 0x20 or >= 0x7F && !ConsulPathCharacters.IsAccepted(codePoint))
             {
                 return $"it contains U+{codePoint:X4} at index {i}, which Consul refuses in a URL path (not a printable character "
                     + "in its Unicode tables); build segments from untrusted values with LockKey.EscapeSegment or "
@@ -196,7 +196,9 @@ public static class LockKey
         return -1;
     }
 
-    private static bool NeedsEscape(int codePoint) => codePoint is '/' or '%' || !ConsulPathCharacters.IsAccepted(codePoint);
+    // Printable ASCII, the common case, skips the table's binary search.
+    private static bool NeedsEscape(int codePoint) =>
+        codePoint is >= 0x20 and < 0x7F ? codePoint is '/' or '%' : !ConsulPathCharacters.IsAccepted(codePoint);
 
     /// <summary>The code point at <paramref name="index"/>; an unpaired surrogate is its own code point, one unit long.</summary>
     private static (int CodePoint, int Length) CodePointAt(string text, int index)
@@ -254,5 +256,26 @@ public static class LockKey
         return dot < 0 ? placeholder : placeholder[..dot];
     }
 
-    private static string Shorten(string key) => key.Length <= 80 ? key : key[..80] + "...";
+    /// <summary>The key for a message: at most 80 code units, with what Consul would refuse shown as a C# escape.</summary>
+    private static string Shorten(string key)
+    {
+        var shown = key.Length <= 80 ? key : key[..80];
+        var builder = new StringBuilder(shown.Length + 8);
+        for (var i = 0; i < shown.Length;)
+        {
+            var (codePoint, length) = CodePointAt(shown, i);
+            if (codePoint is '%' or '/' || !NeedsEscape(codePoint))
+            {
+                builder.Append(shown, i, length);
+            }
+            else
+            {
+                builder.Append(codePoint <= 0xFFFF ? "\\u" : "\\U").Append(codePoint.ToString(codePoint <= 0xFFFF ? "X4" : "X8", CultureInfo.InvariantCulture));
+            }
+
+            i += length;
+        }
+
+        return shown.Length < key.Length ? builder.Append("...").ToString() : builder.ToString();
+    }
 }

@@ -82,6 +82,7 @@ public sealed class UntrustedKeyTests(ConsulAgentFixture fixture) : ConsulTestCo
         var error = await Assert.ThrowsAsync<ArgumentException>(async () => await provider.AcquireAsync(raw).AsTask().WaitAsync(s_noHang));
 
         Assert.Contains("U+", error.Message, StringComparison.Ordinal);
+        Assert.Contains($"'webhook_receiver/{escapedId}'", error.Message, StringComparison.Ordinal); // the key shown readably
         Assert.Contains("EscapeSegment", error.Message, StringComparison.Ordinal);
         Assert.Equal(error.Message, Assert.Throws<ArgumentException>(() => LockKey.Validate(raw)).Message);
     }
