@@ -177,6 +177,18 @@ internal sealed class ConsulClient : IDisposable
         return answer;
     }
 
+    /// <summary>
+    /// Asks the agent which server leads its cluster (<c>GET /v1/status/leader</c>): true when one is named, false
+    /// when the agent answers but knows no leader (no lock can be taken then). For health checks.
+    /// </summary>
+    internal async Task<bool> PingAsync(CancellationToken cancellationToken)
+    {
+        const string what = "read the cluster's leader";
+        using var response = await SendAsync(HttpMethod.Get, "/v1/status/leader", null, RequestTimeout, what, null, cancellationToken).ConfigureAwait(false);
+        EnsureSuccess(response, what, null);
+        return Encoding.UTF8.GetString(response.Body).Trim().Trim('"').Length > 0;
+    }
+
     public void Dispose()
     {
         if (_ownsHttp)

@@ -45,6 +45,9 @@ internal sealed class LockSession
 
     public bool IsLost => _lost.IsCancellationRequested;
 
+    /// <summary>Time since Consul last acknowledged a renewal (or the creation), on the monotonic clock.</summary>
+    internal TimeSpan SinceLastAcknowledged => Stopwatch.GetElapsedTime(Volatile.Read(ref _lastAcknowledged));
+
     /// <summary>Locks and acquires currently using the session; guarded by the owning <see cref="SessionPool"/>.</summary>
     internal int Rentals { get; set; }
 
