@@ -18,12 +18,7 @@ public sealed partial class AotPublishTests(ConsulAgentFixture fixture, ITestOut
     {
         Assert.True(ClangIsInstalled(), "Native AOT links with clang, and none is on PATH (clang or clang-NN): install it (Debian: apt-get install clang) and run again.");
         using var feed = await LocalPackageFeed.PackAsync();
-        var consumer = feed.CreateConsumerFolder("aot-consumer");
-        var templates = Path.Combine(AppContext.BaseDirectory, "AotConsumer");
-        await File.WriteAllTextAsync(
-            Path.Combine(consumer, "AotConsumer.csproj"),
-            (await File.ReadAllTextAsync(Path.Combine(templates, "AotConsumer.csproj.template"))).Replace("$VERSION$", feed.Version, StringComparison.Ordinal));
-        File.Copy(Path.Combine(templates, "Program.cs.template"), Path.Combine(consumer, "Program.cs"));
+        var consumer = feed.CreateConsumer("AotConsumer", Path.Combine(AppContext.BaseDirectory, "AotConsumer"));
 
         var clock = Stopwatch.StartNew();
         var publish = Path.Combine(consumer, "publish");
