@@ -63,6 +63,21 @@ public sealed partial class WebhookReceiverDemoTests
         Assert.Equal(200, RowLabel().Count(html));
     }
 
+    [Fact]
+    public async Task With_a_key_prefix_per_receiver_the_locks_exclude_nobody_and_the_verdict_fails()
+    {
+        // The check that the verdict can fail: a real configuration mistake that leaves the lock useless.
+        var (exitCode, output) = await SampleProcess.RunAsync(
+            SampleProcess.PathOf("WebhookReceiver", "WebhookReceiver"), [], TimeSpan.FromSeconds(90),
+            ("CONSUL_HTTP_ADDR", null), ("DEMO_MISCONFIGURE", "prefix-per-receiver"));
+
+        Assert.True(exitCode == 1, output);
+        Assert.Contains("MISCONFIGURED on purpose", output, StringComparison.Ordinal);
+        Assert.True(int.Parse(Figure(output, "overlapping holds of one key"), System.Globalization.CultureInfo.InvariantCulture) > 0, output);
+        Assert.Contains("FAIL: see above.", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("PASS", output, StringComparison.Ordinal);
+    }
+
     private static string Figure(string output, string label) =>
         Regex.Match(output, Regex.Escape(label) + @":\s+(\d+)").Groups[1].Value;
 

@@ -40,8 +40,16 @@ public static class DemoRun
         store.BeforeDecide = moments.BeforeDecideAsync;
 
         var prefix = $"demo/{DateTime.UtcNow:yyyyMMddHHmmss}-{Environment.ProcessId}/";
+        // DEMO_MISCONFIGURE=prefix-per-receiver gives each receiver a KeyPrefix of its own, a real configuration
+        // mistake: its locks then exclude nobody else's, and the verdict must fail.
+        var misconfigured = Environment.GetEnvironmentVariable("DEMO_MISCONFIGURE") == "prefix-per-receiver";
+        if (misconfigured)
+        {
+            Say("MISCONFIGURED on purpose: each receiver locks under a key prefix of its own, so no lock excludes another receiver.");
+        }
+
         var receivers = Enumerable.Range(1, Receivers)
-            .Select(i => ReceiverProcess.Start($"receiver-{i}", consul.Address, store.Address, prefix, clock, Say)).ToList();
+            .Select(i => ReceiverProcess.Start($"receiver-{i}", consul.Address, store.Address, misconfigured ? $"{prefix}receiver-{i}/" : prefix, clock, Say)).ToList();
         var reports = new List<ReceiverReport>();
         SendReport sent;
         try

@@ -14,6 +14,7 @@ public sealed record Verdict(
     int DuplicatesAbsorbed,
     int Overlaps,
     int StaleRefused,
+    int RefusedUnstaged,
     int LostMidCall,
     bool CancelledMomentShown,
     bool RefusedMomentShown,
@@ -22,7 +23,7 @@ public sealed record Verdict(
     Percentiles Acquire)
 {
     public bool Passed =>
-        AppliedOnce == Events && AppliedTwiceOrMore == 0 && NeverApplied == 0 && Overlaps == 0 && Sent.Undelivered == 0
+        AppliedOnce == Events && AppliedTwiceOrMore == 0 && NeverApplied == 0 && Overlaps == 0 && RefusedUnstaged == 0 && Sent.Undelivered == 0
         && CancelledMomentShown && RefusedMomentShown;
 
     public static Verdict From(
@@ -38,6 +39,7 @@ public sealed record Verdict(
             ops.Count(o => o.Result == StoreOpResult.AlreadyApplied),
             CountOverlaps(holds),
             ops.Count(o => o.Result == StoreOpResult.RefusedStale),
+            ops.Count(o => o.Result == StoreOpResult.RefusedStale && o.EventId != moments.RefusedEvent),
             holds.Count(h => h.Outcome == HoldOutcome.Lost),
             ops.Any(o => o.EventId == moments.CancelledEvent && o.Result == StoreOpResult.Abandoned),
             ops.Any(o => o.EventId == moments.RefusedEvent && o.Result == StoreOpResult.RefusedStale),
@@ -77,7 +79,7 @@ public sealed record Verdict(
         Line($"duplicate deliveries absorbed:     {DuplicatesAbsorbed} (found the event applied and did nothing)");
         Line($"overlapping holds of one key:      {Overlaps} (must be 0)");
         Line($"locks lost mid-call:               {LostMidCall} (every call the destroyed sessions had in flight)");
-        Line($"stale fencing tokens refused:      {StaleRefused}");
+        Line($"stale fencing tokens refused:      {StaleRefused} ({RefusedUnstaged} outside the staged late write; must be 0: duplicates wait for the lock instead of racing)");
         Line($"lock wait (consullock.wait.duration, {LockWait.Count} waits):       p50 {LockWait.P50Ms:0.0} ms, p99 {LockWait.P99Ms:0.0} ms");
         Line($"acquire (consullock.acquire.duration, {Acquire.Count} acquires): p50 {Acquire.P50Ms:0.0} ms, p99 {Acquire.P99Ms:0.0} ms");
         if (!CancelledMomentShown)

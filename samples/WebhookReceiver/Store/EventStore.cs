@@ -36,10 +36,11 @@ public sealed record StoreOp(string EventId, string Receiver, ulong Token, strin
 }
 
 /// <summary>
-/// The downstream store the receivers write to, a small HTTP service: "has event X been applied?" and "apply X".
-/// It fences: every request carries the lock's fencing token, and a token lower than the highest the store has seen
-/// for that event is refused. It does not deduplicate by itself: two accepted applies of one event count twice, so
-/// only the lock keeps the effect exactly-once. It records every request; the verdict is read from that record.
+/// The downstream store the receivers write to, a small HTTP service: "has event X been applied?" and "apply X" (the
+/// effect and its record in one write). It fences: every request carries the lock's fencing token, and a token lower
+/// than the highest the store has seen for that event is refused, so a receiver that lost its lock cannot write
+/// after the next holder has been there. It does not deduplicate: each accepted apply counts. It records every
+/// request; the verdict is read from that record.
 /// </summary>
 public sealed class EventStore : IAsyncDisposable
 {
