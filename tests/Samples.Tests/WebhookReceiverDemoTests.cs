@@ -61,6 +61,8 @@ public sealed partial class WebhookReceiverDemoTests
         Assert.Contains($"webhook_receiver/{first.Groups["event"].Value}", html, StringComparison.Ordinal);
         Assert.Contains("lost lock 2: late write refused", html, StringComparison.Ordinal);
         Assert.Equal(200, RowLabel().Count(html));
+        var svg = System.Xml.Linq.XElement.Parse(html[html.IndexOf("<svg", StringComparison.Ordinal)..(html.IndexOf("</svg>", StringComparison.Ordinal) + "</svg>".Length)]);
+        Assert.Equal("svg", svg.Name.LocalName); // well-formed, so a browser draws all of it
     }
 
     [Fact]
