@@ -13,7 +13,7 @@ namespace WebhookReceiver.Demo;
 public static class TimelinePage
 {
     private const int Left = 190;
-    private const int Width = 1000;
+    private const int Width = 1100;
     private const int Row = 12;
     private const int Top = 70;
     private static readonly string[] s_colours = ["#4e79a7", "#f28e2b", "#59a14f", "#b07aa1", "#9c755f"];
@@ -33,8 +33,11 @@ public static class TimelinePage
         var byEvent = holds.ToLookup(h => h.EventId);
         var rows = events.OrderBy(e => byEvent[e].Select(h => h.Start).DefaultIfEmpty(double.MaxValue).Min()).ToList();
         var receivers = holds.Select(h => h.Receiver).Distinct().Order(StringComparer.Ordinal).ToList();
-        var end = Math.Max(1, holds.Select(h => h.End).Concat(ops.Select(o => o.Decided)).DefaultIfEmpty(1).Max());
-        string X(double t) => F(Left + t / end * Width);
+        // The axis spans the holds (the start-up before the first delivery would only squeeze them), in whole seconds.
+        var start = Math.Floor(holds.Select(h => h.Start).DefaultIfEmpty(0).Min());
+        var end = Math.Ceiling(Math.Max(start + 1, holds.Select(h => h.End).Concat(ops.Select(o => o.Decided)).DefaultIfEmpty(start + 1).Max()));
+        var span = end - start;
+        string X(double t) => F(Left + (t - start) / span * Width);
         string Colour(string receiver) => s_colours[Math.Max(0, receivers.IndexOf(receiver)) % s_colours.Length];
 
         var svg = new StringBuilder();
@@ -48,9 +51,9 @@ public static class TimelinePage
         svg.Append(CultureInfo.InvariantCulture, $"<rect x=\"{Left + receivers.Count * 120}\" y=\"8\" width=\"12\" height=\"10\" fill=\"#e15759\" stroke=\"#000\"/><text x=\"{Left + receivers.Count * 120 + 16}\" y=\"17\">lock lost mid-call</text>");
         svg.Append(CultureInfo.InvariantCulture, $"<text x=\"{Left + receivers.Count * 120 + 140}\" y=\"17\" fill=\"#c00\">&#9670; store refused a stale token   &#215; call abandoned</text>");
         svg.Append(CultureInfo.InvariantCulture, $"<text x=\"{Left}\" y=\"34\">faded bar: a duplicate delivery that found the event applied; full bar: the hold that applied it</text>");
-        for (var second = 0; second <= end; second++)
+        for (var tick = start; tick <= end; tick += 0.5)
         {
-            svg.Append(CultureInfo.InvariantCulture, $"<line x1=\"{X(second)}\" y1=\"{Top - 14}\" x2=\"{X(second)}\" y2=\"{height - 20}\" stroke=\"#ddd\"/><text x=\"{X(second)}\" y=\"{Top - 18}\" text-anchor=\"middle\">{second}s</text>");
+            svg.Append(CultureInfo.InvariantCulture, $"<line x1=\"{X(tick)}\" y1=\"{Top - 14}\" x2=\"{X(tick)}\" y2=\"{height - 20}\" stroke=\"#ddd\"/><text x=\"{X(tick)}\" y=\"{Top - 18}\" text-anchor=\"middle\">{tick:0.0}s</text>");
         }
 
         for (var i = 0; i < rows.Count; i++)
@@ -62,7 +65,7 @@ public static class TimelinePage
             foreach (var hold in byEvent[id])
             {
                 var lost = hold.Outcome == HoldOutcome.Lost;
-                var barWidth = Math.Max(2, (hold.End - hold.Start) / end * Width);
+                var barWidth = Math.Max(2, (hold.End - hold.Start) / span * Width);
                 svg.Append(CultureInfo.InvariantCulture,
                     $"<rect x=\"{X(hold.Start)}\" y=\"{y + 1}\" width=\"{F(barWidth)}\" height=\"{Row - 2}\" fill=\"{(lost ? "#e15759" : Colour(hold.Receiver))}\"{(lost ? " stroke=\"#000\"" : "")}{(hold.Outcome == HoldOutcome.Duplicate ? " fill-opacity=\"0.4\"" : "")}>"
                     + $"<title>{Escape($"{hold.Receiver} held webhook_receiver/{id} from {hold.Start:0.000}s to {hold.End:0.000}s, token {hold.Token}, session {hold.Session}: {Timeline.Describe(hold.Outcome)}")}</title></rect>");
