@@ -24,6 +24,7 @@ public sealed partial class WebhookReceiverDemoTests
         Assert.True(int.Parse(Figure(output, "stale fencing tokens refused"), System.Globalization.CultureInfo.InvariantCulture) > 0, output);
         Assert.Matches(LockWaitLine(), output);
         Assert.Contains("PASS", output, StringComparison.Ordinal);
+        Assert.Equal(3, HealthyReceiver().Count(output)); // the library's health check, served by each receiver
 
         // Lost lock 1: the narrative's receiver and token are those of the timeline's cancelled hold of that event.
         var first = LostLockOne().Match(output);
@@ -113,6 +114,9 @@ public sealed partial class WebhookReceiverDemoTests
 
     [GeneratedRegex(@"\n(evt-\d+: |\n|Verdict)")]
     private static partial Regex EventHeading();
+
+    [GeneratedRegex(@"receiver-\d /healthz: Healthy")]
+    private static partial Regex HealthyReceiver();
 
     [GeneratedRegex(@">webhook_receiver/evt-\d+</text>")]
     private static partial Regex RowLabel();

@@ -64,6 +64,7 @@ public static class DemoRun
             foreach (var receiver in receivers)
             {
                 reports.Add(await receiver.ReportAsync());
+                Say($"{receiver.Name} /healthz: {await receiver.HealthAsync()}");
             }
 
             await Task.WhenAll(receivers.Select(r => r.StopAsync(TimeSpan.FromSeconds(15))));

@@ -73,6 +73,9 @@ public sealed class ReceiverProcess : IDisposable
     public async Task<ReceiverReport> ReportAsync() =>
         await s_http.GetFromJsonAsync<ReceiverReport>(new Uri(Address, "report")) ?? throw new InvalidOperationException($"{Name} sent no report.");
 
+    /// <summary>The receiver's health endpoint's answer (the library's health check of its Consul connection and sessions).</summary>
+    public Task<string> HealthAsync() => s_http.GetStringAsync(new Uri(Address, "healthz"));
+
     /// <summary>Asks the receiver to stop (it disposes its lock provider, ending its Consul session) and waits for it.</summary>
     public async Task StopAsync(TimeSpan limit)
     {

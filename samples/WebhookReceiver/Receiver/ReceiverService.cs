@@ -10,7 +10,7 @@ namespace WebhookReceiver.Receiver;
 /// <summary>
 /// One instance of the webhook receiver: an ASP.NET Core minimal API on a loopback port. <c>POST /webhooks/{id}</c>
 /// takes a delivery; 200 means the event is applied (now or before), 503 asks the sender to retry.
-/// <c>GET /report</c> and <c>POST /shutdown</c> are for the demo.
+/// <c>GET /healthz</c> is the library's health check; <c>GET /report</c> and <c>POST /shutdown</c> are for the demo.
 /// </summary>
 public static class ReceiverService
 {
@@ -26,6 +26,7 @@ public static class ReceiverService
         builder.Services.AddSingleton(new HoldLog(name, clock));
         builder.Services.AddSingleton(new StoreClient(new HttpClient { BaseAddress = store }, name));
         builder.Services.AddSingleton<WebhookHandler>();
+        builder.Services.AddHealthChecks().AddConsulLock();
         await using var app = builder.Build();
 
         var stopping = app.Lifetime.ApplicationStopping;
@@ -43,6 +44,7 @@ public static class ReceiverService
                 return Results.StatusCode(StatusCodes.Status503ServiceUnavailable);
             }
         });
+        app.MapHealthChecks("/healthz");
         app.MapGet("/report", (HoldLog holds) => new ReceiverReport(name, holds.Snapshot(), metrics.WaitSeconds, metrics.AcquireSeconds));
         app.MapPost("/shutdown", (IHostApplicationLifetime lifetime) =>
         {
