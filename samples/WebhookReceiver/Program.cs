@@ -1,8 +1,9 @@
 using WebhookReceiver.Demo;
-using WebhookReceiver.Worker;
+using WebhookReceiver.Receiver;
+using WebhookReceiver.Contracts;
 
-// `WebhookReceiver` runs the whole demo; `WebhookReceiver worker <name> <consul> <target> <prefix>` is one of the
-// worker processes the demo starts.
-return args is ["worker", var name, var consul, var target, var prefix]
-    ? await WorkerProcess.RunAsync(name, new Uri(consul), new Uri(target), prefix)
+// `WebhookReceiver` runs the whole demo. `WebhookReceiver receiver <name> <consul> <store> <prefix> <start-ticks>`
+// is one receiver instance; the demo starts three.
+return args is ["receiver", var name, var consul, var store, var prefix, var startTicks]
+    ? await ReceiverService.RunAsync(name, new Uri(consul), new Uri(store), prefix, new DemoClock(long.Parse(startTicks, System.Globalization.CultureInfo.InvariantCulture)))
     : await DemoRun.RunAsync();

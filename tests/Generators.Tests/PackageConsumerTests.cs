@@ -7,36 +7,16 @@ namespace ConsulLock.Aop.Generators.Tests;
 /// proof that the generator really ships inside it and works in a user's build (warnings as errors, nullable on).
 /// </summary>
 [Collection(ConsulCollection.Name)]
-public sealed class PackageConsumerTests(ConsulAgentFixture fixture) : IDisposable
+public sealed class PackageConsumerTests(ConsulAgentFixture fixture)
 {
-    private readonly string _folder = Directory.CreateTempSubdirectory("consullock-consumer-").FullName;
-
     [Fact]
     public async Task A_project_that_references_only_the_package_builds_and_runs_the_example()
     {
-        var version = "0.1.0-local." + DateTime.UtcNow.ToString("yyyyMMddHHmmssfff", System.Globalization.CultureInfo.InvariantCulture);
-        var feed = Path.Combine(_folder, "feed");
-        var project = Path.Combine(ConsulBinary.RepositoryRoot, "src", "Runtime", "ConsulLock.Aop.csproj");
-        await RunAsync("dotnet", ["pack", project, "-c", BuildOutput.Configuration, "--no-build", "-o", feed, $"-p:PackageVersion={version}"], _folder);
-        Assert.True(File.Exists(Path.Combine(feed, $"ConsulLock.Aop.{version}.nupkg")), "the package was not produced");
+        using var feed = await LocalPackageFeed.PackAsync();
+        var version = feed.Version;
 
         // Outside the repository, so the consumer inherits none of our build settings, as a user's project would.
-        var consumer = Path.Combine(_folder, "consumer");
-        Directory.CreateDirectory(consumer);
-        var templates = Path.Combine(AppContext.BaseDirectory, "PackageConsumer");
-        await File.WriteAllTextAsync(Path.Combine(consumer, "Consumer.csproj"), (await File.ReadAllTextAsync(Path.Combine(templates, "Consumer.csproj.template"))).Replace("$VERSION$", version, StringComparison.Ordinal));
-        File.Copy(Path.Combine(templates, "Program.cs.template"), Path.Combine(consumer, "Program.cs"));
-        await File.WriteAllTextAsync(Path.Combine(consumer, "NuGet.config"), $"""
-            <?xml version="1.0" encoding="utf-8"?>
-            <configuration>
-              <packageSources>
-                <clear />
-                <add key="local" value="{feed}" />
-                <add key="nuget.org" value="https://api.nuget.org/v3/index.json" />
-              </packageSources>
-            </configuration>
-            """);
-        File.Copy(Path.Combine(ConsulBinary.RepositoryRoot, "global.json"), Path.Combine(consumer, "global.json"));
+        var consumer = feed.CreateConsumer("Consumer", Path.Combine(AppContext.BaseDirectory, "PackageConsumer"));
 
         var output = await RunAsync(
             "dotnet", ["run", "-c", "Release"], consumer,
@@ -50,6 +30,4 @@ public sealed class PackageConsumerTests(ConsulAgentFixture fixture) : IDisposab
         Assert.True(exitCode == 0, $"{file} {string.Join(' ', arguments)} exited {exitCode}:\n{output}");
         return output;
     }
-
-    public void Dispose() => Directory.Delete(_folder, recursive: true);
 }

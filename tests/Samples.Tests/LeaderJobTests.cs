@@ -3,7 +3,7 @@ using ConsulLock.Aop.TestSupport;
 
 namespace ConsulLock.Aop.Samples.Tests;
 
-/// <summary>Two copies of the leader-job sample against one agent: DI, configuration, the imperative API and Skip.</summary>
+/// <summary>The leader-job sample against one agent: DI, configuration, the imperative API, Skip and OpenTelemetry.</summary>
 public sealed partial class LeaderJobTests : IAsyncLifetime
 {
     private ConsulAgent? _agent;
@@ -28,6 +28,33 @@ public sealed partial class LeaderJobTests : IAsyncLifetime
 
         Assert.NotEmpty(tokens);
         Assert.Equal(tokens.Count, tokens.Distinct().Count()); // every run of the job had its own grant of the lock
+    }
+
+    [Fact]
+    public async Task The_library_traces_and_metrics_reach_OpenTelemetry_s_console_exporter()
+    {
+        var (exitCode, output) = await SampleProcess.RunAsync(
+            SampleProcess.PathOf("LeaderJob", "LeaderJob"), ["--LeaderJob:Runs=2"], TimeSpan.FromSeconds(60), ("CONSUL_HTTP_ADDR", (string?)_agent!.Address.ToString()));
+
+        Assert.True(exitCode == 0, output);
+        Assert.Matches(@"Activity\.DisplayName:\s+ConsulLock\.Acquire", output);
+        Assert.Contains("consullock.key: leader-job-sample/schema-migration", output, StringComparison.Ordinal);
+        Assert.Contains("consullock.outcome: acquired", output, StringComparison.Ordinal);
+        Assert.Contains("Metric Name: consullock.acquire.duration, Description: Time from an acquire call to its outcome., Unit: s", output, StringComparison.Ordinal);
+        Assert.Contains("Metric Name: consullock.hold.duration", output, StringComparison.Ordinal);
+        Assert.Contains("(0.001,0.0025]", output, StringComparison.Ordinal); // buckets in seconds, not OpenTelemetry's millisecond defaults
+    }
+
+    [Fact]
+    public async Task With_telemetry_off_nothing_is_exported()
+    {
+        var (exitCode, output) = await SampleProcess.RunAsync(
+            SampleProcess.PathOf("LeaderJob", "LeaderJob"), ["--LeaderJob:Runs=1", "--LeaderJob:Telemetry=false"], TimeSpan.FromSeconds(60), ("CONSUL_HTTP_ADDR", (string?)_agent!.Address.ToString()));
+
+        Assert.True(exitCode == 0, output);
+        Assert.Single(MigrationLine().Matches(output));
+        Assert.DoesNotContain("Activity.DisplayName", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("Metric Name", output, StringComparison.Ordinal);
     }
 
     [GeneratedRegex("migrating the schema under 'leader-job-sample/schema-migration'")]

@@ -1,120 +1,97 @@
-using System.Diagnostics;
-using WebhookReceiver.Target;
-using WebhookReceiver.Worker;
+using System.Globalization;
+using WebhookReceiver.Contracts;
+using WebhookReceiver.Store;
 
 namespace WebhookReceiver.Demo;
 
 /// <summary>
-/// The whole demo: a Consul agent, the webhook target, three workers receiving the same deliveries; midway one
-/// worker's session is destroyed while its call is in flight; at the end a timeline and a verdict from the target's
-/// record of calls.
+/// The whole demo: a Consul agent, the downstream store, three receiver processes, and a sender that delivers
+/// 200 events at least once, duplicates and retries included. Twice a receiver's Consul session is destroyed in
+/// the middle of a call. At the end, the verdict from the store's record, a text timeline and an HTML picture.
 /// </summary>
 public static class DemoRun
 {
-    private const int Workers = 3;
+    private const int Receivers = 3;
+    private const int Events = 200;
     private static readonly TimeSpan s_limit = TimeSpan.FromSeconds(50);
 
     public static async Task<int> RunAsync()
     {
-        var clock = Stopwatch.StartNew();
-        Say(clock, "Starting Consul (or reusing the one at CONSUL_HTTP_ADDR)...");
-        await using var consul = await LocalConsul.StartOrReuseAsync();
-        Say(clock, $"Consul is at {consul.Address}{(consul.Started ? " (started for this demo)" : "")}.");
-
-        await using var target = await WebhookTarget.StartAsync(clock);
-        Say(clock, $"The webhook target listens at {target.Address}; each call takes 250 ms and carries the lock's fencing token.");
-
-        // Midway, once a few calls have gone through, take a lock away from whoever is calling right then.
-        var lossDone = new TaskCompletionSource<CallRecord>(TaskCreationOptions.RunContinuationsAsynchronously);
-        var started = 0;
-        target.CallStarted += call =>
+        var clock = DemoClock.StartNow();
+        var console = new Lock();
+        void Say(string text)
         {
-            if (Interlocked.Increment(ref started) == 6)
+            lock (console)
             {
-                lossDone.TrySetResult(call);
+                Console.WriteLine($"{clock.Now,7:0.000}s  {text}");
             }
-        };
+        }
+
+        Say("Starting Consul (or reusing the one at CONSUL_HTTP_ADDR)...");
+        await using var consul = await LocalConsul.StartOrReuseAsync();
+        Say($"Consul is at {consul.Address}{(consul.Started ? " (started for this demo)" : "")}.");
+
+        await using var store = await EventStore.StartAsync(clock);
+        Say($"The downstream store listens at {store.Address}; it refuses a fencing token lower than one it has seen for the event.");
+
+        var seed = Environment.GetEnvironmentVariable("DEMO_SEED") is { Length: > 0 } s ? int.Parse(s, CultureInfo.InvariantCulture) : Random.Shared.Next(1000, 10000);
+        var events = Sender.Plan(Events, seed);
+        var moments = new LostLockMoments(consul, store, cancelled: events[Events / 5], refused: events[Events * 3 / 5], Say);
+        store.BeforeDecide = moments.BeforeDecideAsync;
 
         var prefix = $"demo/{DateTime.UtcNow:yyyyMMddHHmmss}-{Environment.ProcessId}/";
-        Say(clock, $"Starting {Workers} worker processes; each receives deliveries 1-{WorkerProcess.DeliveriesPerId} for {string.Join(", ", WorkerProcess.Ids)}.");
-        var workers = Enumerable.Range(1, Workers).Select(i => StartWorker($"worker-{i}", consul.Address, target.Address, prefix, clock)).ToList();
+        // DEMO_MISCONFIGURE=prefix-per-receiver gives each receiver a KeyPrefix of its own, a real configuration
+        // mistake: its locks then exclude nobody else's, and the verdict must fail.
+        var misconfigured = Environment.GetEnvironmentVariable("DEMO_MISCONFIGURE") == "prefix-per-receiver";
+        if (misconfigured)
+        {
+            Say("MISCONFIGURED on purpose: each receiver locks under a key prefix of its own, so no lock excludes another receiver.");
+        }
+
+        var receivers = Enumerable.Range(1, Receivers)
+            .Select(i => ReceiverProcess.Start($"receiver-{i}", consul.Address, store.Address, misconfigured ? $"{prefix}receiver-{i}/" : prefix, clock, Say)).ToList();
+        var reports = new List<ReceiverReport>();
+        SendReport sent;
         try
         {
-            var victim = await lossDone.Task.WaitAsync(s_limit);
-            Say(clock, $"DEMO: destroying {victim.Worker}'s Consul session while its call for {victim.Id} (delivery {victim.Delivery}, token {victim.Token}) is in flight.");
-            await consul.DestroySessionAsync(victim.Session);
-            Say(clock, "Consul now keeps that worker's ids free for the lock-delay (1 s here) before another worker may take them over.");
+            await Task.WhenAll(receivers.Select(r => r.WhenListeningAsync(s_limit)));
+            Say($"{Receivers} receivers listen: {string.Join(", ", receivers.Select(r => $"{r.Name} at {r.Address}"))}.");
+            Say($"Sending {Events} events in random order (seed {seed}; DEMO_SEED={seed} repeats it): about a third twice at once to two receivers, retried after a timeout or a 503.");
 
             using var timeout = new CancellationTokenSource(s_limit);
-            await Task.WhenAll(workers.Select(w => w.WaitForExitAsync(timeout.Token)));
+            sent = await new Sender(receivers.Select(r => r.Address).ToList(), seed).SendAsync(events, timeout.Token);
+            Say($"All deliveries answered: {sent.Deliveries} sent, {sent.Retries} of them retries.");
+            foreach (var receiver in receivers)
+            {
+                reports.Add(await receiver.ReportAsync());
+                Say($"{receiver.Name} /healthz: {await receiver.HealthAsync()}");
+            }
+
+            await Task.WhenAll(receivers.Select(r => r.StopAsync(TimeSpan.FromSeconds(15))));
         }
         finally
         {
-            foreach (var worker in workers)
+            foreach (var receiver in receivers)
             {
-                if (!worker.HasExited)
-                {
-                    worker.Kill(entireProcessTree: true);
-                }
+                receiver.Kill();
             }
         }
 
-        var failedWorkers = workers.Count(w => w.ExitCode != 0);
-        var verdict = Verdict.From(target.Calls);
+        var holds = reports.SelectMany(r => r.Holds).ToList();
+        var ops = store.Ops;
+        var verdict = Verdict.From(events, store.AppliedCounts, ops, holds, reports, sent, moments);
         Console.WriteLine();
-        Console.WriteLine(Timeline.Render(target.Calls));
+        Console.WriteLine(Timeline.Render(moments.Highlights(holds), holds, ops));
+        var page = TimelinePage.Write(events, holds, ops, moments);
         Console.WriteLine(verdict.Render());
-        foreach (var worker in workers)
+        Console.WriteLine($"The picture of who held which key when: {page}");
+        var exited = receivers.All(r => r.ExitCode == 0);
+        foreach (var receiver in receivers)
         {
-            worker.Dispose();
+            receiver.Dispose();
         }
 
-        Say(clock, $"Done in {clock.Elapsed.TotalSeconds:0.0} s.");
-        return verdict.Passed && failedWorkers == 0 ? 0 : 1;
-    }
-
-    private static Process StartWorker(string name, Uri consul, Uri target, string prefix, Stopwatch clock)
-    {
-        // Run this same program again in worker mode, through the same host that runs us ('dotnet' or the app host).
-        var host = Environment.ProcessPath!;
-        var start = new ProcessStartInfo(host) { RedirectStandardOutput = true, RedirectStandardError = true };
-        if (Path.GetFileNameWithoutExtension(host) == "dotnet")
-        {
-            start.ArgumentList.Add(typeof(DemoRun).Assembly.Location);
-        }
-
-        foreach (var argument in new[] { "worker", name, consul.ToString(), target.ToString(), prefix })
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        var process = Process.Start(start)!;
-        process.OutputDataReceived += (_, line) =>
-        {
-            if (line.Data is { Length: > 0 })
-            {
-                Say(clock, $"[{name}] {line.Data}");
-            }
-        };
-        process.ErrorDataReceived += (_, line) =>
-        {
-            if (line.Data is { Length: > 0 })
-            {
-                Say(clock, $"[{name} error] {line.Data}");
-            }
-        };
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        return process;
-    }
-
-    private static readonly Lock s_console = new();
-
-    private static void Say(Stopwatch clock, string text)
-    {
-        lock (s_console)
-        {
-            Console.WriteLine($"{clock.Elapsed.TotalSeconds,6:0.00}s  {text}");
-        }
+        Say($"Done in {clock.Now:0.0} s.");
+        return verdict.Passed && exited ? 0 : 1;
     }
 }

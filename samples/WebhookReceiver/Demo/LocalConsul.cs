@@ -104,7 +104,13 @@ public sealed class LocalConsul : IAsyncDisposable
         return output.Trim().Split('\n')[^1];
     }
 
-    private static string RepositoryRoot()
+    private static string RepositoryRoot() =>
+        FindRepositoryRoot() ?? throw new InvalidOperationException("Run the demo from inside the ConsulLock.Aop repository, or set CONSUL_HTTP_ADDR to a running agent.");
+
+    /// <summary>The repository the demo was built in, else the current folder (where artifacts go).</summary>
+    public static string RepositoryRootOrCurrent() => FindRepositoryRoot() ?? Directory.GetCurrentDirectory();
+
+    private static string? FindRepositoryRoot()
     {
         for (var folder = new DirectoryInfo(AppContext.BaseDirectory); folder is not null; folder = folder.Parent)
         {
@@ -114,7 +120,7 @@ public sealed class LocalConsul : IAsyncDisposable
             }
         }
 
-        throw new InvalidOperationException("Run the demo from inside the ConsulLock.Aop repository, or set CONSUL_HTTP_ADDR to a running agent.");
+        return null;
     }
 
     private static int FreePort()

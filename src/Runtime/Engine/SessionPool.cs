@@ -51,6 +51,15 @@ internal sealed class SessionPool : IAsyncDisposable
         }
     }
 
+    /// <summary>How recently each live session had a renewal acknowledged; for health checks.</summary>
+    internal IReadOnlyList<SessionHealth> Health()
+    {
+        lock (_sync)
+        {
+            return _alive.Select(s => new SessionHealth(s.Id, s.SinceLastAcknowledged, s.Settings.Ttl)).ToArray();
+        }
+    }
+
     public async ValueTask<LockSession> RentAsync(SessionSettings settings, CancellationToken cancellationToken)
     {
         if (TryRent(settings) is { } existing)
@@ -152,15 +161,6 @@ internal sealed class SessionPool : IAsyncDisposable
             }
 
             return false;
-        }
-    }
-
-    /// <summary>The renewal state of every live session, for health checks.</summary>
-    public IReadOnlyList<SessionHealth> Health()
-    {
-        lock (_sync)
-        {
-            return _alive.Select(s => new SessionHealth(s.Id, s.SinceLastAcknowledged, s.Settings.Ttl)).ToArray();
         }
     }
 
