@@ -20,8 +20,8 @@ internal sealed class ConsulClient : IDisposable
     /// <summary>Flags of a Go client <c>api.Semaphore</c> key.</summary>
     public const ulong SemaphoreFlagValue = 0xe0f69a2baa414de0;
 
-    /// <summary>How long a plain (non-blocking) request may take.</summary>
-    public static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(10);
+    /// <summary>How long a plain (non-blocking) request may take: <see cref="ConsulLockOptions.RequestTimeout"/>.</summary>
+    public TimeSpan RequestTimeout { get; }
 
     private readonly HttpClient _http;
     private readonly bool _ownsHttp;
@@ -31,6 +31,7 @@ internal sealed class ConsulClient : IDisposable
     public ConsulClient(ConsulLockOptions options, HttpClient? httpClient = null)
     {
         Address = options.Address;
+        RequestTimeout = options.RequestTimeout;
         _token = options.Token;
         _datacenterQuery = string.IsNullOrEmpty(options.Datacenter) ? "" : "dc=" + Uri.EscapeDataString(options.Datacenter);
         if (httpClient is null)

@@ -106,7 +106,7 @@ internal sealed class LockSession
 
         try
         {
-            using var timeout = new CancellationTokenSource(ConsulClient.RequestTimeout);
+            using var timeout = new CancellationTokenSource(_client.RequestTimeout);
             await _client.DestroySessionAsync(Id, timeout.Token).ConfigureAwait(false);
             Log.SessionDestroyed(_logger, Id);
         }
