@@ -19,6 +19,17 @@ public sealed class PackageConsumerTests(ConsulAgentFixture fixture) : IDisposab
         var project = Path.Combine(ConsulBinary.RepositoryRoot, "src", "Runtime", "ConsulLock.Aop.csproj");
         await RunAsync("dotnet", ["pack", project, "-c", BuildOutput.Configuration, "--no-build", "-o", feed, $"-p:PackageVersion={version}"], _folder);
         Assert.True(File.Exists(Path.Combine(feed, $"ConsulLock.Aop.{version}.nupkg")), "the package was not produced");
+        Assert.True(File.Exists(Path.Combine(feed, $"ConsulLock.Aop.{version}.snupkg")), "the symbol package was not produced");
+        using (var package = System.IO.Compression.ZipFile.OpenRead(Path.Combine(feed, $"ConsulLock.Aop.{version}.nupkg")))
+        {
+            using var nuspec = new StreamReader(package.GetEntry("ConsulLock.Aop.nuspec")!.Open());
+            var metadata = await nuspec.ReadToEndAsync();
+            Assert.Contains("<license type=\"expression\">MIT</license>", metadata, StringComparison.Ordinal);
+            Assert.Contains("<projectUrl>https://github.com/consullock/ConsulLock.Aop</projectUrl>", metadata, StringComparison.Ordinal);
+            Assert.Contains("<repository type=\"git\" url=\"https://github.com/consullock/ConsulLock.Aop\"", metadata, StringComparison.Ordinal);
+            Assert.Contains("<readme>README.md</readme>", metadata, StringComparison.Ordinal);
+            Assert.NotNull(package.GetEntry("README.md"));
+        }
 
         // Outside the repository, so the consumer inherits none of our build settings, as a user's project would.
         var consumer = Path.Combine(_folder, "consumer");
