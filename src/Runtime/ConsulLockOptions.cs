@@ -7,11 +7,21 @@ namespace ConsulLock.Aop;
 /// <summary>Settings of a <c>ConsulLockProvider</c>.</summary>
 public sealed class ConsulLockOptions
 {
+    internal static readonly TimeSpan MaxRequestTimeout = TimeSpan.FromMinutes(10);
+
+    private static readonly Uri s_defaultAddress = new("http://127.0.0.1:8500");
+
     private Uri _address;
 
     // A text that could not be read as the address (from CONSUL_HTTP_ADDR or configuration), reported by validation
     // rather than thrown where it was read; setting Address clears it.
     private string? _unreadableAddress;
+
+    // Configuration values that could not be read at all, reported by validation.
+    private List<string> _unreadable = [];
+
+    // Durations as written in configuration, so that errors quote "9s" rather than 00:00:09.
+    private Dictionary<string, (string Text, TimeSpan Value)> _written = [];
 
     /// <summary>Creates options with the defaults; an unreadable <c>CONSUL_HTTP_ADDR</c> is reported when they are validated.</summary>
     public ConsulLockOptions()
@@ -23,8 +33,6 @@ public sealed class ConsulLockOptions
             TrySetAddress(fromEnvironment, "CONSUL_HTTP_ADDR");
         }
     }
-
-    private static readonly Uri s_defaultAddress = new("http://127.0.0.1:8500");
 
     /// <summary>
     /// The Consul HTTP API address, <c>http://</c> or <c>https://</c>. Default: <c>CONSUL_HTTP_ADDR</c> (<c>host:port</c>
@@ -123,11 +131,6 @@ public sealed class ConsulLockOptions
     /// </summary>
     internal string? ConfigurationPath { get; set; }
 
-    private List<string> _unreadable = [];
-
-    // Durations as written in configuration, so that errors quote "9s" rather than 00:00:09.
-    private Dictionary<string, (string Text, TimeSpan Value)> _written = [];
-
     /// <summary>Reads <paramref name="text"/> as the address; when it cannot, remembers why for validation.</summary>
     internal bool TrySetAddress(string text, string source)
     {
@@ -216,8 +219,6 @@ public sealed class ConsulLockOptions
             throw new ArgumentException("Invalid ConsulLock.Aop options: " + string.Join("; ", problems) + ".", "options");
         }
     }
-
-    internal static readonly TimeSpan MaxRequestTimeout = TimeSpan.FromMinutes(10);
 
     private void CheckRange(List<string> problems, string option, TimeSpan value, TimeSpan min, TimeSpan max, string range)
     {
