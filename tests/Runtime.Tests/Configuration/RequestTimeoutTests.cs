@@ -21,7 +21,7 @@ public sealed class RequestTimeoutTests
     {
         using var silent = new TcpListener(IPAddress.Loopback, 0);
         silent.Start();
-        var accepted = new List<Socket>();
+        var accepted = new System.Collections.Concurrent.ConcurrentBag<Socket>();
         var accepting = Task.Run(async () =>
         {
             while (true)
