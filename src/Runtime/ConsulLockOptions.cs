@@ -1,12 +1,52 @@
+using System.Globalization;
 using System.Security.Cryptography.X509Certificates;
+using ConsulLock.Aop.Engine;
 
 namespace ConsulLock.Aop;
 
 /// <summary>Settings of a <c>ConsulLockProvider</c>.</summary>
 public sealed class ConsulLockOptions
 {
-    /// <summary>The Consul HTTP API address. Default: <c>CONSUL_HTTP_ADDR</c>, else <c>http://127.0.0.1:8500</c>.</summary>
-    public Uri Address { get; set; } = DefaultAddress();
+    internal static readonly TimeSpan MaxRequestTimeout = TimeSpan.FromMinutes(10);
+
+    private static readonly Uri s_defaultAddress = new("http://127.0.0.1:8500");
+
+    private Uri _address;
+
+    // A text that could not be read as the address (from CONSUL_HTTP_ADDR or configuration), reported by validation
+    // rather than thrown where it was read; setting Address clears it.
+    private string? _unreadableAddress;
+
+    // Configuration values that could not be read at all, reported by validation.
+    private List<string> _unreadable = [];
+
+    // Durations as written in configuration, so that errors quote "9s" rather than 00:00:09.
+    private Dictionary<string, (string Text, TimeSpan Value)> _written = [];
+
+    /// <summary>Creates options with the defaults; an unreadable <c>CONSUL_HTTP_ADDR</c> is reported when they are validated.</summary>
+    public ConsulLockOptions()
+    {
+        var fromEnvironment = NullIfEmpty(Environment.GetEnvironmentVariable("CONSUL_HTTP_ADDR"));
+        _address = s_defaultAddress;
+        if (fromEnvironment is not null)
+        {
+            TrySetAddress(fromEnvironment, "CONSUL_HTTP_ADDR");
+        }
+    }
+
+    /// <summary>
+    /// The Consul HTTP API address, <c>http://</c> or <c>https://</c>. Default: <c>CONSUL_HTTP_ADDR</c> (<c>host:port</c>
+    /// means <c>http://host:port</c>, as with Consul's own tools), else <c>http://127.0.0.1:8500</c>.
+    /// </summary>
+    public Uri Address
+    {
+        get => _address;
+        set
+        {
+            _address = value;
+            _unreadableAddress = null;
+        }
+    }
 
     /// <summary>
     /// The ACL token, sent as <c>X-Consul-Token</c> and never logged. Default: <c>CONSUL_HTTP_TOKEN</c>, else none.
@@ -16,7 +56,12 @@ public sealed class ConsulLockOptions
     /// <summary>The datacenter; default: the agent's own.</summary>
     public string? Datacenter { get; set; }
 
-    /// <summary>Put in front of every key, for example <c>"locks/my-service/"</c>. Default: empty.</summary>
+    /// <summary>
+    /// The folder every key goes in, for example <c>"locks/my-service"</c>: the key <c>orders/7</c> becomes
+    /// <c>locks/my-service/orders/7</c> (a trailing <c>/</c> is optional). Handles, contexts, exceptions and the
+    /// in-memory provider all name the full key. No leading <c>/</c>, no <c>//</c>, <c>.</c> or <c>..</c> segment.
+    /// Default: empty (keys as given).
+    /// </summary>
     public string KeyPrefix { get; set; } = "";
 
     /// <summary>The session TTL, 10 seconds to 24 hours. Default: 15 seconds.</summary>
@@ -46,9 +91,9 @@ public sealed class ConsulLockOptions
     public TimeSpan SessionIdleTimeout { get; set; } = TimeSpan.FromSeconds(2);
 
     /// <summary>
-    /// How long one request to Consul may take before it counts as failed (blocking queries get their wait on top).
-    /// Default: 10 seconds. Session renewals use a shorter timeout of their own (TTL/8), so that several attempts fit
-    /// in one TTL.
+    /// How long one plain (non-blocking) request to Consul may take before it counts as failed and is retried as a
+    /// transient error; a blocking query gets this on top of its wait. More than zero, at most 10 minutes.
+    /// Default: 10 seconds.
     /// </summary>
     public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
@@ -86,56 +131,136 @@ public sealed class ConsulLockOptions
     {
         var copy = (ConsulLockOptions)MemberwiseClone();
         copy._sessionChecks = [.. SessionChecks];
+        copy._unreadable = [.. _unreadable];
+        copy._written = new(_written);
         return copy;
     }
 
-    /// <summary>Checks the options before any network call; the messages never contain the token.</summary>
-    internal void Validate()
+    /// <summary>
+    /// Where the options were read from configuration (a section's path such as <c>ConsulLock</c>), so that errors name
+    /// <c>ConsulLock:SessionTtl</c>; <see langword="null"/> when set in code (errors name <c>ConsulLockOptions.SessionTtl</c>).
+    /// </summary>
+    internal string? ConfigurationPath { get; set; }
+
+    /// <summary>Reads <paramref name="text"/> as the address; when it cannot, remembers why for validation.</summary>
+    internal bool TrySetAddress(string text, string source)
     {
-        if (Address is null || !Address.IsAbsoluteUri || (Address.Scheme != Uri.UriSchemeHttp && Address.Scheme != Uri.UriSchemeHttps))
+        // Consul's own tools accept "host:port" without a scheme.
+        var withScheme = text.Contains("://", StringComparison.Ordinal) ? text : "http://" + text;
+        if (Uri.TryCreate(withScheme, UriKind.Absolute, out var address) && IsHttp(address))
         {
-            throw new ArgumentException(
-                $"ConsulLockOptions.Address must be an absolute http:// or https:// address, not '{Address}'.", nameof(Address));
+            Address = address;
+            return true;
+        }
+
+        _unreadableAddress = $"{source} = '{text}' is not an absolute http:// or https:// address such as http://127.0.0.1:8500";
+        return false;
+    }
+
+    /// <summary>Remembers how a duration was written in configuration, to quote it in errors.</summary>
+    internal void RememberWritten(string option, string text, TimeSpan value) => _written[option] = (text, value);
+
+    /// <summary>Remembers a configuration value that could not be read, for validation to report.</summary>
+    internal void AddUnreadable(string option, string text, string expected) =>
+        _unreadable.Add($"{NameOf(option)} = '{text}' is not {expected}");
+
+    /// <summary>
+    /// Everything wrong with the options, each naming the option and its bad value (never the token's); empty when
+    /// they are good. Both <c>ValidateOnStart</c> and the providers' constructors report these.
+    /// </summary>
+    internal List<string> FindProblems()
+    {
+        var problems = new List<string>(_unreadable);
+        if (_unreadableAddress is not null)
+        {
+            problems.Add(_unreadableAddress);
+        }
+        else if (Address is null || !IsHttp(Address))
+        {
+            problems.Add($"{NameOf(nameof(Address))} = '{Address}' is not an absolute http:// or https:// address such as http://127.0.0.1:8500");
         }
 
         if (Token is not null && Token.Any(char.IsControl))
         {
-            throw new ArgumentException("ConsulLockOptions.Token contains control characters.", nameof(Token));
+            problems.Add($"{NameOf(nameof(Token))} contains control characters (the value is not shown)");
         }
 
-        ArgumentNullException.ThrowIfNull(KeyPrefix, nameof(KeyPrefix));
-        if (RequestTimeout <= TimeSpan.Zero || RequestTimeout > TimeSpan.FromMinutes(10))
+        if (KeyPrefix is null)
         {
-            throw new ArgumentOutOfRangeException(nameof(RequestTimeout), RequestTimeout, "ConsulLockOptions.RequestTimeout must be above zero and at most 10 minutes.");
+            problems.Add($"{NameOf(nameof(KeyPrefix))} is null; leave it empty for no prefix");
+        }
+        else if (KeyFolder.FindProblem(KeyPrefix) is { } prefixProblem)
+        {
+            problems.Add($"{NameOf(nameof(KeyPrefix))} = '{Shorten(KeyPrefix)}' is not a key folder: {prefixProblem}");
+        }
+
+        if (string.IsNullOrEmpty(SessionName))
+        {
+            problems.Add($"{NameOf(nameof(SessionName))} is empty");
+        }
+
+        if (SessionChecks.Any(string.IsNullOrEmpty))
+        {
+            problems.Add($"{NameOf(nameof(SessionChecks))} contains an empty check name");
+        }
+
+        CheckRange(problems, nameof(SessionTtl), SessionTtl, SessionSettings.MinTtl, SessionSettings.MaxTtl, "from 10s to 24h (Consul's limits)");
+        CheckRange(problems, nameof(LockDelay), LockDelay, TimeSpan.Zero, SessionSettings.MaxLockDelay, "from 0s to 60s (Consul's limits)");
+        CheckRange(problems, nameof(SessionIdleTimeout), SessionIdleTimeout, TimeSpan.Zero, TimeSpan.MaxValue, "0s or more");
+        if (RequestTimeout <= TimeSpan.Zero || RequestTimeout > MaxRequestTimeout)
+        {
+            problems.Add($"{NameOf(nameof(RequestTimeout))} = {Show(nameof(RequestTimeout), RequestTimeout)} is out of range: it must be more than 0s and at most 10m");
         }
 
         if (MaxConnections < 4)
         {
-            throw new ArgumentOutOfRangeException(nameof(MaxConnections), MaxConnections, "ConsulLockOptions.MaxConnections must be at least 4.");
+            problems.Add($"{NameOf(nameof(MaxConnections))} = {MaxConnections} is out of range: it must be 4 or more");
         }
 
-        ArgumentException.ThrowIfNullOrEmpty(SessionName, nameof(SessionName));
-        if (SessionIdleTimeout < TimeSpan.Zero)
+        if (!Enum.IsDefined(Behavior))
         {
-            throw new ArgumentOutOfRangeException(nameof(SessionIdleTimeout), SessionIdleTimeout, "The session idle timeout cannot be negative.");
+            problems.Add($"{NameOf(nameof(Behavior))} = {(int)Behavior} is not Release or Delete");
         }
 
-        new Engine.SessionSettings(SessionTtl, LockDelay, Behavior).Validate(nameof(ConsulLockOptions));
+        return problems;
     }
 
-    private static Uri DefaultAddress()
+    /// <summary>Checks the options before any network call; the message names every problem and never the token.</summary>
+    /// <exception cref="ArgumentException">An option is invalid.</exception>
+    internal void Validate()
     {
-        var fromEnvironment = NullIfEmpty(Environment.GetEnvironmentVariable("CONSUL_HTTP_ADDR"));
-        if (fromEnvironment is null)
+        var problems = FindProblems();
+        if (problems.Count > 0)
         {
-            return new Uri("http://127.0.0.1:8500");
+            throw new ArgumentException("Invalid ConsulLock.Aop options: " + string.Join("; ", problems) + ".", "options");
         }
-
-        // Consul's own tools accept "host:port" without a scheme.
-        return fromEnvironment.Contains("://", StringComparison.Ordinal)
-            ? new Uri(fromEnvironment)
-            : new Uri("http://" + fromEnvironment);
     }
+
+    private void CheckRange(List<string> problems, string option, TimeSpan value, TimeSpan min, TimeSpan max, string range)
+    {
+        if (value < min || value > max)
+        {
+            problems.Add($"{NameOf(option)} = {Show(option, value)} is out of range: it must be {range}");
+        }
+    }
+
+    /// <summary>How errors name <paramref name="option"/>: its configuration path, or the property.</summary>
+    internal string NameOf(string option) => ConfigurationPath switch
+    {
+        null => "ConsulLockOptions." + option,
+        "" => option,
+        var path => path + ":" + option,
+    };
+
+    private string Show(string option, TimeSpan value) =>
+        _written.TryGetValue(option, out var written) && written.Value == value
+            ? $"'{written.Text}'"
+            : value.ToString("c", CultureInfo.InvariantCulture);
+
+    private static string Shorten(string text) => text.Length <= 80 ? text : text[..80] + "...";
+
+    private static bool IsHttp(Uri address) =>
+        address.IsAbsoluteUri && (address.Scheme == Uri.UriSchemeHttp || address.Scheme == Uri.UriSchemeHttps) && address.Host.Length > 0;
 
     private static string? NullIfEmpty(string? value) => string.IsNullOrEmpty(value) ? null : value;
 }

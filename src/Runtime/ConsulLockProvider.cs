@@ -15,7 +15,7 @@ namespace ConsulLock.Aop;
 /// destroyed after <see cref="ConsulLockOptions.SessionIdleTimeout"/>. Locks are not reentrant: a flow that holds a
 /// key and asks for it again gets <see cref="ConsulLockReentrancyException"/> at once.
 /// </remarks>
-public sealed class ConsulLockProvider : IConsulLockProvider, IAsyncDisposable, IDisposable
+public sealed class ConsulLockProvider : IConsulLockProvider, IAsyncDisposable, IDisposable, IKeyFolderProvider
 {
     private readonly ConsulLockOptions _options;
     private readonly ConsulClient _client;
@@ -89,10 +89,15 @@ public sealed class ConsulLockProvider : IConsulLockProvider, IAsyncDisposable, 
     {
         ArgumentNullException.ThrowIfNull(key);
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
-        var fullKey = _options.KeyPrefix + key;
+        var fullKey = FullKey(key);
         LockKey.Validate(fullKey);
         return (fullKey, SessionSettings.From(request, _options));
     }
+
+    /// <inheritdoc />
+    string IKeyFolderProvider.FullKey(string key) => FullKey(key);
+
+    private string FullKey(string key) => KeyFolder.Join(_options.KeyPrefix, key);
 
     private async ValueTask<IConsulLockHandle> AcquireCoreAsync(string fullKey, SessionSettings settings, FlowLocks.Marker marker, CancellationToken cancellationToken) =>
         await _engine.AcquireAsync(fullKey, settings, timeout: null, marker, cancellationToken).ConfigureAwait(false)

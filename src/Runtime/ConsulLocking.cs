@@ -15,4 +15,25 @@ public static class ConsulLocking
         get => Volatile.Read(ref s_default);
         set => Volatile.Write(ref s_default, value);
     }
+
+    /// <summary>
+    /// Marks work started inside the returned scope as a flow of its own for reentrancy. Locks are tracked per async
+    /// flow (an <see cref="AsyncLocal{T}"/>), which includes every task started while a lock is held: a <c>Task.Run</c>
+    /// that asks for a key its parent holds gets <see cref="ConsulLockReentrancyException"/>. Start such work inside
+    /// this scope and it waits for the key like any other caller instead.
+    /// </summary>
+    /// <returns>A scope to dispose, in the same method, once the separate work is started.</returns>
+    /// <remarks>
+    /// Inside the scope the current flow counts as holding no key, so do not ask there for a key it holds (that waits
+    /// for itself), and do not await, while holding a key, separate work that needs the same key: both deadlock.
+    /// Disposal restores the held keys, plus any acquired inside the scope.
+    /// <code>
+    /// Task audit;
+    /// using (ConsulLocking.SeparateFlow())
+    /// {
+    ///     audit = Task.Run(() => AuditAsync(orderId)); // may lock the same key once this caller releases it
+    /// }
+    /// </code>
+    /// </remarks>
+    public static IDisposable SeparateFlow() => Engine.FlowLocks.Separate();
 }

@@ -12,11 +12,23 @@ public sealed class PackageConsumerTests(ConsulAgentFixture fixture)
     [Fact]
     public async Task A_project_that_references_only_the_package_builds_and_runs_the_example()
     {
-        using var feed = await LocalPackageFeed.PackAsync();
-        var version = feed.Version;
+        using var packed = await LocalPackageFeed.PackAsync();
+        var version = packed.Version;
+        var feed = packed.Feed;
+        Assert.True(File.Exists(Path.Combine(feed, $"ConsulLock.Aop.{version}.snupkg")), "the symbol package was not produced");
+        using (var package = System.IO.Compression.ZipFile.OpenRead(Path.Combine(feed, $"ConsulLock.Aop.{version}.nupkg")))
+        {
+            using var nuspec = new StreamReader(package.GetEntry("ConsulLock.Aop.nuspec")!.Open());
+            var metadata = await nuspec.ReadToEndAsync();
+            Assert.Contains("<license type=\"expression\">MIT</license>", metadata, StringComparison.Ordinal);
+            Assert.Contains("<projectUrl>https://github.com/consullock/ConsulLock.Aop</projectUrl>", metadata, StringComparison.Ordinal);
+            Assert.Contains("<repository type=\"git\" url=\"https://github.com/consullock/ConsulLock.Aop\"", metadata, StringComparison.Ordinal);
+            Assert.Contains("<readme>README.md</readme>", metadata, StringComparison.Ordinal);
+            Assert.NotNull(package.GetEntry("README.md"));
+        }
 
         // Outside the repository, so the consumer inherits none of our build settings, as a user's project would.
-        var consumer = feed.CreateConsumer("Consumer", Path.Combine(AppContext.BaseDirectory, "PackageConsumer"));
+        var consumer = packed.CreateConsumer("Consumer", Path.Combine(AppContext.BaseDirectory, "PackageConsumer"));
 
         var output = await RunAsync(
             "dotnet", ["run", "-c", "Release"], consumer,

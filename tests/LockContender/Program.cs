@@ -4,6 +4,23 @@ using ConsulLock.Aop;
 // Usage: LockContender <consul address> <key prefix> <rounds> <shared folder>
 // Each round takes the lock, proves nobody else is inside (an exclusive marker file), increments a counter file
 // non-atomically, and releases. Exit code 2 = overlap seen, 0 = done.
+// Usage: LockContender hold <consul address> <key prefix> <key> <session TTL> <lock-delay>
+// Takes the key, prints "held <fencing token>" and holds it until killed (the crash test kills it with SIGKILL).
+if (args[0] == "hold")
+{
+    await using var holder = new ConsulLockProvider(new ConsulLockOptions
+    {
+        Address = new Uri(args[1]),
+        KeyPrefix = args[2],
+        SessionTtl = TimeSpan.Parse(args[4], CultureInfo.InvariantCulture),
+        LockDelay = TimeSpan.Parse(args[5], CultureInfo.InvariantCulture),
+    });
+    await using var held = await holder.AcquireAsync(args[3]);
+    Console.WriteLine($"held {held.FencingToken}");
+    await Task.Delay(Timeout.Infinite);
+    return 0;
+}
+
 var address = new Uri(args[0]);
 var prefix = args[1];
 var rounds = int.Parse(args[2], CultureInfo.InvariantCulture);

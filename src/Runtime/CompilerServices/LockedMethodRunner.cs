@@ -76,7 +76,7 @@ public static class LockedMethodRunner
         {
             return settings.OnTimeout == LockTimeoutBehavior.Skip
                 ? default!
-                : throw new ConsulLockTimeoutException(key, settings.WaitTimeout.GetValueOrDefault());
+                : throw new ConsulLockTimeoutException(provider is IKeyFolderProvider folder ? folder.FullKey(key) : key, settings.WaitTimeout.GetValueOrDefault());
         }
 
         await using (handle.ConfigureAwait(false))

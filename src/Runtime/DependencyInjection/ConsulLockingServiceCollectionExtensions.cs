@@ -1,5 +1,5 @@
 using ConsulLock.Aop.Common;
-using ConsulLock.Aop.Engine;
+using ConsulLock.Aop.DependencyInjection;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
@@ -12,7 +12,9 @@ public static class ConsulLockingServiceCollectionExtensions
 {
     /// <summary>
     /// Registers a singleton <see cref="ConsulLock.Aop.ConsulLockProvider"/> as <see cref="ConsulLock.Aop.IConsulLockProvider"/>,
-    /// configured by <paramref name="configure"/>. The container disposes it, which releases its locks.
+    /// configured by <paramref name="configure"/>. The container disposes it, which releases its locks. The options are
+    /// validated when the host starts (<c>ValidateOnStart</c>): bad ones stop it with an
+    /// <see cref="OptionsValidationException"/> that names each option and its value.
     /// </summary>
     public static IServiceCollection AddConsulLocking(this IServiceCollection services, Action<ConsulLock.Aop.ConsulLockOptions> configure)
     {
@@ -27,7 +29,10 @@ public static class ConsulLockingServiceCollectionExtensions
     /// <paramref name="configuration"/> (for example <c>configuration.GetSection("ConsulLock")</c>): <c>Address</c>,
     /// <c>Token</c>, <c>Datacenter</c>, <c>KeyPrefix</c>, <c>SessionTtl</c>, <c>LockDelay</c>, <c>Behavior</c>,
     /// <c>SessionChecks</c> (a list), <c>SessionName</c>, <c>SessionIdleTimeout</c>. Durations take Consul's notation
-    /// (<c>"15s"</c>) or <c>"00:00:15"</c>.
+    /// (<c>"15s"</c>) or <c>"00:00:15"</c>; <c>RequestTimeout</c> too. The options are validated when the host starts
+    /// (<c>ValidateOnStart</c>): a value that cannot be read or is out of range stops it with an
+    /// <see cref="OptionsValidationException"/> that names the setting by its path (<c>ConsulLock:SessionTtl</c>) and
+    /// its value, never with a parser's exception.
     /// </summary>
     public static IServiceCollection AddConsulLocking(this IServiceCollection services, IConfiguration configuration)
     {
@@ -39,6 +44,8 @@ public static class ConsulLockingServiceCollectionExtensions
 
     private static IServiceCollection AddProvider(IServiceCollection services)
     {
+        services.AddOptions<ConsulLock.Aop.ConsulLockOptions>().ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ConsulLock.Aop.ConsulLockOptions>, ConsulLockOptionsValidator>());
         services.TryAddSingleton(sp => new ConsulLock.Aop.ConsulLockProvider(
             sp.GetRequiredService<IOptions<ConsulLock.Aop.ConsulLockOptions>>().Value,
             sp.GetService<ILoggerFactory>()));
@@ -47,12 +54,14 @@ public static class ConsulLockingServiceCollectionExtensions
     }
 
     // Read by hand rather than with the reflection-based binder, so the library stays trimming- and AOT-safe and
-    // durations can be written as Consul writes them.
+    // durations can be written as Consul writes them. Nothing here throws: what cannot be read is remembered and
+    // reported by validation, named by its configuration path.
     private static void Bind(IConfiguration configuration, ConsulLock.Aop.ConsulLockOptions options)
     {
+        options.ConfigurationPath = configuration is IConfigurationSection section ? section.Path : "";
         if (configuration["Address"] is { Length: > 0 } address)
         {
-            options.Address = address.Contains("://", StringComparison.Ordinal) ? new Uri(address) : new Uri("http://" + address);
+            options.TrySetAddress(address, options.NameOf("Address"));
         }
 
         if (configuration["Token"] is { Length: > 0 } token)
@@ -75,14 +84,20 @@ public static class ConsulLockingServiceCollectionExtensions
             options.SessionName = name;
         }
 
-        options.SessionTtl = Duration(configuration, "SessionTtl") ?? options.SessionTtl;
-        options.LockDelay = Duration(configuration, "LockDelay") ?? options.LockDelay;
-        options.SessionIdleTimeout = Duration(configuration, "SessionIdleTimeout") ?? options.SessionIdleTimeout;
+        options.SessionTtl = Duration(configuration, options, "SessionTtl") ?? options.SessionTtl;
+        options.LockDelay = Duration(configuration, options, "LockDelay") ?? options.LockDelay;
+        options.SessionIdleTimeout = Duration(configuration, options, "SessionIdleTimeout") ?? options.SessionIdleTimeout;
+        options.RequestTimeout = Duration(configuration, options, "RequestTimeout") ?? options.RequestTimeout;
         if (configuration["Behavior"] is { Length: > 0 } behavior)
         {
-            options.Behavior = Enum.TryParse<ConsulLock.Aop.SessionBehavior>(behavior, ignoreCase: true, out var parsed) && Enum.IsDefined(parsed)
-                ? parsed
-                : throw new InvalidOperationException($"Configuration value 'Behavior' = '{behavior}' is not Release or Delete.");
+            if (Enum.TryParse<ConsulLock.Aop.SessionBehavior>(behavior, ignoreCase: true, out var parsed) && Enum.IsDefined(parsed))
+            {
+                options.Behavior = parsed;
+            }
+            else
+            {
+                options.AddUnreadable("Behavior", behavior, "Release or Delete");
+            }
         }
 
         var checks = configuration.GetSection("SessionChecks").GetChildren().Select(c => c.Value).OfType<string>().ToList();
@@ -96,7 +111,7 @@ public static class ConsulLockingServiceCollectionExtensions
         }
     }
 
-    private static TimeSpan? Duration(IConfiguration configuration, string name)
+    private static TimeSpan? Duration(IConfiguration configuration, ConsulLock.Aop.ConsulLockOptions options, string name)
     {
         var text = configuration[name];
         if (string.IsNullOrWhiteSpace(text))
@@ -104,8 +119,13 @@ public static class ConsulLockingServiceCollectionExtensions
             return null;
         }
 
-        return ConsulDuration.TryParse(text, out var value)
-            ? value
-            : throw new InvalidOperationException($"Configuration value '{name}' = '{text}' is not a duration; write it like 15s, 250ms or 00:00:15.");
+        if (!ConsulDuration.TryParse(text, out var value))
+        {
+            options.AddUnreadable(name, text, "a duration; write it like 15s, 250ms or 00:00:15");
+            return null;
+        }
+
+        options.RememberWritten(name, text, value);
+        return value;
     }
 }

@@ -8,6 +8,11 @@ namespace ConsulLock.Aop.Engine;
 /// everything the caller does next; it is switched off (not removed) on release, because an async method's
 /// changes to an <see cref="AsyncLocal{T}"/> do not flow back to its caller.
 /// </summary>
+/// <remarks>
+/// Being an <see cref="AsyncLocal{T}"/>, the set flows into every task the holder starts while it holds a key
+/// (<c>Task.Run</c>, <c>Task.WhenAll</c> children, timers): they are the same flow. <see cref="Separate"/> opts a child
+/// out; <c>ExecutionContext.SuppressFlow()</c> does too, but drops every other async-local (activity, log scopes).
+/// </remarks>
 internal static class FlowLocks
 {
     private static readonly AsyncLocal<ImmutableList<Marker>> s_held = new();
@@ -26,6 +31,34 @@ internal static class FlowLocks
         var entered = new Marker(provider, key);
         s_held.Value = held.RemoveAll(m => !m.IsActive).Add(entered);
         return entered;
+    }
+
+    /// <summary>
+    /// Until the returned scope is disposed, the current flow counts as holding no key, so work it starts (a
+    /// <c>Task.Run</c>) is a flow of its own: asking for a key the parent holds waits for it instead of failing.
+    /// Disposal restores the parent's keys, plus any it acquired inside the scope.
+    /// </summary>
+    public static IDisposable Separate()
+    {
+        var outer = s_held.Value ?? [];
+        s_held.Value = [];
+        return new SeparateScope(outer);
+    }
+
+    private sealed class SeparateScope(ImmutableList<Marker> outer) : IDisposable
+    {
+        private int _disposed;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _disposed, 1) != 0)
+            {
+                return;
+            }
+
+            var inside = s_held.Value ?? [];
+            s_held.Value = outer.RemoveAll(m => !m.IsActive).AddRange(inside.Where(m => m.IsActive));
+        }
     }
 
     internal sealed class Marker(object provider, string key)

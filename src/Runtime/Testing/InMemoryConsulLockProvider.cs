@@ -10,10 +10,12 @@ namespace ConsulLock.Aop.Testing;
 /// <remarks>
 /// It behaves as <see cref="ConsulLockProvider"/> does where a test can tell: keys and requests are validated the same
 /// way, callers of one key exclude each other, waits honour timeouts and cancellation, locks are not reentrant, and
-/// fencing tokens strictly increase per provider. <see cref="Lose"/> makes a held lock lost, as when someone destroys
+/// fencing tokens strictly increase per provider. Keys are named as <see cref="ConsulLockProvider"/> names them: the
+/// full key, <see cref="ConsulLockOptions.KeyPrefix"/> included (<see cref="HeldKeys"/>, <see cref="IsHeld"/>,
+/// <see cref="Lose"/>, <see cref="IConsulLockHandle.Key"/> and every exception). <see cref="Lose"/> makes a held lock lost, as when someone destroys
 /// its Consul session: the holder's <see cref="IConsulLockHandle.LostToken"/> fires and the key is free at once.
 /// </remarks>
-public sealed class InMemoryConsulLockProvider : IConsulLockProvider, IAsyncDisposable
+public sealed class InMemoryConsulLockProvider : IConsulLockProvider, IAsyncDisposable, IKeyFolderProvider
 {
     private readonly ConsulLockOptions _options;
     private readonly KeyGates _gates = new();
@@ -51,27 +53,33 @@ public sealed class InMemoryConsulLockProvider : IConsulLockProvider, IAsyncDisp
     /// <summary>How many times a lock was granted.</summary>
     public long GrantCount => Interlocked.Read(ref _lastToken);
 
-    /// <summary>Whether <paramref name="key"/> (as passed to <see cref="AcquireAsync"/>, without the prefix) is held now.</summary>
+    /// <summary>
+    /// Whether the full key <paramref name="key"/> (prefix included, as in <see cref="HeldKeys"/> and
+    /// <see cref="IConsulLockHandle.Key"/>) is held now.
+    /// </summary>
+    /// <exception cref="ArgumentException">The provider has a key prefix and <paramref name="key"/> is not under it.</exception>
     public bool IsHeld(string key)
     {
-        ArgumentNullException.ThrowIfNull(key);
+        CheckFullKey(key);
         lock (_held)
         {
-            return _held.ContainsKey(_options.KeyPrefix + key);
+            return _held.ContainsKey(key);
         }
     }
 
     /// <summary>
-    /// Makes the lock on <paramref name="key"/> (without the prefix) lost, as when its Consul session is destroyed:
-    /// the holder's lost-token fires and the key is free for the next caller. False when nobody holds it.
+    /// Makes the lock on the full key <paramref name="key"/> (prefix included, as <see cref="IsHeld"/> takes it) lost,
+    /// as when its Consul session is destroyed: the holder's lost-token fires and the key is free for the next caller.
+    /// False when nobody holds it.
     /// </summary>
+    /// <exception cref="ArgumentException">The provider has a key prefix and <paramref name="key"/> is not under it.</exception>
     public bool Lose(string key)
     {
-        ArgumentNullException.ThrowIfNull(key);
+        CheckFullKey(key);
         Handle? handle;
         lock (_held)
         {
-            _held.TryGetValue(_options.KeyPrefix + key, out handle);
+            _held.TryGetValue(key, out handle);
         }
 
         return handle is not null && handle.End(lost: true);
@@ -98,7 +106,7 @@ public sealed class InMemoryConsulLockProvider : IConsulLockProvider, IAsyncDisp
         }
 
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed), this);
-        var fullKey = _options.KeyPrefix + key;
+        var fullKey = FullKey(key);
         LockKey.Validate(fullKey);
         _ = SessionSettings.From(request, _options);
         var marker = FlowLocks.Enter(this, fullKey);
@@ -121,6 +129,26 @@ public sealed class InMemoryConsulLockProvider : IConsulLockProvider, IAsyncDisp
         }
 
         return default;
+    }
+
+    /// <inheritdoc />
+    string IKeyFolderProvider.FullKey(string key) => FullKey(key);
+
+    private string FullKey(string key) => KeyFolder.Join(_options.KeyPrefix, key);
+
+    // Every key this provider holds is under its folder, so a key that is not was written without the prefix: say so,
+    // rather than answer "not held" about a key the provider would never use.
+    private void CheckFullKey(string key)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        var folder = FullKey("");
+        if (!key.StartsWith(folder, StringComparison.Ordinal))
+        {
+            throw new ArgumentException(
+                $"'{key}' is not under this provider's key prefix '{_options.KeyPrefix}'; IsHeld and Lose take the full key, " +
+                $"as HeldKeys and IConsulLockHandle.Key name it: '{FullKey(key)}'.",
+                nameof(key));
+        }
     }
 
     private async ValueTask<IConsulLockHandle?> AcquireCoreAsync(string fullKey, TimeSpan timeout, FlowLocks.Marker marker, CancellationToken cancellationToken)

@@ -88,8 +88,9 @@ public sealed class BadInputTests(ConsulAgentFixture fixture) : ConsulTestContex
     [Fact]
     public void Out_of_range_provider_options_are_refused()
     {
-        Assert.Throws<ArgumentOutOfRangeException>(() => new ConsulLockProvider(new ConsulLockOptions { SessionTtl = TimeSpan.FromSeconds(5) }));
-        Assert.Throws<ArgumentOutOfRangeException>(() => new ConsulLockProvider(new ConsulLockOptions { LockDelay = TimeSpan.FromMinutes(2) }));
+        // Options errors are ArgumentException naming the option and its value (see OptionsValidationTests).
+        Assert.Contains("SessionTtl", Assert.Throws<ArgumentException>(() => new ConsulLockProvider(new ConsulLockOptions { SessionTtl = TimeSpan.FromSeconds(5) })).Message, StringComparison.Ordinal);
+        Assert.Contains("LockDelay", Assert.Throws<ArgumentException>(() => new ConsulLockProvider(new ConsulLockOptions { LockDelay = TimeSpan.FromMinutes(2) })).Message, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -48,12 +48,12 @@ public sealed class InMemoryConsulLockProviderTests
             await using var handle = await provider.AcquireAsync("job");
             Assert.Equal("app/job", handle.Key);
             Assert.True(handle.FencingToken > last);
-            Assert.True(provider.IsHeld("job"));
+            Assert.True(provider.IsHeld("app/job"));
             Assert.Equal(["app/job"], provider.HeldKeys);
             last = handle.FencingToken;
         }
 
-        Assert.False(provider.IsHeld("job"));
+        Assert.False(provider.IsHeld("app/job"));
     }
 
     [Fact]
@@ -133,7 +133,8 @@ public sealed class InMemoryConsulLockProviderTests
 
         await Assert.ThrowsAsync<ArgumentOutOfRangeException>(async () => await provider.AcquireAsync("k", new ConsulLockRequest { SessionTtl = TimeSpan.FromSeconds(1) }));
         await Assert.ThrowsAsync<ArgumentOutOfRangeException>(async () => await provider.TryAcquireAsync("k", TimeSpan.FromSeconds(-2)));
-        Assert.Throws<ArgumentOutOfRangeException>(() => new InMemoryConsulLockProvider(new ConsulLockOptions { SessionTtl = TimeSpan.FromDays(2) }));
+        var options = Assert.Throws<ArgumentException>(() => new InMemoryConsulLockProvider(new ConsulLockOptions { SessionTtl = TimeSpan.FromDays(2) }));
+        Assert.Contains("ConsulLockOptions.SessionTtl = 2.00:00:00", options.Message, StringComparison.Ordinal);
     }
 
     [Fact]
