@@ -186,7 +186,7 @@ internal sealed class LockEngine : IAsyncDisposable
                 {
                     var read = await _client.GetKeyAsync(key, recurse: false, 0, default, consistent: false, attempt.CancellationToken).ConfigureAwait(false);
                     var seen = read.Entries.FirstOrDefault(e => e.Key == key);
-                    if (seen is not null && seen.Flags != ConsulClient.LockFlagValue)
+                    if (seen is not null && !IsLockKey(seen))
                     {
                         throw Conflict(key, seen);
                     }
@@ -668,6 +668,15 @@ internal sealed class LockEngine : IAsyncDisposable
         || why.Contains("already held", StringComparison.OrdinalIgnoreCase)
         || why.Contains("isn't held", StringComparison.OrdinalIgnoreCase);
 
+    /// <summary>
+    /// Whether a key is a lock, ours to take when free: it carries the Go client's lock flags, or it was locked before
+    /// (LockIndex above 0) and now holds nothing, no session and no value, which is what an operator's plain
+    /// <c>?release=</c> without <c>&amp;flags=</c> leaves of a lock. A key with data, or a semaphore, is never one.
+    /// </summary>
+    private static bool IsLockKey(KvEntry entry) =>
+        entry.Flags == ConsulClient.LockFlagValue
+        || (entry.Flags != ConsulClient.SemaphoreFlagValue && entry.LockIndex > 0 && string.IsNullOrEmpty(entry.Session) && string.IsNullOrEmpty(entry.Value));
+
     private static ConsulLockConflictException Conflict(string key, KvEntry entry) => new(
         entry.Flags == ConsulClient.SemaphoreFlagValue
             ? $"The key '{key}' is a Consul semaphore, not a lock; a lock cannot be taken on it."
@@ -723,7 +732,7 @@ internal sealed class LockEngine : IAsyncDisposable
             if (entry is null || string.IsNullOrEmpty(entry.Session) || entry.ModifyIndex != seenModifyIndex)
             {
                 FreeAtIndex = entry is null ? 0
-                    : string.IsNullOrEmpty(entry.Session) && entry.Flags == ConsulClient.LockFlagValue ? entry.ModifyIndex
+                    : string.IsNullOrEmpty(entry.Session) && IsLockKey(entry) ? entry.ModifyIndex
                     : null;
                 _changed.TrySetResult();
                 return true;

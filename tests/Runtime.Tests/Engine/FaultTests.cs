@@ -33,11 +33,22 @@ public sealed class FaultTests(ConsulAgentFixture fixture) : ConsulTestContext(f
         proxy.Delay(TimeSpan.FromMilliseconds(40));
 
         var keys = Enumerable.Range(0, 12).Select(i => $"in-flight/k{i}").ToArray();
-        foreach (var key in keys)
+        var cancelled = 0;
+        for (var i = 0; i < keys.Length; i++)
         {
-            using var cancel = new CancellationTokenSource(TimeSpan.FromMilliseconds(15));
-            await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await provider.AcquireAsync(key, cancellationToken: cancel.Token));
+            // Cancelled at 5, 10, ... 60 ms: during whichever request is in flight then (each takes 40 ms more).
+            using var cancel = new CancellationTokenSource(TimeSpan.FromMilliseconds(5 * (i + 1)));
+            try
+            {
+                await (await provider.AcquireAsync(keys[i], cancellationToken: cancel.Token)).DisposeAsync();
+            }
+            catch (OperationCanceledException)
+            {
+                cancelled++;
+            }
         }
+
+        Assert.True(cancelled >= 3, $"only {cancelled} of 12 acquires were cancelled in flight");
 
         proxy.Heal();
         // Each lock request reached Consul after its caller gave up; the engine finds out and lets go of each key.
