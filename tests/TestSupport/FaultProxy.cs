@@ -125,8 +125,12 @@ public sealed class FaultProxy : IAsyncDisposable
             {
                 try
                 {
-                    // Linger 0: close with RST, as a crashed peer or a firewall's reject would.
-                    connection.Client.LingerState = new LingerOption(true, 0);
+                    // Linger 0: close with RST, as a crashed peer or a firewall's reject would. A connection that
+                    // its own pump already closed has no socket any more.
+                    if (connection.Client is { } socket)
+                    {
+                        socket.LingerState = new LingerOption(true, 0);
+                    }
                 }
                 catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
                 {
