@@ -52,8 +52,9 @@ public sealed class ClusterChaosTests(ITestOutputHelper output)
                 await run.ScenarioAsync($"soak {round}: mixed", () => Mixed(nemesis, round), s_settle);
             }
 
-            // Long enough for a lock-delay (15 s) started by the last fault to pass and every key to be granted again.
-            await run.ScenarioAsync("calm after all", None, TimeSpan.FromSeconds(20));
+            // Long enough for every key to be granted again after the worst the last fault may leave: a session that
+            // Consul invalidates up to 2 TTL after its last renewal, then the lock-delay (15 s).
+            await run.ScenarioAsync("calm after all", None, TimeSpan.FromSeconds(30));
         }
         catch (Exception ex)
         {

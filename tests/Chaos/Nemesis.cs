@@ -13,6 +13,9 @@ namespace ConsulLock.Aop.Chaos;
 public sealed class Nemesis(ChaosRun run, ChaosTopology? cluster)
 {
     private static readonly TimeSpan s_ready = TimeSpan.FromSeconds(90);
+
+    /// <summary>The flag value of a lock key (Consul's Go client's, which the library shares).</summary>
+    private const ulong LockFlag = 0x2ddccbc058a50c18;
     private readonly HashSet<string> _busy = [];
 
     private ChaosTopology Cluster => cluster ?? throw new InvalidOperationException("This run has no cluster.");
@@ -134,10 +137,14 @@ public sealed class Nemesis(ChaosRun run, ChaosTopology? cluster)
         OperatorAsync("operator deletes the key", FaultExcuse.HandoverWithoutLockDelay, (server, key, session) =>
             ConsulHttp.SendAsync(HttpMethod.Delete, server, "/v1/kv/chaos/" + key));
 
-    /// <summary>An operator force-releases a held key with the holder's session (<c>?release=</c>): no lock-delay.</summary>
+    /// <summary>
+    /// An operator force-releases a held key with the holder's session (<c>?release=</c>): no lock-delay. A KV PUT
+    /// also writes the value and the flags; without <c>flags=</c> it would set them to 0 and leave a key that is no
+    /// lock any more (every later acquire: <c>ConsulLockConflictException</c>), so the operator passes the lock flag.
+    /// </summary>
     public Task<Fault> ForceReleaseAsync() =>
         OperatorAsync("operator force-releases the key", FaultExcuse.HandoverWithoutLockDelay, (server, key, session) =>
-            ConsulHttp.SendAsync(HttpMethod.Put, server, $"/v1/kv/chaos/{key}?release={session}"));
+            ConsulHttp.SendAsync(HttpMethod.Put, server, $"/v1/kv/chaos/{key}?release={session}&flags={LockFlag}"));
 
     /// <summary>kill -9 a dev agent and start it again on the same ports: every session and key is gone, indexes restart.</summary>
     public static async Task<Fault> RestartDevAgentAsync(ConsulNode agent)
@@ -171,7 +178,19 @@ public sealed class Nemesis(ChaosRun run, ChaosTopology? cluster)
     private async Task<Fault> OperatorAsync(string name, FaultExcuse excuse, Func<Uri, string, string, Task<(HttpStatusCode, string)>> act)
     {
         var server = Cluster.Servers.First(s => s.IsRunning).HttpAddress;
-        var (worker, key, session) = await HolderAsync(requireSession: true).ConfigureAwait(false);
+        string worker, key, session;
+        try
+        {
+            (worker, key, session) = await HolderAsync(requireSession: true).ConfigureAwait(false);
+        }
+        catch (InvalidOperationException)
+        {
+            // Nobody holds anything (the engine may be stuck): nothing to act on. The liveness check and the
+            // heal-to-grant figure show the stall; the run goes on.
+            var now = Stopwatch.GetTimestamp();
+            return new Fault($"{name}: skipped, no worker held a key for 10 s", now, now, [], MayCauseLoss: false);
+        }
+
         Release(worker);
         var start = Stopwatch.GetTimestamp();
         var (status, body) = await act(server, key, session).ConfigureAwait(false);

@@ -125,8 +125,7 @@ public sealed class FaultProxy : IAsyncDisposable
             {
                 try
                 {
-                    // Linger 0: close with RST, as a crashed peer or a firewall's reject would. A connection that
-                    // its own pump already closed has no socket any more.
+                    // Linger 0: close with RST, as a crashed peer or a firewall's reject would.
                     if (connection.Client is { } socket)
                     {
                         socket.LingerState = new LingerOption(true, 0);
