@@ -28,7 +28,7 @@ public sealed class Nemesis(ChaosRun run, ChaosTopology? cluster)
         var leader = await LeaderAsync().ConfigureAwait(false);
         var start = Stopwatch.GetTimestamp();
         await Cluster.Servers[leader].KillAsync().ConfigureAwait(false);
-        var elected = await Cluster.WaitForLeaderAsync(s_ready).ConfigureAwait(false);
+        var elected = await Cluster.WaitForServiceAsync(s_ready).ConfigureAwait(false);
         await Task.Delay(down).ConfigureAwait(false);
         await Cluster.Servers[leader].RestartAsync().ConfigureAwait(false);
         await WaitForAllServersAsync().ConfigureAwait(false);
@@ -50,7 +50,7 @@ public sealed class Nemesis(ChaosRun run, ChaosTopology? cluster)
             await Cluster.Servers[leader].ResumeAsync().ConfigureAwait(false);
         }
 
-        var healed = await Cluster.WaitForLeaderAsync(s_ready).ConfigureAwait(false);
+        var healed = await Cluster.WaitForServiceAsync(s_ready).ConfigureAwait(false);
         return new Fault($"SIGSTOP leader {Cluster.Servers[leader].Name} {pause.TotalSeconds:F0} s", start, healed, null, OutageMayCauseLoss(start, healed));
     }
 
@@ -83,7 +83,7 @@ public sealed class Nemesis(ChaosRun run, ChaosTopology? cluster)
             await Cluster.Servers[victim].RestartAsync().ConfigureAwait(false);
         }
 
-        var healed = await Cluster.WaitForLeaderAsync(s_ready).ConfigureAwait(false);
+        var healed = await Cluster.WaitForServiceAsync(s_ready).ConfigureAwait(false);
         await WaitForAllServersAsync().ConfigureAwait(false);
         return new Fault($"quorum lost (2 of 3 killed) {down.TotalSeconds:F0} s", start, healed, null, OutageMayCauseLoss(start, healed));
     }
