@@ -42,7 +42,7 @@ public static class ChaosReport
             .AppendLine(CultureInfo.InvariantCulture, $"errors the workers' callers saw: {(errors.Length == 0 ? "none" : errors)}")
             .Append("counts left of '|' must be 0 (overlap: later grant before the holder released or saw its loss; tokord: fencing tokens not increasing; staleOK: register accepted a superseded token; falseL: loss with no cause in the schedule); excused: overlaps Consul allows by design (operator delete/force-release, state loss, holder suspended past the TTL); tokreset: grants after a state loss whose token is not above the last one before it; fenced: writes the register refused")
             .ToString();
-        var table = $"chaos suite, {name}:\n" + Checker.Format(reports, footer) + string.Join("\n", failures.Select(f => "FAIL " + f));
+        var table = $"chaos suite, {name}:\n" + Checker.Format(reports, footer) + string.Concat(failures.Select(f => "FAIL " + f + "\n"));
         output.WriteLine(table);
         Console.WriteLine(table);
         var folder = Path.Combine(ConsulBinary.RepositoryRoot, "artifacts", "chaos");
