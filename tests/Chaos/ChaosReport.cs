@@ -11,9 +11,14 @@ namespace ConsulLock.Aop.Chaos;
 /// </summary>
 public static class ChaosReport
 {
-    public static async Task<string> FinishAsync(ChaosRun run, Func<Task<(IReadOnlyList<string> HeldKeys, IReadOnlyList<string> Sessions)>> leftovers, string name, ITestOutputHelper output, TimeSpan elapsed)
+    public static async Task<string> FinishAsync(ChaosRun run, Func<Task<(IReadOnlyList<string> HeldKeys, IReadOnlyList<string> Sessions)>> leftovers, string name, ITestOutputHelper output, TimeSpan elapsed, Exception? broken = null)
     {
         var failures = new List<string>();
+        if (broken is not null)
+        {
+            failures.Add("the run broke off: " + broken);
+        }
+
         var unstopped = await run.StopWorkersAsync().ConfigureAwait(false);
         failures.AddRange(unstopped.Select(w => "worker did not stop cleanly: " + w));
 
@@ -31,13 +36,13 @@ public static class ChaosReport
             .Select(k => $"key {k} was never granted in the last phase ({last.Name})"));
 
         var history = run.Register.Snapshot();
-        var errors = string.Join(", ", history.Where(e => e.Kind == "error").GroupBy(e => e.Detail).OrderByDescending(g => g.Count()).Select(g => $"{g.Key} x{g.Count()}"));
+        var errors = string.Join(", ", history.Where(e => e.Kind == "error").GroupBy(e => e.Detail.Split(':')[0]).OrderByDescending(g => g.Count()).Select(g => $"{g.Key} x{g.Count()}"));
         var footer = new StringBuilder()
             .AppendLine(CultureInfo.InvariantCulture, $"keys held with no handle at the end: {held.Count}; sessions left: {sessions.Count}; workers not stopped cleanly: {unstopped.Count}; run took {elapsed.TotalSeconds:F0} s")
             .AppendLine(CultureInfo.InvariantCulture, $"errors the workers' callers saw: {(errors.Length == 0 ? "none" : errors)}")
             .Append("counts left of '|' must be 0 (overlap: later grant before the holder released or saw its loss; tokord: fencing tokens not increasing; staleOK: register accepted a superseded token; falseL: loss with no cause in the schedule); excused: overlaps Consul allows by design (operator delete/force-release, state loss, holder suspended past the TTL); tokreset: grants after a state loss whose token is not above the last one before it; fenced: writes the register refused")
             .ToString();
-        var table = $"chaos suite, {name}:\n" + Checker.Format(reports, footer) + string.Join("\n", failures.Select(f => "FAIL " + f));
+        var table = $"chaos suite, {name}:\n" + Checker.Format(reports, footer) + string.Concat(failures.Select(f => "FAIL " + f + "\n"));
         output.WriteLine(table);
         Console.WriteLine(table);
         var folder = Path.Combine(ConsulBinary.RepositoryRoot, "artifacts", "chaos");

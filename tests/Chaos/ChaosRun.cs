@@ -91,7 +91,10 @@ public sealed class ChaosRun : IAsyncDisposable
         _scenarios.Add(new ScenarioRun(name, start, Stopwatch.GetTimestamp(), faults));
     }
 
-    /// <summary>Workers with a section open right now (started, not ended), most recent first.</summary>
+    /// <summary>
+    /// Workers with a section open right now (started, not ended), those in a long hold first (open for 300 ms or
+    /// more: a short hold ends within 200 ms), so that a fault aimed at a holder finds it still holding.
+    /// </summary>
     public IReadOnlyList<(string Worker, string Key, string Session)> Holders()
     {
         var open = new Dictionary<string, RegisterEvent>();
@@ -107,7 +110,8 @@ public sealed class ChaosRun : IAsyncDisposable
             }
         }
 
-        return open.Values.OrderByDescending(e => e.At).Select(e => (e.Worker, e.Key, e.Detail)).ToList();
+        var longHold = Stopwatch.GetTimestamp() - Checker.Ticks(TimeSpan.FromMilliseconds(300));
+        return open.Values.OrderByDescending(e => e.At <= longHold).ThenByDescending(e => e.At).Select(e => (e.Worker, e.Key, e.Detail)).ToList();
     }
 
     /// <summary>Stops every worker gracefully; returns the names of those that did not exit 0 in time.</summary>

@@ -116,6 +116,22 @@ public sealed class ChaosTopology : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Waits until the service is back as the workers see it: a writable leader, and a write through every client
+    /// agent succeeding (a client agent may still be failing over to the new leader when the servers already agree).
+    /// Returns the monotonic time of that: the heal of a cluster fault.
+    /// </summary>
+    public async Task<long> WaitForServiceAsync(TimeSpan limit, CancellationToken cancellationToken = default)
+    {
+        var healed = await WaitForLeaderAsync(limit, cancellationToken).ConfigureAwait(false);
+        foreach (var client in Clients.Where(c => c.IsRunning))
+        {
+            healed = Math.Max(healed, await WaitForAgentAsync(client, limit, cancellationToken).ConfigureAwait(false));
+        }
+
+        return healed;
+    }
+
     /// <summary>Waits until an agent answers and its node is registered (sessions need that).</summary>
     public static async Task<long> WaitForAgentAsync(ConsulNode node, TimeSpan limit, CancellationToken cancellationToken = default)
     {

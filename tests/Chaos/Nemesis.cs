@@ -14,6 +14,10 @@ public sealed class Nemesis(ChaosRun run, ChaosTopology? cluster)
 {
     private static readonly TimeSpan s_ready = TimeSpan.FromSeconds(90);
 
+    /// <summary>The flag value of a lock key (Consul's Go client's, which the library shares).</summary>
+    private const ulong LockFlag = 0x2ddccbc058a50c18;
+    private readonly HashSet<string> _busy = [];
+
     private ChaosTopology Cluster => cluster ?? throw new InvalidOperationException("This run has no cluster.");
 
     public static bool OutageMayCauseLoss(long start, long heal) => heal - start >= Checker.Ticks(ChaosRun.SessionTtl / 2);
@@ -24,7 +28,7 @@ public sealed class Nemesis(ChaosRun run, ChaosTopology? cluster)
         var leader = await LeaderAsync().ConfigureAwait(false);
         var start = Stopwatch.GetTimestamp();
         await Cluster.Servers[leader].KillAsync().ConfigureAwait(false);
-        var elected = await Cluster.WaitForLeaderAsync(s_ready).ConfigureAwait(false);
+        var elected = await Cluster.WaitForServiceAsync(s_ready).ConfigureAwait(false);
         await Task.Delay(down).ConfigureAwait(false);
         await Cluster.Servers[leader].RestartAsync().ConfigureAwait(false);
         await WaitForAllServersAsync().ConfigureAwait(false);
@@ -37,9 +41,16 @@ public sealed class Nemesis(ChaosRun run, ChaosTopology? cluster)
         var leader = await LeaderAsync().ConfigureAwait(false);
         var start = Stopwatch.GetTimestamp();
         await Cluster.Servers[leader].SuspendAsync().ConfigureAwait(false);
-        await Task.Delay(pause).ConfigureAwait(false);
-        await Cluster.Servers[leader].ResumeAsync().ConfigureAwait(false);
-        var healed = await Cluster.WaitForLeaderAsync(s_ready).ConfigureAwait(false);
+        try
+        {
+            await Task.Delay(pause).ConfigureAwait(false);
+        }
+        finally
+        {
+            await Cluster.Servers[leader].ResumeAsync().ConfigureAwait(false);
+        }
+
+        var healed = await Cluster.WaitForServiceAsync(s_ready).ConfigureAwait(false);
         return new Fault($"SIGSTOP leader {Cluster.Servers[leader].Name} {pause.TotalSeconds:F0} s", start, healed, null, OutageMayCauseLoss(start, healed));
     }
 
@@ -72,7 +83,7 @@ public sealed class Nemesis(ChaosRun run, ChaosTopology? cluster)
             await Cluster.Servers[victim].RestartAsync().ConfigureAwait(false);
         }
 
-        var healed = await Cluster.WaitForLeaderAsync(s_ready).ConfigureAwait(false);
+        var healed = await Cluster.WaitForServiceAsync(s_ready).ConfigureAwait(false);
         await WaitForAllServersAsync().ConfigureAwait(false);
         return new Fault($"quorum lost (2 of 3 killed) {down.TotalSeconds:F0} s", start, healed, null, OutageMayCauseLoss(start, healed));
     }
@@ -80,11 +91,19 @@ public sealed class Nemesis(ChaosRun run, ChaosTopology? cluster)
     /// <summary>SIGSTOP a worker that holds a key for <paramref name="pause"/>, then SIGCONT: it cannot know it lost the key.</summary>
     public async Task<Fault> SuspendHolderAsync(TimeSpan pause)
     {
-        var worker = await HolderAsync().ConfigureAwait(false);
+        var worker = (await HolderAsync(requireSession: false).ConfigureAwait(false)).Worker;
         var start = Stopwatch.GetTimestamp();
-        await run.Worker(worker).SuspendAsync().ConfigureAwait(false);
-        await Task.Delay(pause).ConfigureAwait(false);
-        await run.Worker(worker).ResumeAsync().ConfigureAwait(false);
+        try
+        {
+            await run.Worker(worker).SuspendAsync().ConfigureAwait(false);
+            await Task.Delay(pause).ConfigureAwait(false);
+        }
+        finally
+        {
+            await run.Worker(worker).ResumeAsync().ConfigureAwait(false);
+            Release(worker);
+        }
+
         return new Fault($"SIGSTOP {worker} {pause.TotalSeconds:F0} s", start, Stopwatch.GetTimestamp(), [worker], MayCauseLoss: true, FaultExcuse.HolderSuspended);
     }
 
@@ -118,10 +137,14 @@ public sealed class Nemesis(ChaosRun run, ChaosTopology? cluster)
         OperatorAsync("operator deletes the key", FaultExcuse.HandoverWithoutLockDelay, (server, key, session) =>
             ConsulHttp.SendAsync(HttpMethod.Delete, server, "/v1/kv/chaos/" + key));
 
-    /// <summary>An operator force-releases a held key with the holder's session (<c>?release=</c>): no lock-delay.</summary>
+    /// <summary>
+    /// An operator force-releases a held key with the holder's session (<c>?release=</c>): no lock-delay. A KV PUT
+    /// also writes the value and the flags; without <c>flags=</c> it would set them to 0 and leave a key that is no
+    /// lock any more (every later acquire: <c>ConsulLockConflictException</c>), so the operator passes the lock flag.
+    /// </summary>
     public Task<Fault> ForceReleaseAsync() =>
         OperatorAsync("operator force-releases the key", FaultExcuse.HandoverWithoutLockDelay, (server, key, session) =>
-            ConsulHttp.SendAsync(HttpMethod.Put, server, $"/v1/kv/chaos/{key}?release={session}"));
+            ConsulHttp.SendAsync(HttpMethod.Put, server, $"/v1/kv/chaos/{key}?release={session}&flags={LockFlag}"));
 
     /// <summary>kill -9 a dev agent and start it again on the same ports: every session and key is gone, indexes restart.</summary>
     public static async Task<Fault> RestartDevAgentAsync(ConsulNode agent)
@@ -135,20 +158,40 @@ public sealed class Nemesis(ChaosRun run, ChaosTopology? cluster)
 
     private async Task<Fault> ConnectionFaultAsync(string name, TimeSpan length, Func<FaultProxy, Task> inject, bool? mayCauseLoss = null)
     {
-        var worker = await HolderAsync().ConfigureAwait(false);
-        var proxy = run.ProxyOf(worker);
-        var start = Stopwatch.GetTimestamp();
-        await inject(proxy).ConfigureAwait(false);
-        await Task.Delay(length).ConfigureAwait(false);
-        proxy.Heal();
-        var healed = Stopwatch.GetTimestamp();
-        return new Fault($"{worker}: {name}", start, healed, [worker], mayCauseLoss ?? OutageMayCauseLoss(start, healed));
+        var worker = (await HolderAsync(requireSession: false).ConfigureAwait(false)).Worker;
+        try
+        {
+            var proxy = run.ProxyOf(worker);
+            var start = Stopwatch.GetTimestamp();
+            await inject(proxy).ConfigureAwait(false);
+            await Task.Delay(length).ConfigureAwait(false);
+            proxy.Heal();
+            var healed = Stopwatch.GetTimestamp();
+            return new Fault($"{worker}: {name}", start, healed, [worker], mayCauseLoss ?? OutageMayCauseLoss(start, healed));
+        }
+        finally
+        {
+            Release(worker);
+        }
     }
 
     private async Task<Fault> OperatorAsync(string name, FaultExcuse excuse, Func<Uri, string, string, Task<(HttpStatusCode, string)>> act)
     {
         var server = Cluster.Servers.First(s => s.IsRunning).HttpAddress;
-        var (worker, key, session) = await HolderAsync(requireSession: true).ConfigureAwait(false);
+        string worker, key, session;
+        try
+        {
+            (worker, key, session) = await HolderAsync(requireSession: true).ConfigureAwait(false);
+        }
+        catch (InvalidOperationException)
+        {
+            // Nobody holds anything (the engine may be stuck): nothing to act on. The liveness check and the
+            // heal-to-grant figure show the stall; the run goes on.
+            var now = Stopwatch.GetTimestamp();
+            return new Fault($"{name}: skipped, no worker held a key for 10 s", now, now, [], MayCauseLoss: false);
+        }
+
+        Release(worker);
         var start = Stopwatch.GetTimestamp();
         var (status, body) = await act(server, key, session).ConfigureAwait(false);
         if (status != HttpStatusCode.OK)
@@ -159,28 +202,46 @@ public sealed class Nemesis(ChaosRun run, ChaosTopology? cluster)
         return new Fault($"{name} ({worker}, {key})", start, Stopwatch.GetTimestamp(), [worker], MayCauseLoss: true, excuse, excuse == FaultExcuse.None ? null : key);
     }
 
-    private async Task<string> HolderAsync() => (await HolderAsync(requireSession: false).ConfigureAwait(false)).Worker;
-
-    /// <summary>A worker that holds a key now (waits a little for one if none does).</summary>
+    /// <summary>
+    /// A worker that holds a key now and that no other fault of this moment is using (waits up to 10 s for one),
+    /// reserved until <see cref="Release"/>. Without a holder, any free worker will do unless a session is needed.
+    /// </summary>
     private async Task<(string Worker, string Key, string Session)> HolderAsync(bool requireSession)
     {
         for (var attempt = 0; attempt < 100; attempt++)
         {
-            var holders = run.Holders();
-            if (holders.Count > 0)
+            lock (_busy)
             {
-                return holders[0];
+                var holder = run.Holders().FirstOrDefault(h => !_busy.Contains(h.Worker));
+                if (holder.Worker is not null)
+                {
+                    _busy.Add(holder.Worker);
+                    return holder;
+                }
             }
 
             await Task.Delay(100).ConfigureAwait(false);
         }
 
-        if (requireSession)
+        lock (_busy)
         {
-            throw new InvalidOperationException("No worker held a key for 10 s.");
-        }
+            var free = run.Workers.FirstOrDefault(w => !_busy.Contains(w.Name));
+            if (requireSession || free is null)
+            {
+                throw new InvalidOperationException("No free worker held a key for 10 s.");
+            }
 
-        return (run.Workers[0].Name, "", "");
+            _busy.Add(free.Name);
+            return (free.Name, "", "");
+        }
+    }
+
+    private void Release(string worker)
+    {
+        lock (_busy)
+        {
+            _busy.Remove(worker);
+        }
     }
 
     private List<string> WorkersOn(int client) =>

@@ -79,7 +79,8 @@ async Task RunFlowAsync(IConsulLockProvider provider, string flow, Random random
         }
         catch (Exception ex) when (ex is ConsulLockException or HttpRequestException or ObjectDisposedException or InvalidOperationException)
         {
-            await register.SendAsync("error", flow, key, Stopwatch.GetTimestamp(), ex.GetType().Name);
+            var message = ex.Message.Length > 300 ? ex.Message[..300] : ex.Message;
+            await register.SendAsync("error", flow, key, Stopwatch.GetTimestamp(), ex.GetType().Name + ":" + message);
             try
             {
                 await Task.Delay(200, stop.Token);
