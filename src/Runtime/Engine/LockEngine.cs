@@ -419,14 +419,15 @@ internal sealed class LockEngine : IAsyncDisposable
 
     /// <summary>
     /// Lets go of what a lock request that its caller gave up on may have been granted. With the request still
-    /// running, its answer says exactly what to release. With no answer at all (the connection failed), the request may
-    /// still reach Consul later: the key is looked at now and twice more (after a second and after a request timeout),
-    /// and unlocked whenever it is held by this session in the state seen (an index-checked unlock, which can never
-    /// undo a later grant).
+    /// running, its answer says exactly what to release. With no answer (the connection failed, or a 5xx that may
+    /// have come after the write), the request may still take effect later: the key is looked at now and twice more
+    /// (after a second and after a request timeout), each time inside the key's gate, where no handle of this process
+    /// holds it, so that a hold by this session is surely the orphan and never a later grant to a caller of ours
+    /// that shares the session.
     /// </summary>
     private async Task CleanUpAsync(string key, LockSession session, Task<TxnResponse>? pending)
     {
-        var gateOpen = false;
+        var gateHeld = true;
         try
         {
             if (pending is not null)
@@ -455,16 +456,13 @@ internal sealed class LockEngine : IAsyncDisposable
             {
                 if (pause > TimeSpan.Zero)
                 {
-                    if (!gateOpen)
-                    {
-                        // Past the first look, guarded unlocks cannot hurt a caller of ours who takes the key meanwhile.
-                        _gates.Exit(key);
-                        gateOpen = true;
-                    }
-
+                    // Callers of ours may take the key in between; the next look waits for the gate again.
+                    _gates.Exit(key);
+                    gateHeld = false;
                     try
                     {
                         await Task.Delay(pause, _disposing.Token).ConfigureAwait(false);
+                        gateHeld = await _gates.EnterAsync(key, Timeout.InfiniteTimeSpan, _disposing.Token).ConfigureAwait(false);
                     }
                     catch (OperationCanceledException)
                     {
@@ -478,7 +476,7 @@ internal sealed class LockEngine : IAsyncDisposable
         finally
         {
             Sessions.Return(session);
-            if (!gateOpen)
+            if (gateHeld)
             {
                 _gates.Exit(key);
             }

@@ -303,6 +303,30 @@ public sealed class FaultTests(ConsulAgentFixture fixture) : ConsulTestContext(f
         await handle.DisposeAsync();
     }
 
+    [Fact]
+    public async Task Looking_after_a_lock_request_in_doubt_never_releases_a_later_grant_to_the_same_session()
+    {
+        // The first lock request reaches Consul and is granted, but its answer is lost (a 500 instead): in doubt.
+        using var transport = new LoseFirstLockAnswer();
+        var options = new ConsulLockOptions { Address = Agent.Address, KeyPrefix = Prefix, LockDelay = TimeSpan.Zero };
+        await using var provider = new ConsulLockProvider(options, loggerFactory: null, transport);
+        await using (await provider.AcquireAsync("doubt/warm"))
+        {
+            // A live session, shared by the next acquires.
+        }
+
+        transport.Armed = true;
+        await Assert.ThrowsAsync<ConsulLockTimeoutException>(async () => await provider.TryAcquireAsync("doubt/k", TimeSpan.Zero));
+
+        // The engine looks after the orphan now and again after a second; meanwhile a caller of ours takes the key
+        // with the same session and holds it past that second look.
+        await using var handle = await provider.AcquireAsync("doubt/k").AsTask().WaitAsync(s_generous);
+        await Task.Delay(TimeSpan.FromSeconds(2.5));
+
+        Assert.False(handle.LostToken.IsCancellationRequested, ((LockHandle)handle).LostReason);
+        Assert.Equal(handle.SessionId, await HolderAsync(handle.Key));
+    }
+
     private async Task<string?> HolderAsync(string key) =>
         await ReadKeyAsync(key) is { } entry && entry.TryGetProperty("Session", out var session) ? session.GetString() : null;
 
@@ -314,6 +338,27 @@ public sealed class FaultTests(ConsulAgentFixture fixture) : ConsulTestContext(f
         if (left > TimeSpan.Zero)
         {
             await Task.Delay(left);
+        }
+    }
+
+    /// <summary>Forwards every request; the answer to the first lock transaction after arming is replaced by a 500.</summary>
+    private sealed class LoseFirstLockAnswer() : DelegatingHandler(new SocketsHttpHandler())
+    {
+        private int _lost;
+
+        public bool Armed { get; set; }
+
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            var body = request.Content is null ? "" : await request.Content.ReadAsStringAsync(cancellationToken);
+            var response = await base.SendAsync(request, cancellationToken);
+            if (Armed && body.Contains("\"lock\"", StringComparison.Ordinal) && Interlocked.Exchange(ref _lost, 1) == 0)
+            {
+                response.Dispose();
+                return new HttpResponseMessage(HttpStatusCode.InternalServerError) { Content = new StringContent("leadership lost while committing log") };
+            }
+
+            return response;
         }
     }
 

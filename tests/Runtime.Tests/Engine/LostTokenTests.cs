@@ -57,31 +57,31 @@ public sealed class LostTokenTests(ConsulAgentFixture fixture, ITestOutputHelper
     public async Task Fires_one_TTL_after_the_last_acknowledged_renewal_when_Consul_stops_answering()
     {
         var ttl = TimeSpan.FromSeconds(10);
-        await using var proxy = TcpProxy.Start(Agent.Address);
+        await using var proxy = FaultProxy.Start(Agent.Address);
         await using var handle = await NewProvider(o => o.SessionTtl = ttl, proxy.Address).AcquireAsync("lost/silent");
 
-        var delay = await MeasureAsync(handle, () => { proxy.Pause(); return Task.CompletedTask; }, ttl + s_generous);
+        var delay = await MeasureAsync(handle, () => { proxy.Blackhole(); return Task.CompletedTask; }, ttl + s_generous);
 
         output.WriteLine($"lost-token after Consul went silent (TTL {ttl.TotalSeconds} s, renewal at TTL/2): {delay.TotalMilliseconds:0} ms");
         // The holder gives up no later than one TTL after its last acknowledged renewal, which was at most TTL/2
         // before the pause, and never before TTL/2 of silence.
         Assert.InRange(delay, ttl / 2 - TimeSpan.FromMilliseconds(100), ttl + TimeSpan.FromSeconds(1));
-        proxy.Resume();
+        proxy.Heal();
     }
 
     [Fact]
     public async Task A_silence_shorter_than_the_TTL_is_ridden_out_and_the_lock_is_kept()
     {
         var ttl = TimeSpan.FromSeconds(10);
-        await using var proxy = TcpProxy.Start(Agent.Address);
+        await using var proxy = FaultProxy.Start(Agent.Address);
         var handle = await NewProvider(o => o.SessionTtl = ttl, proxy.Address).AcquireAsync("lost/brief-silence");
         var granted = Stopwatch.GetTimestamp();
 
         // The scenario is time passing: Consul goes silent from 4 s to 7 s, across the renewal due at 5 s (TTL/2).
         await Task.Delay(TimeSpan.FromSeconds(4));
-        proxy.Pause();
+        proxy.Blackhole();
         await Task.Delay(TimeSpan.FromSeconds(3));
-        proxy.Resume();
+        proxy.Heal();
 
         // Past the first TTL: had the renewal sent during the silence not counted once answered, the lock would be lost.
         var pastFirstTtl = ttl + TimeSpan.FromSeconds(1) - Stopwatch.GetElapsedTime(granted);

@@ -88,16 +88,16 @@ public sealed class ConsulLockHealthCheckTests(ConsulAgentFixture fixture) : Con
     [Fact]
     public async Task Consul_going_silent_is_unhealthy_after_the_timeout_and_healthy_again_when_it_answers()
     {
-        await using var proxy = TcpProxy.Start(Agent.Address);
+        await using var proxy = FaultProxy.Start(Agent.Address);
         var check = new ConsulLockHealthCheck(NewProvider(address: proxy.Address), TimeSpan.FromSeconds(1));
         Assert.Equal(HealthStatus.Healthy, (await CheckAsync(check)).Status);
 
-        proxy.Pause();
+        proxy.Blackhole();
         var silent = await CheckAsync(check);
         Assert.Equal(HealthStatus.Unhealthy, silent.Status);
         Assert.Contains("did not answer within 1 s", silent.Description, StringComparison.Ordinal);
 
-        proxy.Resume();
+        proxy.Heal();
         Assert.Equal(HealthStatus.Healthy, (await CheckAsync(check)).Status);
     }
 

@@ -66,20 +66,20 @@ public sealed class ConsulAgentSmokeTests
     }
 
     [Fact]
-    public async Task Proxy_forwards_and_while_paused_nothing_answers_until_resumed()
+    public async Task Proxy_forwards_and_while_blackholed_nothing_answers_until_healed()
     {
         await using var agent = await ConsulAgent.StartDevAsync();
-        await using var proxy = TcpProxy.Start(agent.Address);
+        await using var proxy = FaultProxy.Start(agent.Address);
 
         Assert.NotEmpty(await ConsulHttp.LeaderAsync(proxy.Address));
 
-        proxy.Pause();
+        proxy.Blackhole();
         var pending = ConsulHttp.LeaderAsync(proxy.Address);
-        // Nothing signals "no answer yet"; give a paused request ample time to (wrongly) complete.
+        // Nothing signals "no answer yet"; give a blackholed request ample time to (wrongly) complete.
         var first = await Task.WhenAny(pending, Task.Delay(TimeSpan.FromSeconds(1)));
         Assert.NotSame(pending, first);
 
-        proxy.Resume();
+        proxy.Heal();
         Assert.NotEmpty(await pending.WaitAsync(TimeSpan.FromSeconds(10)));
     }
 
