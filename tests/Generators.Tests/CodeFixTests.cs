@@ -147,9 +147,24 @@ public sealed class CodeFixTests
             .WithCompilationOptions(GeneratorHarness.CompilationOptions);
         var document = project.AddDocument("User.cs", Usings + source);
 
-        var compilation = (await document.Project.GetCompilationAsync())!;
-        var diagnostics = await compilation.WithAnalyzers(ImmutableArray.Create<DiagnosticAnalyzer>(new LockedMethodAnalyzer())).GetAnalyzerDiagnosticsAsync();
+        var diagnostics = await DiagnoseAsync(document);
         return (document, Assert.Single(diagnostics, d => d.Id == id));
+    }
+
+    /// <summary>
+    /// Our diagnostics on the document, as an editor lists them: the generator's errors (whose locations name the file
+    /// by path, mapped here onto the document's tree as the IDE does) and the analyzer's.
+    /// </summary>
+    private static async Task<IReadOnlyList<Diagnostic>> DiagnoseAsync(Document document)
+    {
+        var compilation = (await document.Project.GetCompilationAsync())!;
+        var tree = (await document.GetSyntaxTreeAsync())!;
+        GeneratorHarness.Driver().RunGeneratorsAndUpdateCompilation(compilation, out var generated, out var generatorDiagnostics);
+        var analyzerDiagnostics = await generated.WithAnalyzers(ImmutableArray.Create<DiagnosticAnalyzer>(new LockedMethodAnalyzer())).GetAnalyzerDiagnosticsAsync();
+        return [
+            .. generatorDiagnostics.Select(d => Diagnostic.Create(d.Descriptor, Location.Create(tree, d.Location.SourceSpan), d.Properties)),
+            .. analyzerDiagnostics,
+        ];
     }
 
     private static async Task AssertFix(CodeFixProvider fix, string id, string before, string after)
