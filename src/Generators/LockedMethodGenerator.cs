@@ -42,14 +42,14 @@ public sealed class LockedMethodGenerator : IIncrementalGenerator
         var results = context.SyntaxProvider
             .ForAttributeWithMetadataName(
                 KnownTypes.AttributeName,
-                static (_, _) => true,
+                static (node, _) => node is not LambdaExpressionSyntax,
                 static (attributeContext, cancellationToken) => LockedMethodParser.ForGenerator(
                     KnownTypes.For(attributeContext.SemanticModel.Compilation), attributeContext.SemanticModel.Compilation,
                     attributeContext.TargetSymbol, attributeContext.TargetNode, attributeContext.Attributes[0], cancellationToken))
             .WithTrackingName(TrackingNames.Results);
 
-        // Lambdas have no declared symbol, so the attribute lookup above does not see them: found by syntax (only
-        // lambdas that carry attributes reach the semantic check).
+        // Lambdas have no declared symbol, and whether the attribute lookup above sees them depends on the compiler's
+        // version: they are found by syntax instead (only lambdas that carry attributes reach the semantic check).
         var lambdaResults = context.SyntaxProvider
             .CreateSyntaxProvider(
                 static (node, _) => node is LambdaExpressionSyntax { AttributeLists.Count: > 0 },
