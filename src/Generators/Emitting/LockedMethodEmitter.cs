@@ -33,7 +33,7 @@ internal static class LockedMethodEmitter
         }
 
         writer.Line("#nullable enable");
-        var code = methods.Where(m => m is not ErrorOnlySpec).ToList();
+        var code = methods.Where(m => m is not ErrorOnlySpec { ProviderRead: null }).ToList();
         if (code.Count == 0)
         {
             return writer.ToString();
@@ -66,6 +66,10 @@ internal static class LockedMethodEmitter
                     break;
                 case PlaceholderMethodSpec placeholder:
                     WritePlaceholder(writer, placeholder);
+                    break;
+                case ErrorOnlySpec { ProviderRead: { } provider } error:
+                    writer.Line($"// Reads {provider}, so that the compiler does not add \"parameter is unread\" (CS9113) to the CLA errors of {error.MethodName}.");
+                    writer.Line($"private void __ReadLockProviderFor{error.MethodName.TrimStart('@')}{i.ToString(CultureInfo.InvariantCulture)}() => _ = {provider};");
                     break;
             }
         }

@@ -173,7 +173,7 @@ internal sealed partial class LockedMethodParser
 
         for (var i = 0; i < count; i++)
         {
-            if (!Accepts(constructed.Parameters[i].Type, _method.Parameters[i].Type) || constructed.Parameters[i].RefKind != RefKind.None)
+            if (!Accepts(constructed.Parameters[i].Type, _method.Parameters[i].Type) || constructed.Parameters[i].RefKind != _method.Parameters[i].RefKind)
             {
                 return $"takes '{body.Parameters[i].Type.ToDisplayString(SymbolText.ShortFormat)} {body.Parameters[i].Name}' where '{_method.Parameters[i].Type.ToDisplayString(SymbolText.ShortFormat)} {_method.Parameters[i].Name}' is declared";
             }

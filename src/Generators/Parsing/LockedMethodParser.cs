@@ -105,10 +105,12 @@ internal sealed partial class LockedMethodParser
         }
 
         var forced = errors.Where(e => IsLoweredByConfiguration(compilation, node.SyntaxTree, e.Id)).Select(e => $"{e.Id}: {e.Message()}").ToEquatableArray();
+        var providerRead = spec is null && !method.IsStatic && parser.AllContainingTypesArePartial() ? parser.PrimaryConstructorProvider() : null;
         spec = spec switch
         {
             PlaceholderMethodSpec placeholder => placeholder with { ForcedErrors = forced },
-            _ => forced.Count == 0 ? null : new ErrorOnlySpec(SymbolText.Hierarchy(method.ContainingType), forced),
+            _ when forced.Count > 0 || providerRead is not null => new ErrorOnlySpec(SymbolText.Hierarchy(method.ContainingType), forced, providerRead, method.Name),
+            _ => null,
         };
         return new ParseResult(spec, errors.ToEquatableArray());
     }
@@ -300,6 +302,19 @@ internal sealed partial class LockedMethodParser
             $"{string.Join(" ", _syntax.Modifiers.Select(m => m.Text))} {returns} {SymbolText.Identifier(_method.Name)}{SymbolText.TypeParameterList(_method)}({parameters})",
             Constraints(),
             _method.IsStatic ? null : PrimaryConstructorProvider());
+    }
+
+    private bool AllContainingTypesArePartial()
+    {
+        for (var node = _syntax.Parent; node is TypeDeclarationSyntax type; node = node.Parent)
+        {
+            if (!type.Modifiers.Any(SyntaxKind.PartialKeyword))
+            {
+                return false;
+            }
+        }
+
+        return _syntax.Parent is TypeDeclarationSyntax;
     }
 
     private bool CheckContainingTypesArePartial()

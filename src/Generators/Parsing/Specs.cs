@@ -26,8 +26,13 @@ internal sealed record PlaceholderMethodSpec(
     TypeHierarchy Type, EquatableArray<string> ForcedErrors, string Name, string Signature, EquatableArray<string> Constraints, string? ProviderRead)
     : MethodSpec(Type, ForcedErrors);
 
-/// <summary>An error where no implementation can be declared (the type is not partial, the attribute is on a lambda): only the forced errors.</summary>
-internal sealed record ErrorOnlySpec(TypeHierarchy Type, EquatableArray<string> ForcedErrors) : MethodSpec(Type, ForcedErrors);
+/// <summary>
+/// An error where no implementation can be declared (the method is not partial, a type is not partial, the attribute
+/// is on a lambda): the forced errors, and a member that reads a primary-constructor provider when the type can be
+/// reopened, so that CS9113 ("parameter is unread") does not join our error.
+/// </summary>
+internal sealed record ErrorOnlySpec(TypeHierarchy Type, EquatableArray<string> ForcedErrors, string? ProviderRead = null, string MethodName = "")
+    : MethodSpec(Type, ForcedErrors);
 
 /// <summary>One <c>[ConsulLocked]</c> method, ready to emit.</summary>
 /// <remarks>
