@@ -25,8 +25,10 @@ namespace ConsulLock.Aop.Generators;
 /// (dotnet/runtime's approach for its Regex and LoggerMessage generators). The errors carry positions, which move with
 /// every edit above the method, so that step re-runs on such an edit; the spec carries none, so the emitting steps
 /// stay cached and no file is rewritten (see CacheabilityTests). Errors are turned into <see cref="Diagnostic"/>s only
-/// in their own output. A configuration that lowers one of our errors anyway (NoWarn, a global config, .editorconfig)
-/// gets it written into the generated file as <c>#error</c>, which nothing lowers.
+/// in their own output. Their locations name the file by path, as dotnet/runtime's do, so .editorconfig severities and
+/// <c>#pragma</c> do not reach them; a configuration that silences one anyway (NoWarn, a global config) gets it
+/// repeated in the generated file as a compiler error (a use of an <c>[Obsolete(error: true)]</c> type), which
+/// nothing silences.
 /// </para>
 /// <para>
 /// The analyzer stays, for what fits it: the warnings (CLA009-CLA011), which users may tune or suppress per file, and

@@ -8,8 +8,8 @@ namespace ConsulLock.Aop.Generators.Parsing;
 
 /// <summary>What the generator writes for one <c>[ConsulLocked]</c> method: a lock around its body, or a placeholder.</summary>
 /// <param name="ForcedErrors">
-/// The messages of this method's errors whose severity the build's configuration lowers (.editorconfig, NoWarn):
-/// written as <c>#error</c> lines, which no configuration can lower, so that a method with an error never builds.
+/// The messages of this method's errors that the build's configuration silences (NoWarn, a global config): repeated
+/// as a compiler error, which no configuration silences, so that a method with an error never builds.
 /// </param>
 internal abstract record MethodSpec(TypeHierarchy Type, EquatableArray<string> ForcedErrors);
 
