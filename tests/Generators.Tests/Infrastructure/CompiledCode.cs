@@ -10,7 +10,7 @@ internal static class CompiledCode
     /// Compiles <paramref name="source"/> (after the usual usings) and runs the generator on it: what the generator
     /// reported, what the compiler then reports (warnings included), the generated text, and the final compilation.
     /// </summary>
-    public static (IReadOnlyList<Diagnostic> Generator, IReadOnlyList<Diagnostic> Compiler, string Generated, Compilation Output) Build(string source, CSharpCompilationOptionsEdit? edit = null)
+    public static BuiltCode Build(string source, CSharpCompilationOptionsEdit? edit = null)
     {
         Compilation compilation = GeneratorHarness.Compile(GeneratorHarness.Usings + source);
         if (edit is not null)
@@ -21,7 +21,7 @@ internal static class CompiledCode
         GeneratorHarness.Driver().RunGeneratorsAndUpdateCompilation(compilation, out var output, out var generatorDiagnostics);
         var generated = string.Join("\n", output.SyntaxTrees.Skip(compilation.SyntaxTrees.Count(_ => true)).Select(t => t.ToString()));
         var compiler = output.GetDiagnostics().Where(d => d.Severity >= DiagnosticSeverity.Warning).ToList();
-        return (generatorDiagnostics, compiler, generated, output);
+        return new BuiltCode(generatorDiagnostics, compiler, generated, output);
     }
 
     /// <summary>Emits <paramref name="compilation"/> and loads it beside the test's own ConsulLock.Aop, so types are shared.</summary>
@@ -34,6 +34,23 @@ internal static class CompiledCode
     }
 }
 
+/// <summary>What <see cref="CompiledCode.Build"/> found.</summary>
+internal sealed record BuiltCode(IReadOnlyList<Diagnostic> Generator, IReadOnlyList<Diagnostic> Compiler, string Generated, Compilation Output)
+{
+    /// <summary>Nothing from the generator or the compiler, not even a warning.</summary>
+    public void AssertClean() =>
+        Assert.True(Generator.Count == 0 && Compiler.Count == 0, string.Join("\n", Generator.Concat(Compiler)) + "\n" + Generated);
+
+    /// <summary>One diagnostic, ours, whose message says <paramref name="messagePart"/>; nothing from the compiler.</summary>
+    public Diagnostic AssertOnly(string id, string messagePart)
+    {
+        var diagnostic = Assert.Single(Generator);
+        Assert.Equal(id, diagnostic.Id);
+        Assert.Contains(messagePart, diagnostic.GetMessage(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal);
+        Assert.True(Compiler.Count == 0, string.Join("\n", Compiler));
+        return diagnostic;
+    }
+}
 
 /// <summary>A change to the compilation options, such as a lowered severity.</summary>
 internal delegate CompilationOptions CSharpCompilationOptionsEdit(CompilationOptions options);

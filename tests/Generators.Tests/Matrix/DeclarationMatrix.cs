@@ -205,47 +205,19 @@ internal sealed record Declaration(int N, string Returns, PlaceholderKind Placeh
 
     public string KeyPrefix => $"m/{N}/";
 
-    private string DeclaredParameters
+    /// <summary>The parameters the declaration and its body share: the provider, if passed in, and the placeholders' values.</summary>
+    private IEnumerable<string> SharedParameters =>
+        Provider == ProviderKind.Parameter ? ["IConsulLockProvider locks", PlaceholderPart.Declared] : [PlaceholderPart.Declared];
+
+    private string DeclaredParameters => string.Join(", ", SharedParameters.Concat(HasTokenParameter ? ["CancellationToken ct"] : []));
+
+    private string BodyParameters => string.Join(", ", SharedParameters.Concat(Token switch
     {
-        get
-        {
-            var parts = new List<string>();
-            if (Provider == ProviderKind.Parameter)
-            {
-                parts.Add("IConsulLockProvider locks");
-            }
-
-            parts.Add(PlaceholderPart.Declared);
-            if (Token is TokenShape.TokenLast or TokenShape.ContextBeforeToken)
-            {
-                parts.Add("CancellationToken ct");
-            }
-
-            return string.Join(", ", parts);
-        }
-    }
-
-    private string BodyParameters
-    {
-        get
-        {
-            var parts = new List<string>();
-            if (Provider == ProviderKind.Parameter)
-            {
-                parts.Add("IConsulLockProvider locks");
-            }
-
-            parts.Add(PlaceholderPart.Declared);
-            parts.AddRange(Token switch
-            {
-                TokenShape.TokenLast => ["CancellationToken ct"],
-                TokenShape.ContextLast => ["ConsulLockContext context"],
-                TokenShape.ContextBeforeToken => ["ConsulLockContext context", "CancellationToken ct"],
-                _ => ["CancellationToken lost"],
-            });
-            return string.Join(", ", parts);
-        }
-    }
+        TokenShape.TokenLast => ["CancellationToken ct"],
+        TokenShape.ContextLast => ["ConsulLockContext context"],
+        TokenShape.ContextBeforeToken => ["ConsulLockContext context", "CancellationToken ct"],
+        _ => ["CancellationToken lost"],
+    }));
 
     public bool HasTokenParameter => Token is TokenShape.TokenLast or TokenShape.ContextBeforeToken;
 
