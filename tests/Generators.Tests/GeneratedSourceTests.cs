@@ -237,6 +237,26 @@ public sealed class GeneratedSourceTests
         }
         """, "CLA003", "CLA006");
 
+    [Fact]
+    public void Formats_a_provider_parameter_and_an_override() => Verify("FormatsProviderParameterOverride", """
+        namespace Reports;
+
+        public abstract class Job
+        {
+            public abstract Task<string> RunAsync<T>(IConsulLockProvider locks, System.DateTime day, T scope, CancellationToken cancellationToken) where T : notnull;
+        }
+
+        public sealed partial class DailyReport : Job
+        {
+            // The provider is the method's parameter; the override's constraints are inherited, not repeated.
+            [ConsulLocked("reports/{day:yyyy-MM-dd}/{scope}")]
+            public override partial Task<string> RunAsync<T>(IConsulLockProvider locks, System.DateTime day, T scope, CancellationToken cancellationToken);
+
+            private Task<string> RunCoreAsync<T>(IConsulLockProvider locks, System.DateTime day, T scope, CancellationToken cancellationToken) where T : notnull =>
+                Task.FromResult(day.ToString("O", System.Globalization.CultureInfo.InvariantCulture));
+        }
+        """);
+
     /// <summary>Checks the generated file against its snapshot; the compiler must find nothing, the generator only <paramref name="expectedErrors"/>.</summary>
     private static void Verify(string name, string source, params string[] expectedErrors)
     {
