@@ -249,6 +249,35 @@ public sealed class ReportedFailureTests
         Assert.True(build.Compiler.Count == 0, string.Join("\n", build.Compiler));
     }
 
+    [Theory]
+    [InlineData("private readonly IConsulLockProvider _locks; public Receiver(IConsulLockProvider locks) { _locks = locks; }")]
+    [InlineData("private IConsulLockProvider Locks { get; } public Receiver(IConsulLockProvider locks) { Locks = locks; }")]
+    [InlineData("private static readonly IConsulLockProvider? s_locks = null;")]
+    [InlineData("private static readonly IConsulLockProvider? s_locks = null;", "static ")]
+    public void An_error_brings_no_warning_about_an_unused_provider_member(string provider, string isStatic = "")
+    {
+        foreach (var method in new[]
+        {
+            """[ConsulLocked("hooks/{nope}")] public S partial Task ReceiveAsync(string id, CancellationToken ct);""",
+            """[ConsulLocked("hooks/{id}")] public S Task ReceiveAsync(string id, CancellationToken ct) => Task.CompletedTask;""",
+        })
+        {
+            var build = CompiledCode.Build($$"""
+                public {{isStatic}}partial class Receiver
+                {
+                    {{provider}}
+
+                    {{method.Replace(" S ", " " + isStatic, StringComparison.Ordinal)}}
+
+                    private {{isStatic}}Task ReceiveCoreAsync(string id, CancellationToken ct) => Task.CompletedTask;
+                }
+                """);
+
+            Assert.Single(build.Generator);
+            Assert.True(build.Compiler.Count == 0, string.Join("\n", build.Compiler) + "\n" + build.Generated);
+        }
+    }
+
     [Fact]
     public void CLA006_names_a_near_miss_body_and_Body_nameof()
     {

@@ -59,8 +59,8 @@ internal static class LockedMethodEmitter
                     WritePlaceholder(writer, placeholder);
                     break;
                 case ErrorOnlySpec { ProviderRead: { } provider } error:
-                    writer.Line($"// Reads {provider}, so that the compiler does not add \"parameter is unread\" (CS9113) to the CLA errors of {error.MethodName}.");
-                    writer.Line($"private void __ReadLockProviderFor{error.MethodName.TrimStart('@')}{i.ToString(CultureInfo.InvariantCulture)}() => _ = {provider};");
+                    writer.Line($"// Reads {provider}, so that the compiler does not add \"parameter is unread\" (CS9113) or \"field is never used\" to the CLA errors of {error.MethodName}.");
+                    writer.Line($"private {(error.ProviderIsStatic ? "static " : "")}void __ReadLockProviderFor{error.MethodName.TrimStart('@')}{i.ToString(CultureInfo.InvariantCulture)}() => _ = {provider};");
                     break;
             }
         }
@@ -130,7 +130,7 @@ internal static class LockedMethodEmitter
 
         writer.Outdent();
         writer.Open();
-        // Read, so that the compiler does not add "parameter is unread" (CS9113) to our error.
+        // Read, so that the compiler does not add "parameter is unread" (CS9113) or "field is never used" to our error.
         writer.Line($"_ = {method.ProviderRead};");
         writer.Line($"throw {exception};");
         writer.Close();

@@ -11,7 +11,7 @@ internal sealed partial class LockedMethodParser
 {
     private static readonly ProviderSpec s_defaultProvider = new("global::ConsulLock.Aop.ConsulLocking.Default", "ConsulLocking.Default");
 
-    private sealed record ProviderCandidate(string Name, string Expression, string Description, bool IsPrimaryConstructorParameter)
+    private sealed record ProviderCandidate(string Name, string Expression, string Description, bool IsParameter, bool IsStatic = false)
     {
         public ProviderSpec Spec => new(Expression, Description);
     }
@@ -34,9 +34,16 @@ internal sealed partial class LockedMethodParser
         return chosen?.Spec ?? s_defaultProvider;
     }
 
-    /// <summary>The primary-constructor parameter the lock would use, if that is where its provider comes from.</summary>
-    private string? PrimaryConstructorProvider() =>
-        ChooseProvider(out var problem) is { IsPrimaryConstructorParameter: true } candidate && problem is null ? candidate.Expression : null;
+    /// <summary>
+    /// The member or primary-constructor parameter the lock would use, for a method with errors: the code generated
+    /// in its place reads it, so the compiler does not add "parameter is unread" (CS9113) or "field is never used"
+    /// (CS0169, CS0414) to our error. Null for a method parameter or <c>ConsulLocking.Default</c>.
+    /// </summary>
+    private string? ProviderToRead() =>
+        ChooseProvider(out var problem) is { IsParameter: false } candidate && problem is null ? candidate.Expression : null;
+
+    /// <summary>Whether the provider <see cref="ProviderToRead"/> returns is a static member, readable from a static context.</summary>
+    private bool ProviderToReadIsStatic() => ChooseProvider(out _) is { IsStatic: true };
 
     private ProviderCandidate? ChooseProvider(out (string What, string Fix)? problem)
     {
@@ -81,7 +88,7 @@ internal sealed partial class LockedMethodParser
     private IEnumerable<ProviderCandidate> ParameterCandidates() =>
         _method.Parameters
             .Where(p => p.RefKind == RefKind.None && _types.IsProvider(p.Type))
-            .Select(p => new ProviderCandidate(p.Name, SymbolText.Identifier(p.Name), $"the parameter '{p.Name}'", false));
+            .Select(p => new ProviderCandidate(p.Name, SymbolText.Identifier(p.Name), $"the parameter '{p.Name}'", true));
 
     private IEnumerable<ProviderCandidate> MemberCandidates()
     {
@@ -104,7 +111,7 @@ internal sealed partial class LockedMethodParser
                 }
 
                 var access = member.IsStatic ? SymbolText.Identifier(member.Name) : "this." + SymbolText.Identifier(member.Name);
-                yield return new ProviderCandidate(member.Name, access, $"the {(member is IFieldSymbol ? "field" : "property")} '{member.Name}'", false);
+                yield return new ProviderCandidate(member.Name, access, $"the {(member is IFieldSymbol ? "field" : "property")} '{member.Name}'", false, member.IsStatic);
             }
         }
     }
@@ -126,7 +133,7 @@ internal sealed partial class LockedMethodParser
                 {
                     if (model.GetDeclaredSymbol(parameter, _cancellationToken) is IParameterSymbol symbol && _types.IsProvider(symbol.Type))
                     {
-                        yield return new ProviderCandidate(symbol.Name, SymbolText.Identifier(symbol.Name), $"the primary constructor parameter '{symbol.Name}'", true);
+                        yield return new ProviderCandidate(symbol.Name, SymbolText.Identifier(symbol.Name), $"the primary constructor parameter '{symbol.Name}'", false);
                     }
                 }
             }

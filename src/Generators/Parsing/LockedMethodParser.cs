@@ -105,11 +105,11 @@ internal sealed partial class LockedMethodParser
         }
 
         var forced = errors.Where(e => IsLoweredByConfiguration(compilation, node.SyntaxTree, e.Id)).Select(e => $"{e.Id}: {e.Message()}").ToEquatableArray();
-        var providerRead = spec is null && !method.IsStatic && parser.AllContainingTypesArePartial() ? parser.PrimaryConstructorProvider() : null;
+        var providerRead = spec is null && parser.AllContainingTypesArePartial() ? parser.ProviderToRead() : null;
         spec = spec switch
         {
             PlaceholderMethodSpec placeholder => placeholder with { ForcedErrors = forced },
-            _ when forced.Count > 0 || providerRead is not null => new ErrorOnlySpec(SymbolText.Hierarchy(method.ContainingType), forced, providerRead, method.Name),
+            _ when forced.Count > 0 || providerRead is not null => new ErrorOnlySpec(SymbolText.Hierarchy(method.ContainingType), forced, providerRead, method.Name, parser.ProviderToReadIsStatic()),
             _ => null,
         };
         return new ParseResult(spec, errors.ToEquatableArray());
@@ -292,7 +292,7 @@ internal sealed partial class LockedMethodParser
             SymbolText.Identifier(_method.Name),
             $"{string.Join(" ", _syntax.Modifiers.Select(m => m.Text))} {returns} {SymbolText.Identifier(_method.Name)}{SymbolText.TypeParameterList(_method)}({parameters})",
             Constraints(),
-            _method.IsStatic ? null : PrimaryConstructorProvider());
+            ProviderToRead());
     }
 
     private bool AllContainingTypesArePartial()

@@ -19,8 +19,8 @@ internal abstract record MethodSpec(TypeHierarchy Type, EquatableArray<string> F
 /// </summary>
 /// <param name="Signature">The implementing declaration's first line, from modifiers to the parameter list.</param>
 /// <param name="ProviderRead">
-/// The provider the lock would use, when it is a primary-constructor parameter: the placeholder reads it, so that the
-/// compiler does not add "parameter is unread" (CS9113) to our error.
+/// The member or primary-constructor parameter the lock would use: the placeholder reads it, so that the compiler
+/// does not add "parameter is unread" (CS9113) or "field is never used" to our error.
 /// </param>
 internal sealed record PlaceholderMethodSpec(
     TypeHierarchy Type, EquatableArray<string> ForcedErrors, string Name, string Signature, EquatableArray<string> Constraints, string? ProviderRead)
@@ -28,10 +28,10 @@ internal sealed record PlaceholderMethodSpec(
 
 /// <summary>
 /// An error where no implementation can be declared (the method is not partial, a type is not partial, the attribute
-/// is on a lambda): the forced errors, and a member that reads a primary-constructor provider when the type can be
-/// reopened, so that CS9113 ("parameter is unread") does not join our error.
+/// is on a lambda): the forced errors, and a member that reads the provider when the type can be reopened, so that
+/// CS9113 ("parameter is unread") or "field is never used" does not join our error.
 /// </summary>
-internal sealed record ErrorOnlySpec(TypeHierarchy Type, EquatableArray<string> ForcedErrors, string? ProviderRead = null, string MethodName = "")
+internal sealed record ErrorOnlySpec(TypeHierarchy Type, EquatableArray<string> ForcedErrors, string? ProviderRead = null, string MethodName = "", bool ProviderIsStatic = false)
     : MethodSpec(Type, ForcedErrors);
 
 /// <summary>One <c>[ConsulLocked]</c> method, ready to emit.</summary>
