@@ -103,6 +103,13 @@ internal sealed partial class LockedMethodParser
             return null;
         }
 
+        if (HasHandWrittenImplementation())
+        {
+            // The implementation is the generator's to write; a second one would be a compiler error in generated code.
+            Report(DiagnosticDescriptors.NotPartialMethod, _syntax.Identifier.GetLocation(), _method.Name, bodyName);
+            return null;
+        }
+
         if (!CheckContainingTypesArePartial())
         {
             _canHavePlaceholder = false;
@@ -151,6 +158,11 @@ internal sealed partial class LockedMethodParser
             SymbolText.UnusedName("lockContext", parameterNames),
             _method.ContainingType.IsValueType && !_method.IsStatic && !body.IsStatic ? SymbolText.UnusedName("self", parameterNames) : null);
     }
+
+    /// <summary>An implementing part the user wrote (the analyzer also sees the generator's own, in its .ConsulLocked.g.cs file).</summary>
+    private bool HasHandWrittenImplementation() =>
+        _method.PartialImplementationPart is { } implementation
+        && implementation.DeclaringSyntaxReferences.Any(r => !r.SyntaxTree.FilePath.EndsWith(".ConsulLocked.g.cs", StringComparison.Ordinal));
 
     /// <summary>
     /// The constraints the implementing declaration repeats: none for an override, whose constraints are inherited

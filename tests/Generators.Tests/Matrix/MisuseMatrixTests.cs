@@ -15,6 +15,7 @@ public sealed class MisuseMatrixTests
     public static readonly TheoryData<string, string> Misuses = new()
     {
         { "CLA001", """[ConsulLocked("jobs/{id}")] public S Task RunAsync(int id, CancellationToken ct) => Task.CompletedTask;""" },
+        { "CLA001", """[ConsulLocked("jobs/{id}")] public S partial Task RunAsync(int id, CancellationToken ct); public S partial Task RunAsync(int id, CancellationToken ct) => Task.CompletedTask;""" },
         { "CLA003", """[ConsulLocked("jobs/{job}")] public S partial Task RunAsync(int id, CancellationToken ct); private S Task RunCoreAsync(int id, CancellationToken ct) => Task.CompletedTask;""" },
         { "CLA004", """[ConsulLocked("jobs//{id}")] public S partial Task RunAsync(int id, CancellationToken ct); private S Task RunCoreAsync(int id, CancellationToken ct) => Task.CompletedTask;""" },
         { "CLA005", """[ConsulLocked("jobs/{id}")] public S partial int Run(int id); private S int RunCore(int id) => id;""" },
