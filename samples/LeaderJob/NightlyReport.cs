@@ -6,7 +6,7 @@ namespace LeaderJob;
 public sealed partial class NightlyReport(IConsulLockProvider locks)
 {
     /// <summary>Returns normally in both cases; <see cref="RanLast"/> tells whether this instance ran it.</summary>
-    [ConsulLocked("reports/{day}", WaitTimeout = "0s", OnTimeout = LockTimeoutBehavior.Skip)]
+    [ConsulLocked("reports/{day:yyyy-MM-dd}", WaitTimeout = "0s", OnTimeout = LockTimeoutBehavior.Skip)]
     public partial Task RunAsync(DateOnly day, CancellationToken cancellationToken);
 
     public bool RanLast { get; private set; }

@@ -11,7 +11,11 @@ namespace ConsulLock.Aop;
 /// <see cref="System.Threading.Tasks.Task"/>, <see cref="System.Threading.Tasks.Task{TResult}"/>,
 /// <see cref="System.Threading.Tasks.ValueTask"/> or <see cref="System.Threading.Tasks.ValueTask{TResult}"/>.
 /// The body is the method named <c>XCore</c> for <c>X</c>, or <c>XCoreAsync</c> for <c>XAsync</c>, unless
-/// <see cref="Body"/> names another.
+/// <see cref="Body"/> names another. The lock provider is found as <see cref="Provider"/> describes.
+/// </para>
+/// <para>
+/// A placeholder may carry a format applied with the invariant culture, <c>{day:yyyy-MM-dd}</c> or
+/// <c>{amount:F2}</c>; the generator checks that the value takes it (CLA014).
 /// </para>
 /// <para>
 /// Durations are written in Consul's notation (<c>"250ms"</c>, <c>"10s"</c>, <c>"5m"</c>, <c>"1h"</c>) and are
@@ -55,4 +59,16 @@ public sealed class ConsulLockedAttribute : Attribute
 
     /// <summary>The name of the body method, when it does not follow the <c>XCore</c> / <c>XCoreAsync</c> convention.</summary>
     public string? Body { get; set; }
+
+    /// <summary>
+    /// The name of the lock provider to use, written <c>Provider = nameof(locks)</c>: a parameter of the method, or a
+    /// field, property or primary-constructor parameter of the type, of type <see cref="IConsulLockProvider"/>.
+    /// Needed only when there is more than one candidate (the generator then reports CLA015 until one is named).
+    /// </summary>
+    /// <remarks>
+    /// Without it the provider is, in this order: the method's parameter of type <see cref="IConsulLockProvider"/>; a
+    /// field or property of the type (static ones for a static method); a primary-constructor parameter (instance
+    /// methods); else <see cref="ConsulLocking.Default"/>.
+    /// </remarks>
+    public string? Provider { get; set; }
 }

@@ -38,7 +38,7 @@ public sealed class CacheabilityTests
         }
         """;
 
-    private static readonly string[] s_trackedSteps = [TrackingNames.Methods, TrackingNames.Types];
+    private static readonly string[] s_trackedSteps = [TrackingNames.Results, TrackingNames.Methods, TrackingNames.Types, TrackingNames.Errors];
 
     [Fact]
     public void A_cloned_compilation_reuses_every_step()
@@ -65,6 +65,28 @@ public sealed class CacheabilityTests
         var (_, second) = RunTwice(compilation, changed);
         var methods = second.Results[0].TrackedSteps[TrackingNames.Methods].SelectMany(step => step.Outputs).Select(o => o.Reason).ToList();
         Assert.Contains(IncrementalStepRunReason.Modified, methods);
+    }
+
+    /// <summary>
+    /// What reporting errors from the generator costs: an edit above a method with an error moves the error, so the
+    /// parse step and the error output run again; the spec has no position, so nothing is emitted again.
+    /// </summary>
+    [Fact]
+    public void An_edit_above_a_method_with_an_error_re_reports_it_but_emits_nothing_again()
+    {
+        var withError = Source.Replace("orders/{customer.Id}/{n}", "orders/{customer.Id}/{m}", StringComparison.Ordinal);
+        var compilation = GeneratorHarness.Compile(withError);
+        var edited = GeneratorHarness.Compile("// a comment that moves every line below it\n" + withError);
+        var (first, second) = RunTwice(compilation, edited);
+
+        Assert.Contains(first.Results[0].Diagnostics, d => d.Id == "CLA003");
+        var moved = Assert.Single(second.Results[0].Diagnostics, d => d.Id == "CLA003");
+        Assert.Equal(first.Results[0].Diagnostics.Single(d => d.Id == "CLA003").Location.GetLineSpan().StartLinePosition.Line + 1, moved.Location.GetLineSpan().StartLinePosition.Line);
+
+        var reasons = (string name) => second.Results[0].TrackedSteps[name].SelectMany(step => step.Outputs).Select(o => o.Reason).ToList();
+        Assert.Contains(IncrementalStepRunReason.Modified, reasons(TrackingNames.Results)); // the cost: parsed again, the error re-reported
+        Assert.All(reasons(TrackingNames.Methods), r => Assert.True(r is IncrementalStepRunReason.Unchanged or IncrementalStepRunReason.Cached, $"Methods: {r}"));
+        Assert.All(reasons(TrackingNames.Types), r => Assert.True(r is IncrementalStepRunReason.Unchanged or IncrementalStepRunReason.Cached, $"Types: {r}"));
     }
 
     private static (GeneratorDriverRunResult First, GeneratorDriverRunResult Second) RunTwice(Compilation first, Compilation second)

@@ -115,6 +115,125 @@ public sealed class CodeFixTests
         """);
 
     [Fact]
+    public Task Make_an_override_partial_keeps_override_on_the_declaration_only() => AssertFix(new MakePartialCodeFix(), "CLA001", """
+        public abstract class Worker
+        {
+            public abstract Task RunAsync(int id, CancellationToken cancellationToken);
+        }
+
+        public partial class Jobs(IConsulLockProvider locks) : Worker
+        {
+            [ConsulLocked("jobs/{id}")]
+            public override async Task RunAsync(int id, CancellationToken cancellationToken)
+            {
+                await Task.Delay(1, cancellationToken);
+            }
+        }
+        """, """
+        public abstract class Worker
+        {
+            public abstract Task RunAsync(int id, CancellationToken cancellationToken);
+        }
+
+        public partial class Jobs(IConsulLockProvider locks) : Worker
+        {
+            [ConsulLocked("jobs/{id}")]
+            public override partial Task RunAsync(int id, CancellationToken cancellationToken);
+
+            private async Task RunCoreAsync(int id, CancellationToken cancellationToken)
+            {
+                await Task.Delay(1, cancellationToken);
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Make_partial_gives_a_method_without_accessibility_private_and_keeps_its_docs_above_the_attributes() => AssertFix(new MakePartialCodeFix(), "CLA001", """
+        public partial class Jobs
+        {
+            /// <summary>Runs a job.</summary>
+            [ConsulLocked("jobs/{id}")]
+            Task<int> RunAsync(int id, CancellationToken cancellationToken) => Task.FromResult(id);
+        }
+        """, """
+        public partial class Jobs
+        {
+            /// <summary>Runs a job.</summary>
+            [ConsulLocked("jobs/{id}")]
+            private partial Task<int> RunAsync(int id, CancellationToken cancellationToken);
+
+            private Task<int> RunCoreAsync(int id, CancellationToken cancellationToken) => Task.FromResult(id);
+        }
+        """);
+
+    [Fact]
+    public Task Create_a_body_after_optional_and_params_parameters() => AssertFix(new CreateBodyMethodCodeFix(), "CLA006", """
+        public static partial class Jobs
+        {
+            [ConsulLocked("jobs/{id}")]
+            public static partial ValueTask RunAsync(string id, int retries = 3, params string[] tags);
+        }
+        """, """
+        public static partial class Jobs
+        {
+            [ConsulLocked("jobs/{id}")]
+            public static partial ValueTask RunAsync(string id, int retries = 3, params string[] tags);
+
+            private static ValueTask RunCoreAsync(string id, int retries, string[] tags, ConsulLockContext lockContext) => throw new System.NotImplementedException();
+        }
+        """);
+
+    [Fact]
+    public Task Fix_all_creates_every_missing_body_in_the_document() => AssertFixAll(new CreateBodyMethodCodeFix(), "CLA006", """
+        public partial class Jobs
+        {
+            [ConsulLocked("jobs/{id}")]
+            public partial Task RunAsync(int id, CancellationToken cancellationToken);
+
+            [ConsulLocked("reports/{day:yyyy-MM-dd}")]
+            public partial Task<string> ReportAsync(System.DateTime day, CancellationToken cancellationToken);
+        }
+        """, """
+        public partial class Jobs
+        {
+            [ConsulLocked("jobs/{id}")]
+            public partial Task RunAsync(int id, CancellationToken cancellationToken);
+
+            private Task RunCoreAsync(int id, CancellationToken cancellationToken) => throw new System.NotImplementedException();
+
+            [ConsulLocked("reports/{day:yyyy-MM-dd}")]
+            public partial Task<string> ReportAsync(System.DateTime day, CancellationToken cancellationToken);
+
+            private Task<string> ReportCoreAsync(System.DateTime day, CancellationToken cancellationToken) => throw new System.NotImplementedException();
+        }
+        """);
+
+    [Fact]
+    public Task Fix_all_makes_every_method_partial() => AssertFixAll(new MakePartialCodeFix(), "CLA001", """
+        public partial class Jobs
+        {
+            [ConsulLocked("jobs/{id}")]
+            public Task RunAsync(int id, CancellationToken cancellationToken) => Task.CompletedTask;
+
+            [ConsulLocked("other/{id}")]
+            internal Task OtherAsync(int id, CancellationToken cancellationToken) => Task.CompletedTask;
+        }
+        """, """
+        public partial class Jobs
+        {
+            [ConsulLocked("jobs/{id}")]
+            public partial Task RunAsync(int id, CancellationToken cancellationToken);
+
+            private Task RunCoreAsync(int id, CancellationToken cancellationToken) => Task.CompletedTask;
+
+            [ConsulLocked("other/{id}")]
+            internal partial Task OtherAsync(int id, CancellationToken cancellationToken);
+
+            private Task OtherCoreAsync(int id, CancellationToken cancellationToken) => Task.CompletedTask;
+        }
+        """);
+
+    [Fact]
     public async Task No_rename_is_offered_when_no_parameter_is_near()
     {
         var actions = await FixesFor(new RenamePlaceholderCodeFix(), "CLA003", """
@@ -139,7 +258,7 @@ public sealed class CodeFixTests
         return actions;
     }
 
-    private static async Task<(Document Document, Diagnostic Diagnostic)> DiagnosedAsync(AdhocWorkspace workspace, string id, string source)
+    private static async Task<(Document Document, Diagnostic Diagnostic)> DiagnosedAsync(AdhocWorkspace workspace, string id, string source, bool single = true)
     {
         var project = workspace.AddProject("User", LanguageNames.CSharp)
             .WithMetadataReferences(GeneratorHarness.References)
@@ -147,9 +266,24 @@ public sealed class CodeFixTests
             .WithCompilationOptions(GeneratorHarness.CompilationOptions);
         var document = project.AddDocument("User.cs", Usings + source);
 
+        var diagnostics = await DiagnoseAsync(document);
+        return (document, single ? Assert.Single(diagnostics, d => d.Id == id) : diagnostics.First(d => d.Id == id));
+    }
+
+    /// <summary>
+    /// Our diagnostics on the document, as an editor lists them: the generator's errors (whose locations name the file
+    /// by path, mapped here onto the document's tree as the IDE does) and the analyzer's.
+    /// </summary>
+    private static async Task<IReadOnlyList<Diagnostic>> DiagnoseAsync(Document document)
+    {
         var compilation = (await document.Project.GetCompilationAsync())!;
-        var diagnostics = await compilation.WithAnalyzers(ImmutableArray.Create<DiagnosticAnalyzer>(new LockedMethodAnalyzer())).GetAnalyzerDiagnosticsAsync();
-        return (document, Assert.Single(diagnostics, d => d.Id == id));
+        var tree = (await document.GetSyntaxTreeAsync())!;
+        GeneratorHarness.Driver().RunGeneratorsAndUpdateCompilation(compilation, out var generated, out var generatorDiagnostics);
+        var analyzerDiagnostics = await generated.WithAnalyzers(ImmutableArray.Create<DiagnosticAnalyzer>(new LockedMethodAnalyzer())).GetAnalyzerDiagnosticsAsync();
+        return [
+            .. generatorDiagnostics.Select(d => Diagnostic.Create(d.Descriptor, Location.Create(tree, d.Location.SourceSpan), d.Properties)),
+            .. analyzerDiagnostics,
+        ];
     }
 
     private static async Task AssertFix(CodeFixProvider fix, string id, string before, string after)
@@ -162,8 +296,46 @@ public sealed class CodeFixTests
         var action = Assert.Single(actions);
         var operations = await action.GetOperationsAsync(CancellationToken.None);
         var changed = Assert.Single(operations.OfType<ApplyChangesOperation>()).ChangedSolution.GetDocument(document.Id)!;
+        await AssertFixedAsync(changed, after);
+    }
+
+    /// <summary>Fix All in the document, as an editor's "fix all occurrences" runs it.</summary>
+    private static async Task AssertFixAll(CodeFixProvider fix, string id, string before, string after)
+    {
+        using var workspace = new AdhocWorkspace();
+        var (document, _) = await DiagnosedAsync(workspace, id, before, single: false);
+        var diagnostics = (await DiagnoseAsync(document)).Where(d => d.Id == id).ToImmutableArray();
+        Assert.True(diagnostics.Length >= 2, $"expected several {id}");
+
+        var actions = new List<CodeAction>();
+        await fix.RegisterCodeFixesAsync(new CodeFixContext(document, diagnostics[0], (action, _) => actions.Add(action), CancellationToken.None));
+        var equivalenceKey = Assert.Single(actions).EquivalenceKey;
+        var fixAll = fix.GetFixAllProvider()!;
+        var context = new FixAllContext(document, fix, FixAllScope.Document, equivalenceKey, [id], new FixedDiagnostics(diagnostics), CancellationToken.None);
+        var action = (await fixAll.GetFixAsync(context))!;
+        var operations = await action.GetOperationsAsync(CancellationToken.None);
+        var changed = Assert.Single(operations.OfType<ApplyChangesOperation>()).ChangedSolution.GetDocument(document.Id)!;
+        await AssertFixedAsync(changed, after);
+    }
+
+    /// <summary>The fixed text is as expected, and it builds: no error from the generator or the compiler.</summary>
+    private static async Task AssertFixedAsync(Document changed, string after)
+    {
         changed = await Formatter.FormatAsync(changed, Formatter.Annotation);
         var text = (await changed.GetTextAsync()).ToString();
         Assert.Equal((Usings + after).ReplaceLineEndings("\n"), text.ReplaceLineEndings("\n"));
+
+        var build = CompiledCode.Build(after);
+        var errors = build.Generator.Concat(build.Compiler).Where(d => d.Severity == DiagnosticSeverity.Error).ToList();
+        Assert.True(errors.Count == 0, "the fixed code does not build:\n" + string.Join("\n", errors));
+    }
+
+    private sealed class FixedDiagnostics(ImmutableArray<Diagnostic> diagnostics) : FixAllContext.DiagnosticProvider
+    {
+        public override Task<IEnumerable<Diagnostic>> GetAllDiagnosticsAsync(Project project, CancellationToken cancellationToken) => Task.FromResult<IEnumerable<Diagnostic>>(diagnostics);
+
+        public override Task<IEnumerable<Diagnostic>> GetDocumentDiagnosticsAsync(Document document, CancellationToken cancellationToken) => Task.FromResult<IEnumerable<Diagnostic>>(diagnostics);
+
+        public override Task<IEnumerable<Diagnostic>> GetProjectDiagnosticsAsync(Project project, CancellationToken cancellationToken) => Task.FromResult<IEnumerable<Diagnostic>>([]);
     }
 }

@@ -226,7 +226,7 @@ public sealed class GeneratedSourceTests
 
         public partial class Importer(IConsulLockProvider locks)
         {
-            // CLA003: no parameter 'batch'. The analyzer reports it; the generator writes a throwing placeholder.
+            // CLA003: no parameter 'batch'. The generator reports it and writes a throwing placeholder.
             [ConsulLocked("imports/{batch}")]
             public partial Task<int> ImportAsync<T>(int batchId, CancellationToken cancellationToken) where T : notnull;
 
@@ -235,12 +235,34 @@ public sealed class GeneratedSourceTests
 
             private Task CleanUpCoreAsync(int batchId, CancellationToken cancellationToken) => Task.CompletedTask;
         }
+        """, "CLA003", "CLA006");
+
+    [Fact]
+    public void Formats_a_provider_parameter_and_an_override() => Verify("FormatsProviderParameterOverride", """
+        namespace Reports;
+
+        public abstract class Job
+        {
+            public abstract Task<string> RunAsync<T>(IConsulLockProvider locks, System.DateTime day, T scope, CancellationToken cancellationToken) where T : notnull;
+        }
+
+        public sealed partial class DailyReport : Job
+        {
+            // The provider is the method's parameter; the override's constraints are inherited, not repeated.
+            [ConsulLocked("reports/{day:yyyy-MM-dd}/{scope}")]
+            public override partial Task<string> RunAsync<T>(IConsulLockProvider locks, System.DateTime day, T scope, CancellationToken cancellationToken);
+
+            private Task<string> RunCoreAsync<T>(IConsulLockProvider locks, System.DateTime day, T scope, CancellationToken cancellationToken) where T : notnull =>
+                Task.FromResult(day.ToString("O", System.Globalization.CultureInfo.InvariantCulture));
+        }
         """);
 
-    private static void Verify(string name, string source)
+    /// <summary>Checks the generated file against its snapshot; the compiler must find nothing, the generator only <paramref name="expectedErrors"/>.</summary>
+    private static void Verify(string name, string source, params string[] expectedErrors)
     {
         var output = GeneratorHarness.Generate(Usings + source);
-        Assert.True(output.Diagnostics.Count == 0, string.Join("\n", output.Diagnostics));
+        Assert.True(output.CompilerDiagnostics.Count == 0, string.Join("\n", output.CompilerDiagnostics));
+        Assert.Equal(expectedErrors, output.GeneratorDiagnostics.Select(d => d.Id).Order(StringComparer.Ordinal));
         Snapshot.Match(output.Single, name);
     }
 }

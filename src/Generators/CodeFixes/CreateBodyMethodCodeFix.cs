@@ -50,7 +50,12 @@ public sealed class CreateBodyMethodCodeFix : CodeFixProvider
 
     private static MethodDeclarationSyntax BodyMethod(MethodDeclarationSyntax declaration, string name)
     {
-        var parameters = declaration.ParameterList;
+        // The generated code passes every argument, so the body needs no 'params', 'this' or default values; and
+        // without them a last ConsulLockContext parameter is allowed after any of them.
+        var parameters = declaration.ParameterList.WithParameters(SyntaxFactory.SeparatedList(declaration.ParameterList.Parameters.Select(p => p
+            .WithModifiers(SyntaxFactory.TokenList(p.Modifiers.Where(m => !m.IsKind(SyntaxKind.ParamsKeyword) && !m.IsKind(SyntaxKind.ThisKeyword))))
+            .WithDefault(null)
+            .WithAttributeLists(default))));
         var hasToken = parameters.Parameters.Any(p => p.Type?.ToString() is "CancellationToken" or "System.Threading.CancellationToken" or "global::System.Threading.CancellationToken");
         if (!hasToken)
         {
@@ -74,6 +79,7 @@ public sealed class CreateBodyMethodCodeFix : CodeFixProvider
             .WithExpressionBody(SyntaxFactory.ArrowExpressionClause(notWritten))
             .WithSemicolonToken(SyntaxFactory.Token(SyntaxKind.SemicolonToken))
             .WithLeadingTrivia(SyntaxFactory.ElasticCarriageReturnLineFeed)
+            .WithTrailingTrivia(SyntaxFactory.ElasticCarriageReturnLineFeed)
             .WithAdditionalAnnotations(Formatter.Annotation);
     }
 }

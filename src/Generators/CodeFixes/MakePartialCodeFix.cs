@@ -56,6 +56,11 @@ public sealed class MakePartialCodeFix : CodeFixProvider
         }
     }
 
+    private static readonly SyntaxKind[] s_accessibility = { SyntaxKind.PublicKeyword, SyntaxKind.PrivateKeyword, SyntaxKind.ProtectedKeyword, SyntaxKind.InternalKeyword };
+
+    // What only the declaration may carry: a private body method cannot override, be virtual, hide or be sealed.
+    private static readonly SyntaxKind[] s_declarationOnly = { SyntaxKind.OverrideKeyword, SyntaxKind.VirtualKeyword, SyntaxKind.SealedKeyword, SyntaxKind.NewKeyword, SyntaxKind.AbstractKeyword, SyntaxKind.ExternKeyword, SyntaxKind.PartialKeyword };
+
     private static Task<Document> MakeMethodPartialAsync(Document document, SyntaxNode root, MethodDeclarationSyntax method, string bodyName, CancellationToken cancellationToken)
     {
         _ = cancellationToken;
@@ -63,20 +68,28 @@ public sealed class MakePartialCodeFix : CodeFixProvider
             .WithModifiers(SyntaxFactory.TokenList(method.Modifiers.Where(m => !m.IsKind(SyntaxKind.AsyncKeyword))))
             .WithBody(null)
             .WithExpressionBody(null)
-            .WithSemicolonToken(SyntaxFactory.Token(SyntaxKind.SemicolonToken));
+            .WithSemicolonToken(SyntaxFactory.Token(SyntaxKind.SemicolonToken).WithTrailingTrivia(method.GetLastToken().TrailingTrivia));
+        if (!declaration.Modifiers.Any(m => s_accessibility.Any(a => m.IsKind(a))))
+        {
+            // A partial method that returns a value needs an explicit accessibility; 'private' is what it had implicitly.
+            declaration = AddModifier(declaration, SyntaxKind.PrivateKeyword, first: true);
+        }
+
         declaration = AddPartial(declaration);
         if (method.Body is null && method.ExpressionBody is null)
         {
             return Replace(document, root, method, declaration);
         }
 
-        // The body method: the old method under its new name, private, without the lock attribute.
-        var accessibility = new[] { SyntaxKind.PublicKeyword, SyntaxKind.PrivateKeyword, SyntaxKind.ProtectedKeyword, SyntaxKind.InternalKeyword };
-        var kept = method.Modifiers.Where(m => !accessibility.Any(a => m.IsKind(a)) && !m.IsKind(SyntaxKind.PartialKeyword)).ToList();
+        // The body method: the old method under its new name, private, without the lock attribute, its docs or the
+        // modifiers that only the declaration may carry.
+        var kept = method.Modifiers.Where(m => !s_accessibility.Any(a => m.IsKind(a)) && !s_declarationOnly.Any(k => m.IsKind(k)))
+            .Select(m => m.WithoutTrivia().WithTrailingTrivia(SyntaxFactory.Space));
         var body = method
             .WithAttributeLists(default)
+            .WithModifiers(SyntaxFactory.TokenList(new[] { SyntaxFactory.Token(SyntaxKind.PrivateKeyword).WithTrailingTrivia(SyntaxFactory.Space) }.Concat(kept)))
             .WithIdentifier(SyntaxFactory.Identifier(bodyName))
-            .WithModifiers(SyntaxFactory.TokenList(new[] { SyntaxFactory.Token(SyntaxKind.PrivateKeyword) }.Concat(kept)))
+            .WithReturnType(method.ReturnType.WithoutLeadingTrivia())
             .WithLeadingTrivia(SyntaxFactory.ElasticCarriageReturnLineFeed)
             .WithAdditionalAnnotations(Microsoft.CodeAnalysis.Formatting.Formatter.Annotation);
 
@@ -85,19 +98,32 @@ public sealed class MakePartialCodeFix : CodeFixProvider
     }
 
     private static T AddPartial<T>(T node)
+        where T : MemberDeclarationSyntax => AddModifier(node, SyntaxKind.PartialKeyword, first: false);
+
+    /// <summary>
+    /// Adds a modifier: first among them, or last (right before the return type or type keyword, where C# wants
+    /// 'partial'). When there are none yet, it takes over the leading trivia of the token after the attributes, so a
+    /// doc comment stays above the attributes and the indentation stays where it was.
+    /// </summary>
+    private static T AddModifier<T>(T node, SyntaxKind kind, bool first)
         where T : MemberDeclarationSyntax
     {
-        var partial = SyntaxFactory.Token(SyntaxKind.PartialKeyword).WithTrailingTrivia(SyntaxFactory.Space);
+        var modifier = SyntaxFactory.Token(kind).WithTrailingTrivia(SyntaxFactory.Space);
         if (node.Modifiers.Count == 0)
         {
-            // Keep the member's leading trivia (comments, indentation) in front of the new first token.
-            var first = node.GetFirstToken();
-            var withoutTrivia = node.ReplaceToken(first, first.WithLeadingTrivia());
-            return (T)withoutTrivia.WithModifiers(SyntaxFactory.TokenList(partial.WithLeadingTrivia(first.LeadingTrivia)));
+            var next = node.AttributeLists.Count > 0 ? node.AttributeLists.Last().GetLastToken().GetNextToken() : node.GetFirstToken();
+            var withoutTrivia = node.ReplaceToken(next, next.WithLeadingTrivia());
+            return (T)withoutTrivia.WithModifiers(SyntaxFactory.TokenList(modifier.WithLeadingTrivia(next.LeadingTrivia)));
         }
 
-        // 'partial' goes last among the modifiers, right before the return type or the type keyword, as C# requires.
-        return (T)node.WithModifiers(node.Modifiers.Add(partial));
+        if (first)
+        {
+            var current = node.Modifiers[0];
+            var modifiers = node.Modifiers.Replace(current, current.WithLeadingTrivia()).Insert(0, modifier.WithLeadingTrivia(current.LeadingTrivia));
+            return (T)node.WithModifiers(modifiers);
+        }
+
+        return (T)node.WithModifiers(node.Modifiers.Add(modifier));
     }
 
     private static Task<Document> Replace(Document document, SyntaxNode root, SyntaxNode oldNode, SyntaxNode newNode) =>

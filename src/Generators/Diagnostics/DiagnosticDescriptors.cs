@@ -1,3 +1,6 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
 using Microsoft.CodeAnalysis;
 
 namespace ConsulLock.Aop.Generators.Diagnostics;
@@ -70,9 +73,39 @@ internal static class DiagnosticDescriptors
         "The body of a [ConsulLocked] method is called directly",
         "'{0}' is the body of the [ConsulLocked] method '{1}'; calling it directly bypasses the lock, call '{1}' instead");
 
+    public static readonly DiagnosticDescriptor NoLockCanBeGenerated = Error(
+        "CLA013",
+        "[ConsulLocked] is on something no lock can be generated for",
+        "[ConsulLocked] on {0} has no effect, since only a partial method of a partial type can be given a generated lock; move the attribute to a partial method declaration and call it from here");
+
+    public static readonly DiagnosticDescriptor BadPlaceholderFormat = Error(
+        "CLA014",
+        "A key placeholder's format cannot be applied to its value",
+        "The placeholder '{{{0}}}' has the format \"{1}\", but {2}; {3}");
+
+    public static readonly DiagnosticDescriptor ProviderChoice = Error(
+        "CLA015",
+        "The lock provider of a [ConsulLocked] method is ambiguous or not found",
+        "{0}; {1}");
+
+    private static readonly Dictionary<string, DiagnosticDescriptor> s_byId = new[]
+    {
+        NotPartialMethod, ContainingTypeNotPartial, UnknownPlaceholder, MalformedKey, UnsupportedReturnType, BodyMismatch,
+        BadDuration, UnsupportedParameter, BodyCannotObserveLoss, UnstablePlaceholder, SkipReturnsDefault,
+        BodyCalledDirectly, NoLockCanBeGenerated, BadPlaceholderFormat, ProviderChoice,
+    }.ToDictionary(d => d.Id);
+
+    /// <summary>Every descriptor, in id order.</summary>
+    public static IEnumerable<DiagnosticDescriptor> All => s_byId.Values.OrderBy(d => d.Id, StringComparer.Ordinal);
+
+    public static DiagnosticDescriptor ById(string id) => s_byId[id];
+
+    /// <summary>Where each id is explained: a page in the repository's docs/diagnostics folder.</summary>
+    public static string HelpLink(string id) => GeneratorInfo.DiagnosticsHelpBase + id + ".md";
+
     private static DiagnosticDescriptor Error(string id, string title, string message) =>
-        new(id, title, message, Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+        new(id, title, message, Category, DiagnosticSeverity.Error, isEnabledByDefault: true, helpLinkUri: HelpLink(id));
 
     private static DiagnosticDescriptor Warning(string id, string title, string message) =>
-        new(id, title, message, Category, DiagnosticSeverity.Warning, isEnabledByDefault: true);
+        new(id, title, message, Category, DiagnosticSeverity.Warning, isEnabledByDefault: true, helpLinkUri: HelpLink(id));
 }

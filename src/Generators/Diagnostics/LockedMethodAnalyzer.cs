@@ -12,23 +12,17 @@ using Microsoft.CodeAnalysis.Operations;
 namespace ConsulLock.Aop.Generators.Diagnostics;
 
 /// <summary>
-/// Reports CLA001-CLA012. The checks of a declaration come from <see cref="LockedMethodParser"/>, the same code the
-/// generator runs, reported from an analyzer so that <c>#pragma warning disable</c>, .editorconfig severities and
-/// editor squiggles behave as for any other diagnostic.
+/// Reports the warnings (CLA009-CLA011) and CLA012. The checks of a declaration come from
+/// <see cref="LockedMethodParser"/>, the same code the generator runs; the generator reports the errors itself, so that
+/// they stop every build (see <see cref="LockedMethodGenerator"/>), and the analyzer reports what users may tune:
+/// warnings, which <c>#pragma warning disable</c> and .editorconfig govern as for any other, and CLA012, which needs
+/// every call site.
 /// </summary>
 [DiagnosticAnalyzer(LanguageNames.CSharp)]
 public sealed class LockedMethodAnalyzer : DiagnosticAnalyzer
 {
     /// <inheritdoc/>
     public override ImmutableArray<DiagnosticDescriptor> SupportedDiagnostics { get; } = ImmutableArray.Create(
-        DiagnosticDescriptors.NotPartialMethod,
-        DiagnosticDescriptors.ContainingTypeNotPartial,
-        DiagnosticDescriptors.UnknownPlaceholder,
-        DiagnosticDescriptors.MalformedKey,
-        DiagnosticDescriptors.UnsupportedReturnType,
-        DiagnosticDescriptors.BodyMismatch,
-        DiagnosticDescriptors.BadDuration,
-        DiagnosticDescriptors.UnsupportedParameter,
         DiagnosticDescriptors.BodyCannotObserveLoss,
         DiagnosticDescriptors.UnstablePlaceholder,
         DiagnosticDescriptors.SkipReturnsDefault,
@@ -49,9 +43,9 @@ public sealed class LockedMethodAnalyzer : DiagnosticAnalyzer
 
             start.RegisterSyntaxNodeAction(node => AnalyzeDeclaration(node, types), SyntaxKind.MethodDeclaration);
             // Every call in the compilation is checked, so each type's locked methods are found once, not per call.
-            var lockedMethodsByType = new ConcurrentDictionary<INamedTypeSymbol, ImmutableArray<(IMethodSymbol Method, string BodyName)>>(SymbolEqualityComparer.Default);
+            var lockedMethodsByType = new ConcurrentDictionary<INamedTypeSymbol, ImmutableArray<(IMethodSymbol Method, IMethodSymbol Body)>>(SymbolEqualityComparer.Default);
             start.RegisterOperationAction(
-                operation => AnalyzeBodyUse(operation, type => lockedMethodsByType.GetOrAdd(type, t => LockedMethodsOf(t, types))),
+                operation => AnalyzeBodyUse(operation, type => lockedMethodsByType.GetOrAdd(type, t => LockedMethodsOf(t, types, start.Compilation, start.CancellationToken))),
                 OperationKind.Invocation,
                 OperationKind.MethodReference);
         });
@@ -75,15 +69,19 @@ public sealed class LockedMethodAnalyzer : DiagnosticAnalyzer
         }
 
         var parser = LockedMethodParser.Run(types, context.Compilation, method, syntax, attribute, out _, context.CancellationToken);
-        foreach (var diagnostic in parser.Diagnostics)
+        foreach (var diagnostic in parser.Diagnostics.Where(d => d.Severity != DiagnosticSeverity.Error))
         {
             context.ReportDiagnostic(diagnostic);
         }
     }
 
-    /// <summary>CLA012: a call to (or a delegate made from) a body method bypasses its lock.</summary>
+    /// <summary>
+    /// CLA012: a call to (or a delegate made from) a body method bypasses its lock. The body is the method the
+    /// generator matched, not any method of that name; calls from inside the body itself (recursion, already under
+    /// the lock) are fine.
+    /// </summary>
     private static void AnalyzeBodyUse(
-        OperationAnalysisContext context, Func<INamedTypeSymbol, ImmutableArray<(IMethodSymbol Method, string BodyName)>> lockedMethodsOf)
+        OperationAnalysisContext context, Func<INamedTypeSymbol, ImmutableArray<(IMethodSymbol Method, IMethodSymbol Body)>> lockedMethodsOf)
     {
         var target = context.Operation switch
         {
@@ -96,10 +94,11 @@ public sealed class LockedMethodAnalyzer : DiagnosticAnalyzer
             return;
         }
 
-        foreach (var (locked, bodyName) in lockedMethodsOf(target.OriginalDefinition.ContainingType))
+        var definition = target.OriginalDefinition;
+        foreach (var (locked, body) in lockedMethodsOf(definition.ContainingType))
         {
-            if (bodyName == target.Name && locked.Name != target.Name
-                && locked.Parameters.Length <= target.Parameters.Length && target.Parameters.Length <= locked.Parameters.Length + 1)
+            if (SymbolEqualityComparer.Default.Equals(definition, body.OriginalDefinition)
+                && !SymbolEqualityComparer.Default.Equals(context.ContainingSymbol.OriginalDefinition, body.OriginalDefinition))
             {
                 context.ReportDiagnostic(Diagnostic.Create(DiagnosticDescriptors.BodyCalledDirectly, context.Operation.Syntax.GetLocation(), target.Name, locked.Name));
                 return;
@@ -107,11 +106,24 @@ public sealed class LockedMethodAnalyzer : DiagnosticAnalyzer
         }
     }
 
-    private static ImmutableArray<(IMethodSymbol Method, string BodyName)> LockedMethodsOf(INamedTypeSymbol type, KnownTypes types) =>
-        type.GetMembers().OfType<IMethodSymbol>()
-            .Where(m => m.IsPartialDefinition)
-            .Select(m => (Method: m, Attribute: m.GetAttributes().FirstOrDefault(a => SymbolEqualityComparer.Default.Equals(a.AttributeClass, types.Attribute))))
-            .Where(m => m.Attribute is not null)
-            .Select(m => (m.Method, LockedMethodParser.BodyNameFor(m.Method, m.Attribute!)))
-            .ToImmutableArray();
+    private static ImmutableArray<(IMethodSymbol Method, IMethodSymbol Body)> LockedMethodsOf(INamedTypeSymbol type, KnownTypes types, Compilation compilation, System.Threading.CancellationToken cancellationToken)
+    {
+        var result = ImmutableArray.CreateBuilder<(IMethodSymbol, IMethodSymbol)>();
+        foreach (var method in type.GetMembers().OfType<IMethodSymbol>().Where(m => m.IsPartialDefinition))
+        {
+            var attribute = method.GetAttributes().FirstOrDefault(a => SymbolEqualityComparer.Default.Equals(a.AttributeClass, types.Attribute));
+            if (attribute is null || method.DeclaringSyntaxReferences.FirstOrDefault()?.GetSyntax(cancellationToken) is not MethodDeclarationSyntax syntax)
+            {
+                continue;
+            }
+
+            var parser = LockedMethodParser.Run(types, compilation, method, syntax, attribute, out _, cancellationToken);
+            if (parser.Body is { } body)
+            {
+                result.Add((method, body));
+            }
+        }
+
+        return result.ToImmutable();
+    }
 }

@@ -30,7 +30,8 @@ internal sealed class KeyTemplate
     /// <param name="IsPlaceholder">A placeholder (its path in <paramref name="Text"/>) or literal text.</param>
     /// <param name="Start">Where the token starts in the template, braces included.</param>
     /// <param name="Length">How long the token is in the template, braces included.</param>
-    public readonly record struct Token(bool IsPlaceholder, string Text, int Start, int Length)
+    /// <param name="Format">A placeholder's format, the text after its first ':' (<c>{day:yyyy-MM-dd}</c>), or null.</param>
+    public readonly record struct Token(bool IsPlaceholder, string Text, int Start, int Length, string? Format = null)
     {
         public string[] Path => Text.Split('.');
     }
@@ -72,14 +73,17 @@ internal sealed class KeyTemplate
                 return Fail(tokens, $"the placeholder opened by '{c}' is not closed by '{close}'", i, template.Length - i);
             }
 
-            var path = template.Substring(i + 1, end - i - 1);
+            var content = template.Substring(i + 1, end - i - 1);
+            var colon = content.IndexOf(':');
+            var path = colon < 0 ? content : content.Substring(0, colon);
+            var format = colon < 0 ? null : content.Substring(colon + 1);
             if (!IsMemberPath(path))
             {
                 return Fail(
                     tokens,
                     path.Length == 0
                         ? "a placeholder is empty; name a parameter, as in '{id}'"
-                        : $"'{c}{path}{close}' is not a parameter name or a member path such as 'order.Customer.Id'",
+                        : $"'{c}{content}{close}' is not a parameter name or a member path such as 'order.Customer.Id', optionally followed by ':' and a format",
                     i,
                     end - i + 1);
             }
@@ -90,7 +94,7 @@ internal sealed class KeyTemplate
                 literal.Clear();
             }
 
-            tokens.Add(new Token(true, path, i, end - i + 1));
+            tokens.Add(new Token(true, path, i, end - i + 1, format));
             i = end + 1;
             literalStart = i;
         }

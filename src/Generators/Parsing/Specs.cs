@@ -7,21 +7,37 @@ namespace ConsulLock.Aop.Generators.Parsing;
 // locations, so the incremental pipeline can compare them by value and skip emitting when nothing changed.
 
 /// <summary>What the generator writes for one <c>[ConsulLocked]</c> method: a lock around its body, or a placeholder.</summary>
-internal abstract record MethodSpec(TypeHierarchy Type);
+/// <param name="ForcedErrors">
+/// The messages of this method's errors that the build's configuration silences (NoWarn, a global config): repeated
+/// as a compiler error, which no configuration silences, so that a method with an error never builds.
+/// </param>
+internal abstract record MethodSpec(TypeHierarchy Type, EquatableArray<string> ForcedErrors);
 
 /// <summary>
-/// A method with errors, which the analyzer reports. The generator still writes an implementation that only throws,
-/// so that the compiler does not add CS8795 ("partial method must have an implementation part") to those errors.
+/// A method with errors, which the generator reports. It still gets an implementation that only throws, so that the
+/// compiler does not add CS8795 ("partial method must have an implementation part") to those errors.
 /// </summary>
 /// <param name="Signature">The implementing declaration's first line, from modifiers to the parameter list.</param>
-internal sealed record PlaceholderMethodSpec(TypeHierarchy Type, string Name, string Signature, EquatableArray<string> Constraints) : MethodSpec(Type);
+/// <param name="ProviderRead">
+/// The member or primary-constructor parameter the lock would use: the placeholder reads it, so that the compiler
+/// does not add "parameter is unread" (CS9113) or "field is never used" to our error.
+/// </param>
+internal sealed record PlaceholderMethodSpec(
+    TypeHierarchy Type, EquatableArray<string> ForcedErrors, string Name, string Signature, EquatableArray<string> Constraints, string? ProviderRead)
+    : MethodSpec(Type, ForcedErrors);
+
+/// <summary>
+/// An error where no implementation can be declared (the method is not partial, a type is not partial, the attribute
+/// is on a lambda): the forced errors, and a member that reads the provider when the type can be reopened, so that
+/// CS9113 ("parameter is unread") or "field is never used" does not join our error.
+/// </summary>
+internal sealed record ErrorOnlySpec(TypeHierarchy Type, EquatableArray<string> ForcedErrors, string? ProviderRead = null, string MethodName = "", bool ProviderIsStatic = false)
+    : MethodSpec(Type, ForcedErrors);
 
 /// <summary>One <c>[ConsulLocked]</c> method, ready to emit.</summary>
 /// <remarks>
-/// <see cref="KeyFunctionParameters"/> is non-empty when a placeholder follows members with <c>?.</c>: the key is
-/// then built in a local function taking those parameters, so the null checks do not change what the nullable
-/// analysis believes about the arguments passed on to the body. <see cref="ThisCopyVariable"/> is set for instance
-/// methods of structs, whose lambdas cannot capture <c>this</c>; the body runs on a copy, as an async struct method does.
+/// <see cref="ThisCopyVariable"/> is set for instance methods of structs, whose lambdas cannot capture <c>this</c>;
+/// an instance body runs on a copy, as an async struct method does.
 /// </remarks>
 internal sealed record LockedMethodSpec(
     TypeHierarchy Type,
@@ -35,14 +51,13 @@ internal sealed record LockedMethodSpec(
     EquatableArray<ParameterSpec> Parameters,
     string KeyTemplate,
     EquatableArray<KeyPart> Key,
-    EquatableArray<ParameterSpec> KeyFunctionParameters,
     LockSettingsSpec Settings,
     BodyCallSpec Body,
     ProviderSpec Provider,
     string? CancellationTokenParameter,
     string KeyVariable,
     string ContextVariable,
-    string? ThisCopyVariable) : MethodSpec(Type);
+    string? ThisCopyVariable) : MethodSpec(Type, EquatableArray<string>.Empty);
 
 /// <summary>The namespace and the chain of containing types, outermost first, so the emitter can reopen them.</summary>
 internal sealed record TypeHierarchy(string? Namespace, EquatableArray<ContainingType> Types, string HintName);
@@ -52,8 +67,11 @@ internal sealed record ContainingType(string Keyword, string NameWithTypeParamet
 
 internal sealed record ParameterSpec(string Type, string Name, string Prefix);
 
-/// <summary>A piece of the key: literal text, or a C# expression whose value fills a placeholder.</summary>
-internal sealed record KeyPart(bool IsLiteral, string Text, string Placeholder);
+/// <summary>
+/// A piece of the key: literal text, or a C# expression whose value fills a placeholder (with the placeholder's
+/// format, if it has one).
+/// </summary>
+internal sealed record KeyPart(bool IsLiteral, string Text, string Placeholder, string? Format = null);
 
 internal enum ReturnKind
 {
@@ -87,7 +105,8 @@ internal enum BodyExtra
     ContextBeforeToken,
 }
 
-internal sealed record BodyCallSpec(string Name, string TypeArguments, BodyExtra Extra);
+/// <param name="IsStatic">A static body is called by name even from a struct's instance method, never through the copy of <c>this</c>.</param>
+internal sealed record BodyCallSpec(string Name, string TypeArguments, BodyExtra Extra, bool IsStatic);
 
 /// <summary>Where the lock provider comes from: a member of the containing type, or <c>ConsulLocking.Default</c>.</summary>
 internal sealed record ProviderSpec(string Expression, string Description);

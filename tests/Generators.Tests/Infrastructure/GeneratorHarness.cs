@@ -53,14 +53,17 @@ internal static class GeneratorHarness
         var generated = output.SyntaxTrees.Skip(compilation.SyntaxTrees.Length)
             .ToDictionary(tree => Path.GetFileName(tree.FilePath), tree => tree.ToString());
         var compilerDiagnostics = output.GetDiagnostics().Where(d => d.Severity >= DiagnosticSeverity.Warning).ToList();
-        return new GeneratorOutput(generated, [.. generatorDiagnostics, .. compilerDiagnostics], output);
+        return new GeneratorOutput(generated, generatorDiagnostics, compilerDiagnostics, output);
     }
 
-    /// <summary>Runs the analyzer on the sources plus what the generator makes of them, as a build would.</summary>
+    /// <summary>
+    /// What a build reports as ours: the generator's diagnostics (the errors) and the analyzer's (warnings, CLA012) on
+    /// the sources plus what the generator makes of them.
+    /// </summary>
     public static async Task<IReadOnlyList<Diagnostic>> AnalyzeAsync(params string[] sources)
     {
         var compilation = Compile(sources);
-        Driver().RunGeneratorsAndUpdateCompilation(compilation, out var output, out _);
+        Driver().RunGeneratorsAndUpdateCompilation(compilation, out var output, out var generatorDiagnostics);
         Exception? failure = null;
         var options = new CompilationWithAnalyzersOptions(
             new AnalyzerOptions([]), (exception, _, _) => failure ??= exception, concurrentAnalysis: true, logAnalyzerExecutionTime: false);
@@ -71,11 +74,17 @@ internal static class GeneratorHarness
             throw new InvalidOperationException("The analyzer threw.", failure);
         }
 
-        return [.. diagnostics.OrderBy(d => d.Location.SourceSpan.Start)];
+        return [.. generatorDiagnostics.Concat(diagnostics).OrderBy(d => d.Location.SourceSpan.Start)];
     }
 }
 
-internal sealed record GeneratorOutput(IReadOnlyDictionary<string, string> Sources, IReadOnlyList<Diagnostic> Diagnostics, Compilation Compilation)
+/// <param name="GeneratorDiagnostics">What the generator reported: our errors.</param>
+/// <param name="CompilerDiagnostics">The compiler's errors and warnings on the sources plus the generated code.</param>
+internal sealed record GeneratorOutput(
+    IReadOnlyDictionary<string, string> Sources, IReadOnlyList<Diagnostic> GeneratorDiagnostics, IReadOnlyList<Diagnostic> CompilerDiagnostics, Compilation Compilation)
 {
+    /// <summary>Everything a build would print: the generator's diagnostics and the compiler's.</summary>
+    public IReadOnlyList<Diagnostic> Diagnostics => [.. GeneratorDiagnostics, .. CompilerDiagnostics];
+
     public string Single => Assert.Single(Sources).Value;
 }

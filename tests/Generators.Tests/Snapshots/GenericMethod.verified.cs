@@ -18,16 +18,13 @@ namespace Caches
             where TEntity : class, global::Caches.IEntity
             where TResult : struct
         {
-            var lockKey = BuildLockKey(entity);
+            var lockKey = "refresh/" + global::ConsulLock.Aop.LockKey.FormatSegment((entity ?? throw global::ConsulLock.Aop.CompilerServices.LockKeySegment.NullOnPath("entity.Id", "entity")).Id, "entity.Id");
             return global::ConsulLock.Aop.CompilerServices.LockedMethodRunner.RunAsync<TResult?>(
                 locks,
                 lockKey,
                 __RefreshAsyncLockSettings,
                 lockContext => RefreshCoreAsync<TEntity, TResult>(entity, lockContext.CancellationToken),
                 cancellationToken);
-
-            static string BuildLockKey(TEntity entity) =>
-                "refresh/" + global::ConsulLock.Aop.LockKey.FormatSegment(entity?.Id, "entity.Id");
         }
     }
 }

@@ -16,21 +16,18 @@ namespace Shop
         // Runs ShipCoreAsync while holding the Consul lock "orders/{order.Customer.Region}/{order.Customer.Id}/{order.Batch}"; the provider is the primary constructor parameter 'locks'.
         public partial global::System.Threading.Tasks.Task ShipAsync(global::Shop.Order order, global::System.Threading.CancellationToken cancellationToken)
         {
-            var lockKey = BuildLockKey(order);
+            var lockKey = "orders/"
+                + global::ConsulLock.Aop.LockKey.FormatSegment(((order ?? throw global::ConsulLock.Aop.CompilerServices.LockKeySegment.NullOnPath("order.Customer.Region", "order")).Customer ?? throw global::ConsulLock.Aop.CompilerServices.LockKeySegment.NullOnPath("order.Customer.Region", "order.Customer")).Region, "order.Customer.Region")
+                + "/"
+                + global::ConsulLock.Aop.LockKey.FormatSegment(((order ?? throw global::ConsulLock.Aop.CompilerServices.LockKeySegment.NullOnPath("order.Customer.Id", "order")).Customer ?? throw global::ConsulLock.Aop.CompilerServices.LockKeySegment.NullOnPath("order.Customer.Id", "order.Customer")).Id, "order.Customer.Id")
+                + "/"
+                + global::ConsulLock.Aop.LockKey.FormatSegment((order ?? throw global::ConsulLock.Aop.CompilerServices.LockKeySegment.NullOnPath("order.Batch", "order")).Batch, "order.Batch");
             return global::ConsulLock.Aop.CompilerServices.LockedMethodRunner.RunAsync(
                 locks,
                 lockKey,
                 __ShipAsyncLockSettings,
                 lockContext => ShipCoreAsync(order, lockContext.CancellationToken),
                 cancellationToken);
-
-            static string BuildLockKey(global::Shop.Order order) =>
-                "orders/"
-                    + global::ConsulLock.Aop.LockKey.FormatSegment(order?.Customer?.Region, "order.Customer.Region")
-                    + "/"
-                    + global::ConsulLock.Aop.LockKey.FormatSegment(order?.Customer?.Id, "order.Customer.Id")
-                    + "/"
-                    + global::ConsulLock.Aop.LockKey.FormatSegment(order?.Batch, "order.Batch");
         }
     }
 }

@@ -10,7 +10,10 @@ namespace Jobs
         // Until then this placeholder keeps the compiler from adding CS8795 to those errors; the build fails on them anyway.
         public partial global::System.Threading.Tasks.Task<int> ImportAsync<T>(int batchId, global::System.Threading.CancellationToken cancellationToken)
             where T : notnull
-            => throw new global::System.InvalidOperationException("ImportAsync has [ConsulLocked] errors to fix; see the build's CLA diagnostics.");
+        {
+            _ = locks;
+            throw new global::System.InvalidOperationException("ImportAsync has [ConsulLocked] errors to fix; see the build's CLA diagnostics.");
+        }
 
         // The lock settings of CleanUpAsync, from its attribute.
         [global::System.CodeDom.Compiler.GeneratedCode("ConsulLock.Aop.Generators", "0.1.0")]

@@ -1,0 +1,142 @@
+using System.Collections.Generic;
+using System.Linq;
+using ConsulLock.Aop.Generators.Diagnostics;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
+
+namespace ConsulLock.Aop.Generators.Parsing;
+
+// Provider lookup: where the generated code gets its IConsulLockProvider (CLA015).
+internal sealed partial class LockedMethodParser
+{
+    private static readonly ProviderSpec s_defaultProvider = new("global::ConsulLock.Aop.ConsulLocking.Default", "ConsulLocking.Default");
+
+    private sealed record ProviderCandidate(string Name, string Expression, string Description, bool IsParameter, bool IsStatic = false)
+    {
+        public ProviderSpec Spec => new(Expression, Description);
+    }
+
+    /// <summary>
+    /// The provider, in this order: the one <c>Provider = nameof(…)</c> names; a parameter of the method; a field or
+    /// property of the type (static ones for a static method); a primary-constructor parameter (instance methods);
+    /// else <c>ConsulLocking.Default</c>. Two candidates at the first level that has any are an error naming both,
+    /// rather than a silent pick. Null when that error was reported.
+    /// </summary>
+    private ProviderSpec? FindProvider()
+    {
+        var chosen = ChooseProvider(out var problem);
+        if (problem is not null)
+        {
+            Report(DiagnosticDescriptors.ProviderChoice, ArgumentLocation("Provider") ?? _syntax.Identifier.GetLocation(), problem.Value.What, problem.Value.Fix);
+            return null;
+        }
+
+        return chosen?.Spec ?? s_defaultProvider;
+    }
+
+    /// <summary>
+    /// The member or primary-constructor parameter the lock would use, for a method with errors: the code generated
+    /// in its place reads it, so the compiler does not add "parameter is unread" (CS9113) or "field is never used"
+    /// (CS0169, CS0414) to our error. Null for a method parameter or <c>ConsulLocking.Default</c>.
+    /// </summary>
+    private string? ProviderToRead() =>
+        ChooseProvider(out var problem) is { IsParameter: false } candidate && problem is null ? candidate.Expression : null;
+
+    /// <summary>Whether the provider <see cref="ProviderToRead"/> returns is a static member, readable from a static context.</summary>
+    private bool ProviderToReadIsStatic() => ChooseProvider(out _) is { IsStatic: true };
+
+    private ProviderCandidate? ChooseProvider(out (string What, string Fix)? problem)
+    {
+        problem = null;
+        var levels = new[] { ParameterCandidates().ToList(), MemberCandidates().ToList(), PrimaryConstructorCandidates().ToList() };
+        var named = NamedString(_attribute, "Provider");
+        if (named is not null)
+        {
+            var match = levels.SelectMany(level => level).FirstOrDefault(c => c.Name == named);
+            if (match is null)
+            {
+                var available = levels.SelectMany(level => level).Select(c => c.Name).Distinct().ToList();
+                problem = (
+                    $"Provider = \"{named}\" names no parameter, field, property or primary-constructor parameter of type IConsulLockProvider that '{_method.Name}' can use",
+                    available.Count == 0
+                        ? "name one of those, or remove Provider to use ConsulLocking.Default"
+                        : $"name one of: {string.Join(", ", available.Select(a => $"nameof({a})"))}");
+            }
+
+            return match;
+        }
+
+        foreach (var level in levels)
+        {
+            if (level.Count > 1)
+            {
+                problem = (
+                    $"'{_method.Name}' could take its lock provider from {level[0].Description} or {level[1].Description}",
+                    $"choose one on the attribute, for example [ConsulLocked(..., Provider = nameof({level[0].Name}))]");
+                return null;
+            }
+
+            if (level.Count == 1)
+            {
+                return level[0];
+            }
+        }
+
+        return null;
+    }
+
+    private IEnumerable<ProviderCandidate> ParameterCandidates() =>
+        _method.Parameters
+            .Where(p => p.RefKind == RefKind.None && _types.IsProvider(p.Type))
+            .Select(p => new ProviderCandidate(p.Name, SymbolText.Identifier(p.Name), $"the parameter '{p.Name}'", true));
+
+    private IEnumerable<ProviderCandidate> MemberCandidates()
+    {
+        var seen = new HashSet<string>();
+        foreach (var type in BaseTypes(_method.ContainingType))
+        {
+            foreach (var member in type.GetMembers())
+            {
+                _cancellationToken.ThrowIfCancellationRequested();
+                var memberType = member switch
+                {
+                    IFieldSymbol { IsImplicitlyDeclared: false } field => field.Type,
+                    IPropertySymbol { GetMethod: not null, Parameters.Length: 0 } property => property.Type,
+                    _ => null,
+                };
+                if (memberType is null || !_types.IsProvider(memberType) || (_method.IsStatic && !member.IsStatic)
+                    || !_compilation.IsSymbolAccessibleWithin(member, _method.ContainingType) || !seen.Add(member.Name))
+                {
+                    continue;
+                }
+
+                var access = member.IsStatic ? SymbolText.Identifier(member.Name) : "this." + SymbolText.Identifier(member.Name);
+                yield return new ProviderCandidate(member.Name, access, $"the {(member is IFieldSymbol ? "field" : "property")} '{member.Name}'", false, member.IsStatic);
+            }
+        }
+    }
+
+    private IEnumerable<ProviderCandidate> PrimaryConstructorCandidates()
+    {
+        if (_method.IsStatic)
+        {
+            yield break;
+        }
+
+        foreach (var reference in _method.ContainingType.DeclaringSyntaxReferences)
+        {
+            // A record's parameters are its properties, found above.
+            if (reference.GetSyntax(_cancellationToken) is TypeDeclarationSyntax { ParameterList: { } list } declaration and not RecordDeclarationSyntax)
+            {
+                var model = _compilation.GetSemanticModel(declaration.SyntaxTree);
+                foreach (var parameter in list.Parameters)
+                {
+                    if (model.GetDeclaredSymbol(parameter, _cancellationToken) is IParameterSymbol symbol && _types.IsProvider(symbol.Type))
+                    {
+                        yield return new ProviderCandidate(symbol.Name, SymbolText.Identifier(symbol.Name), $"the primary constructor parameter '{symbol.Name}'", false);
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,53 @@
+using System;
+using ConsulLock.Aop.Common;
+using ConsulLock.Aop.Generators.Diagnostics;
+using Microsoft.CodeAnalysis;
+
+namespace ConsulLock.Aop.Generators.Parsing;
+
+// Settings: the attribute's durations and behaviours, checked at compile time (CLA007, CLA011).
+internal sealed partial class LockedMethodParser
+{
+    private LockSettingsSpec? ParseSettings(ReturnKind? returnKind)
+    {
+        var ok = true;
+        var wait = Duration("WaitTimeout", TimeSpan.Zero, null, ref ok);
+        var ttl = Duration("SessionTtl", TimeSpan.FromSeconds(10), TimeSpan.FromHours(24), ref ok);
+        var delay = Duration("LockDelay", TimeSpan.Zero, TimeSpan.FromSeconds(60), ref ok);
+        var skip = NamedInt(_attribute, "OnTimeout") == 1;
+        var delete = NamedInt(_attribute, "Behavior") == 1;
+        if (skip && returnKind is ReturnKind.TaskOfT or ReturnKind.ValueTaskOfT)
+        {
+            var result = ((INamedTypeSymbol)_method.ReturnType).TypeArguments[0].ToDisplayString(SymbolText.ShortFormat);
+            Report(DiagnosticDescriptors.SkipReturnsDefault, ArgumentLocation("OnTimeout"), _method.Name, result);
+        }
+
+        return ok ? new LockSettingsSpec(wait, skip, ttl, delay, delete) : null;
+    }
+
+    private DurationSpec? Duration(string property, TimeSpan min, TimeSpan? max, ref bool ok)
+    {
+        var text = NamedString(_attribute, property);
+        if (text is null)
+        {
+            return null;
+        }
+
+        var range = max is null ? "" : $", between {ConsulDuration.Format(min)} and {(max.Value.TotalHours >= 1 ? $"{max.Value.TotalHours}h" : ConsulDuration.Format(max.Value))}";
+        if (!ConsulDuration.TryParse(text, out var value, allowTimeSpanText: false))
+        {
+            Report(DiagnosticDescriptors.BadDuration, ArgumentLocation(property), property, text, "is not a duration", range);
+            ok = false;
+            return null;
+        }
+
+        if (value < min || (max is not null && value > max.Value))
+        {
+            Report(DiagnosticDescriptors.BadDuration, ArgumentLocation(property), property, text, "is out of range", range);
+            ok = false;
+            return null;
+        }
+
+        return new DurationSpec(value.Ticks, text);
+    }
+}
