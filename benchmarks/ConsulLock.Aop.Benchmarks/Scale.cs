@@ -310,23 +310,10 @@ internal static class Scale
         return (handle, Stopwatch.GetElapsedTime(start).TotalMilliseconds);
     }
 
-    /// <summary>Writes <paramref name="count"/> lock-like keys under the folder, 64 to a transaction.</summary>
-    private static async Task FillAsync(Uri address, string folder, int count, CancellationToken cancellationToken)
-    {
-        var value = Convert.ToBase64String(Encoding.UTF8.GetBytes("{\"Holder\":\"someone-else\",\"Since\":\"2026-11-25T00:00:00Z\"}"));
-        await Parallel.ForEachAsync(Enumerable.Range(0, count).Chunk(64), new ParallelOptions { MaxDegreeOfParallelism = 4, CancellationToken = cancellationToken }, async (batch, ct) =>
-        {
-            var operations = batch.Select(i => new Dictionary<string, object>
-            {
-                ["KV"] = new Dictionary<string, object> { ["Verb"] = "set", ["Key"] = $"{folder}other-{i}", ["Value"] = value, ["Flags"] = ConsulClient.LockFlagValue },
-            });
-            var (status, body) = await ConsulHttp.SendAsync(HttpMethod.Put, address, "/v1/txn", JsonSerializer.Serialize(operations), cancellationToken: ct);
-            if (status != HttpStatusCode.OK)
-            {
-                throw new InvalidOperationException($"Filling the folder failed: {(int)status} {body}");
-            }
-        });
-    }
+    /// <summary>Writes <paramref name="count"/> lock-like keys under the folder.</summary>
+    private static Task FillAsync(Uri address, string folder, int count, CancellationToken cancellationToken) =>
+        ConsulHttp.SetKeysAsync(address, Enumerable.Range(0, count).Select(i => $"{folder}other-{i}"),
+            "{\"Holder\":\"someone-else\",\"Since\":\"2026-11-25T00:00:00Z\"}", ConsulClient.LockFlagValue, cancellationToken);
 
     private static ConsulLockProvider Counted(Uri address, string keyPrefix, CountingHandler counter) =>
         new(new ConsulLockOptions { Address = address, KeyPrefix = keyPrefix, LockDelay = TimeSpan.Zero }, loggerFactory: null, counter);

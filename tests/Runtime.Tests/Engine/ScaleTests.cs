@@ -1,7 +1,4 @@
-using System.Collections.Concurrent;
-using System.Globalization;
 using System.Net;
-using System.Text;
 using System.Text.Json;
 using ConsulLock.Aop.Consul;
 using ConsulLock.Aop.TestSupport;
@@ -23,6 +20,7 @@ public sealed class ScaleCollection : ICollectionFixture<ConsulAgentFixture>
 [Collection(ScaleCollection.Name)]
 public sealed class ScaleTests(ConsulAgentFixture fixture, ITestOutputHelper output) : ConsulTestContext(fixture)
 {
+    private const string LockLikeValue = "{\"Holder\":\"someone-else\",\"Since\":\"2026-11-25T00:00:00Z\"}";
     private static readonly TimeSpan s_generous = TimeSpan.FromSeconds(30);
 
     [Fact]
@@ -290,25 +288,10 @@ public sealed class ScaleTests(ConsulAgentFixture fixture, ITestOutputHelper out
         return await waiting.WaitAsync(s_generous);
     }
 
-    /// <summary>Writes <paramref name="count"/> lock-like keys into the folder, 64 to a transaction.</summary>
+    /// <summary>Writes <paramref name="count"/> lock-like keys into the folder.</summary>
     private async Task FillAsync(string folder, int count)
     {
-        var batches = Enumerable.Range(0, count).Chunk(64).ToArray();
-        await Parallel.ForEachAsync(batches, new ParallelOptions { MaxDegreeOfParallelism = 4 }, async (batch, ct) =>
-        {
-            var operations = batch.Select(i => new Dictionary<string, object>
-            {
-                ["KV"] = new Dictionary<string, object>
-                {
-                    ["Verb"] = "set",
-                    ["Key"] = $"{Prefix}{folder}/other-{i}",
-                    ["Value"] = Convert.ToBase64String(Encoding.UTF8.GetBytes("{\"Holder\":\"someone-else\",\"Since\":\"2026-11-25T00:00:00Z\"}")),
-                    ["Flags"] = ConsulClient.LockFlagValue,
-                },
-            });
-            var (status, body) = await ConsulHttp.SendAsync(HttpMethod.Put, Agent.Address, "/v1/txn", JsonSerializer.Serialize(operations), cancellationToken: ct);
-            Assert.True(status == HttpStatusCode.OK, body);
-        });
+        await ConsulHttp.SetKeysAsync(Agent.Address, Enumerable.Range(0, count).Select(i => $"{Prefix}{folder}/other-{i}"), LockLikeValue, ConsulClient.LockFlagValue);
         Assert.Equal(count, await KeysUnderAsync(folder + "/"));
     }
 
