@@ -2,12 +2,13 @@ using ConsulLock.Aop;
 using ConsulLock.Aop.Benchmarks;
 using ConsulLock.Aop.TestSupport;
 
-// Usage: dotnet run -c Release --project benchmarks/ConsulLock.Aop.Benchmarks [--quick] [--shapes]
+// Usage: dotnet run -c Release --project benchmarks/ConsulLock.Aop.Benchmarks [--quick] [--shapes | --scale]
 // --shapes measures only what each pair of lock requests costs next to the engine (where (a)'s time goes).
+// --scale measures only issue 9's scenarios: folder size, many held locks, many contending providers, allocation.
 // Starts its own Consul dev agents (eng/ensure-consul.sh provides the binary), one per scenario, and kills each after use.
-if (args.Any(a => a is not ("--quick" or "--shapes")))
+if (args.Any(a => a is not ("--quick" or "--shapes" or "--scale")))
 {
-    Console.Error.WriteLine("Usage: ConsulLock.Aop.Benchmarks [--quick] [--shapes]");
+    Console.Error.WriteLine("Usage: ConsulLock.Aop.Benchmarks [--quick] [--shapes | --scale]");
     return 2;
 }
 
@@ -31,6 +32,15 @@ try
         var shapes = await Agents.OnFreshAgentAsync(address => Shapes.RunAsync(address, settings, cancel.Token), cancel.Token);
         Console.WriteLine();
         Console.Write(shapes);
+        return 0;
+    }
+
+    if (args.Contains("--scale"))
+    {
+        var scale = await Scale.RunAsync(settings, cancel.Token);
+        var header = FormattableString.Invariant($"# ConsulLock.Aop scale benchmarks ({settings.Mode} mode)\n\n{DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC; {machine.Processors} logical CPUs; {machine.Runtime}; {machine.Consul}, a fresh `consul agent -dev` per scenario. 1-minute load average {loadBefore} before, {Machine.LoadAverage()} after.\n\n");
+        Console.WriteLine();
+        Console.Write(header + scale);
         return 0;
     }
 

@@ -91,7 +91,7 @@ internal static class Report
             .ToArray();
 
     /// <summary>A Markdown table with padded columns, so that it also reads well as plain text.</summary>
-    private static void Table(StringBuilder md, IReadOnlyList<string> header, IReadOnlyList<IReadOnlyList<string>> rows)
+    internal static void Table(StringBuilder md, IReadOnlyList<string> header, IReadOnlyList<IReadOnlyList<string>> rows)
     {
         var widths = header.Select((h, i) => Math.Max(h.Length, rows.Max(r => r[i].Length))).ToArray();
         void Row(IEnumerable<string> cells) =>

@@ -21,6 +21,8 @@ public sealed class FaultProxy : IAsyncDisposable
     private long _delayTicks;
     private volatile bool _stallNew;
     private int _stallEpoch;
+    private int _activeConnections;
+    private int _mostConnections;
 
     private FaultProxy(Uri target)
     {
@@ -35,6 +37,12 @@ public sealed class FaultProxy : IAsyncDisposable
     public Uri Address { get; }
 
     public static FaultProxy Start(Uri target) => new(target);
+
+    /// <summary>Client connections open through the proxy now.</summary>
+    public int ActiveConnections => Volatile.Read(ref _activeConnections);
+
+    /// <summary>The most client connections that were open through the proxy at once.</summary>
+    public int MostConnections => Volatile.Read(ref _mostConnections);
 
     /// <summary>New connections are refused and open ones are reset, as when the agent's port is closed.</summary>
     public async Task RefuseAsync()
@@ -192,6 +200,12 @@ public sealed class FaultProxy : IAsyncDisposable
     private async Task ServeAsync(TcpClient client)
     {
         var upstream = new TcpClient();
+        var active = Interlocked.Increment(ref _activeConnections);
+        for (var most = Volatile.Read(ref _mostConnections); active > most; most = Volatile.Read(ref _mostConnections))
+        {
+            Interlocked.CompareExchange(ref _mostConnections, active, most);
+        }
+
         lock (_connections)
         {
             _connections.Add(client);
@@ -214,6 +228,7 @@ public sealed class FaultProxy : IAsyncDisposable
         }
         finally
         {
+            Interlocked.Decrement(ref _activeConnections);
             client.Dispose();
             upstream.Dispose();
             lock (_connections)
