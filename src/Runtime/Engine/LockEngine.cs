@@ -527,6 +527,8 @@ internal sealed class LockEngine : IAsyncDisposable
     {
         if (session.IsGone)
         {
+            // Consul released the key when it ended the session; remove it, so that it does not stay behind.
+            await TidyAsync(key).ConfigureAwait(false);
             return true;
         }
 
@@ -543,10 +545,17 @@ internal sealed class LockEngine : IAsyncDisposable
 
         var answer = await _client.TransactAsync([TxnOperation.Unlock(key, session.Id, ConsulClient.LockFlagValue)], key, $"release the lock '{key}'", CancellationToken.None).ConfigureAwait(false);
         var why = answer.Errors is { Count: > 0 } errors ? errors[0].What ?? "" : null;
-        if (why is null || IsRace(why))
+        if (why is null)
         {
-            // Released, or not ours any more (taken over, deleted): nothing left to release.
             Log.Released(Logger, key);
+            return true;
+        }
+
+        if (IsRace(why))
+        {
+            // Not ours any more (released by someone else, taken over, deleted): nothing to release, but a key that
+            // nobody holds is removed, so that it does not stay behind.
+            await TidyAsync(key).ConfigureAwait(false);
             return true;
         }
 
@@ -557,6 +566,32 @@ internal sealed class LockEngine : IAsyncDisposable
         }
 
         throw new ConsulLockException($"Consul at {_client.Address} refused to release the lock '{key}': {why}.", key, 409, innerException: null);
+    }
+
+    /// <summary>
+    /// Deletes <paramref name="key"/> when it is a lock that nobody holds, at the index read (so a grant made meanwhile
+    /// is never touched); best effort: a failure leaves the key for its next holder's release to remove.
+    /// </summary>
+    private async Task TidyAsync(string key)
+    {
+        if (_disposing.IsCancellationRequested)
+        {
+            // The provider is gone with its connections; its sessions' end released the keys.
+            return;
+        }
+
+        try
+        {
+            var read = await _client.GetKeyAsync(key, recurse: false, 0, default, consistent: false, CancellationToken.None).ConfigureAwait(false);
+            if (read.Entries.FirstOrDefault(e => e.Key == key) is { } entry && string.IsNullOrEmpty(entry.Session) && IsLockKey(entry) && string.IsNullOrEmpty(entry.Value))
+            {
+                await _client.TransactAsync([TxnOperation.DeleteCas(key, entry.ModifyIndex)], key, $"remove the free lock key '{key}'", CancellationToken.None).ConfigureAwait(false);
+            }
+        }
+        catch (ConsulLockException ex)
+        {
+            Log.ReleaseFailed(Logger, key, ex);
+        }
     }
 
     private async Task RetryReleaseAsync(string key, LockSession session, ulong? grantIndex, bool finish)
