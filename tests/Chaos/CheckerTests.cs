@@ -166,6 +166,24 @@ public sealed class CheckerTests
     }
 
     [Fact]
+    public void Two_overlapping_faults_on_the_worker_may_cause_a_loss_together_two_apart_may_not()
+    {
+        var history = Replay(
+            "start w0.0 a 10 1000",
+            "lost w0.0 a 10 7000",
+            "end w0.0 a 10 7001 lost");
+        var election = new Fault("kill leader", Ms(2000), Ms(4500), null, MayCauseLoss: false);
+        var delayed = new Fault("delay 2 s for 11 s", Ms(2000), Ms(13000), ["w0"], MayCauseLoss: false);
+        var delayedLater = delayed with { Start = Ms(5000), Heal = Ms(9000) };
+        var delayedOther = delayed with { Workers = ["w1"] };
+
+        Assert.Equal(0, Checker.Check(s_all, history, [election, delayed]).FalseLosses);
+        Assert.Equal(1, Checker.Check(s_all, history, [election, delayedLater]).FalseLosses);
+        Assert.Equal(1, Checker.Check(s_all, history, [election, delayedOther]).FalseLosses);
+        Assert.Equal(1, Checker.Check(s_all, history, [delayed]).FalseLosses);
+    }
+
+    [Fact]
     public void Figures_heal_to_grant_and_work_during_the_fault()
     {
         var history = Replay(

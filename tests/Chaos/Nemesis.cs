@@ -177,7 +177,6 @@ public sealed class Nemesis(ChaosRun run, ChaosTopology? cluster)
 
     private async Task<Fault> OperatorAsync(string name, FaultExcuse excuse, Func<Uri, string, string, Task<(HttpStatusCode, string)>> act)
     {
-        var server = Cluster.Servers.First(s => s.IsRunning).HttpAddress;
         string worker, key, session;
         try
         {
@@ -193,13 +192,38 @@ public sealed class Nemesis(ChaosRun run, ChaosTopology? cluster)
 
         Release(worker);
         var start = Stopwatch.GetTimestamp();
-        var (status, body) = await act(server, key, session).ConfigureAwait(false);
-        if (status != HttpStatusCode.OK)
+        // In a mixed round a cluster fault may have any agent down or no leader at this moment: like an operator,
+        // try every agent until one carries the action out. The fault's window covers the retries, and the checker
+        // excuses a handover anywhere in it.
+        var deadline = start + Checker.Ticks(s_ready);
+        var last = "";
+        while (true)
         {
-            throw new InvalidOperationException($"{name} failed: {(int)status} {body}");
-        }
+            foreach (var agent in Cluster.Servers.Concat(Cluster.Clients).Where(n => n.IsRunning))
+            {
+                try
+                {
+                    var (status, body) = await act(agent.HttpAddress, key, session).ConfigureAwait(false);
+                    if (status == HttpStatusCode.OK)
+                    {
+                        return new Fault($"{name} ({worker}, {key})", start, Stopwatch.GetTimestamp(), [worker], MayCauseLoss: true, excuse, excuse == FaultExcuse.None ? null : key);
+                    }
 
-        return new Fault($"{name} ({worker}, {key})", start, Stopwatch.GetTimestamp(), [worker], MayCauseLoss: true, excuse, excuse == FaultExcuse.None ? null : key);
+                    last = $"{(int)status} {body}";
+                }
+                catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException)
+                {
+                    last = ex.Message;
+                }
+            }
+
+            if (Stopwatch.GetTimestamp() > deadline)
+            {
+                throw new InvalidOperationException($"{name} failed on every agent for {s_ready.TotalSeconds} s: {last}");
+            }
+
+            await Task.Delay(200).ConfigureAwait(false);
+        }
     }
 
     /// <summary>
