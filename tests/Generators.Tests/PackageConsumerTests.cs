@@ -82,27 +82,11 @@ public sealed class PackageConsumerTests(ConsulAgentFixture fixture, PackedPacka
         }
     }
 
-    private async Task<string> WriteConsumerAsync(string program)
-    {
+    private Task<string> WriteConsumerAsync(string program) =>
         // Outside the repository, so the consumer inherits none of our build settings, as a user's project would.
-        var consumer = Path.Combine(_folder, Path.GetFileNameWithoutExtension(program).Replace(".cs", "", StringComparison.Ordinal));
-        Directory.CreateDirectory(consumer);
-        var templates = Path.Combine(AppContext.BaseDirectory, "PackageConsumer");
-        await File.WriteAllTextAsync(Path.Combine(consumer, "Consumer.csproj"), (await File.ReadAllTextAsync(Path.Combine(templates, "Consumer.csproj.template"))).Replace("$VERSION$", package.Version, StringComparison.Ordinal));
-        File.Copy(Path.Combine(templates, program), Path.Combine(consumer, "Program.cs"));
-        await File.WriteAllTextAsync(Path.Combine(consumer, "NuGet.config"), $"""
-            <?xml version="1.0" encoding="utf-8"?>
-            <configuration>
-              <packageSources>
-                <clear />
-                <add key="local" value="{package.Feed}" />
-                <add key="nuget.org" value="https://api.nuget.org/v3/index.json" />
-              </packageSources>
-            </configuration>
-            """);
-        File.Copy(Path.Combine(ConsulBinary.RepositoryRoot, "global.json"), Path.Combine(consumer, "global.json"));
-        return consumer;
-    }
+        Task.FromResult(package.Packed.CreateConsumer(
+            "Consumer", Path.Combine(AppContext.BaseDirectory, "PackageConsumer"), program,
+            Path.Combine(_folder, Path.GetFileNameWithoutExtension(program).Replace(".cs", "", StringComparison.Ordinal))));
 
     private static IEnumerable<string> ErrorIds(string output) =>
         System.Text.RegularExpressions.Regex.Matches(output, @"error (?<id>[A-Z]+[0-9]+):").Select(m => m.Groups["id"].Value);
@@ -126,7 +110,7 @@ public sealed class PackedPackage : IAsyncLifetime
 
     public string Feed => Packed.Feed;
 
-    private LocalPackageFeed Packed => _packed ?? throw new InvalidOperationException("The package has not been packed yet.");
+    public LocalPackageFeed Packed => _packed ?? throw new InvalidOperationException("The package has not been packed yet.");
 
     public async Task InitializeAsync() => _packed = await LocalPackageFeed.PackAsync();
 

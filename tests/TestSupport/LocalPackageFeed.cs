@@ -39,18 +39,19 @@ public sealed class LocalPackageFeed : IDisposable
     }
 
     /// <summary>
-    /// Creates the consumer project <paramref name="project"/> in the feed's folder from
-    /// <c>&lt;templates&gt;/&lt;project&gt;.csproj.template</c> (its <c>$VERSION$</c> replaced by the package's version)
-    /// and <c>&lt;templates&gt;/Program.cs.template</c>, with a NuGet.config and the repository's global.json; returns its folder.
+    /// Creates the consumer project <paramref name="project"/> in the feed's folder (in <paramref name="folder"/> when
+    /// given) from <c>&lt;templates&gt;/&lt;project&gt;.csproj.template</c> (its <c>$VERSION$</c> replaced by the
+    /// package's version) and <c>&lt;templates&gt;/&lt;program&gt;</c>, with a NuGet.config and the repository's
+    /// global.json; returns its folder.
     /// </summary>
-    public string CreateConsumer(string project, string templates)
+    public string CreateConsumer(string project, string templates, string program = "Program.cs.template", string? folder = null)
     {
-        var consumer = Path.Combine(Folder, project);
+        var consumer = folder ?? Path.Combine(Folder, project);
         Directory.CreateDirectory(consumer);
         File.WriteAllText(
             Path.Combine(consumer, project + ".csproj"),
             File.ReadAllText(Path.Combine(templates, project + ".csproj.template")).Replace("$VERSION$", Version, StringComparison.Ordinal));
-        File.Copy(Path.Combine(templates, "Program.cs.template"), Path.Combine(consumer, "Program.cs"));
+        File.Copy(Path.Combine(templates, program), Path.Combine(consumer, "Program.cs"));
         File.WriteAllText(Path.Combine(consumer, "NuGet.config"), $"""
             <?xml version="1.0" encoding="utf-8"?>
             <configuration>
