@@ -10,8 +10,9 @@ namespace ConsulLock.Aop.Engine;
 /// One Consul session shared by the locks whose settings are equal. It renews itself at TTL/2 and declares itself
 /// lost when Consul says it is gone, or when no renewal has been acknowledged for one TTL on a monotonic clock: Consul
 /// waits up to twice the TTL before it invalidates a silent session, so the holders stop before anyone else can be
-/// granted their keys. A failed renewal is retried at once on a fresh connection, each attempt with a timeout of
-/// TTL/8, so one hung connection costs a fraction of the TTL, never the lock.
+/// granted their keys. A failed renewal is retried at once on a fresh connection; the first attempt waits TTL/8, each
+/// retry twice as long as the one before (within what is left of the TTL), so one hung connection costs a fraction of
+/// the TTL and a slow Consul (answers seconds late) still gets its renewals through.
 /// </summary>
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Reliability", "CA1001", Justification =
     "The lost-token must stay usable for handles that outlive the session; EndAsync stops the loop and the timers are gone then.")]
@@ -160,7 +161,8 @@ internal sealed class LockSession
     {
         await Task.Yield();
         var ttl = Settings.Ttl;
-        var attemptTimeout = TimeSpan.FromTicks(Math.Clamp(ttl.Ticks / 8, TimeSpan.TicksPerSecond / 2, _client.RequestTimeout.Ticks));
+        var firstAttemptTimeout = TimeSpan.FromTicks(Math.Clamp(ttl.Ticks / 8, TimeSpan.TicksPerSecond / 2, _client.RequestTimeout.Ticks));
+        var attemptTimeout = firstAttemptTimeout;
         var backoff = new Backoff(TimeSpan.FromMilliseconds(100), TimeSpan.FromTicks(Math.Min(TimeSpan.TicksPerSecond, ttl.Ticks / 10)));
         var lastAttemptFailed = false;
         try
@@ -205,11 +207,15 @@ internal sealed class LockSession
                     Volatile.Write(ref _lastAcknowledged, sentAt);
                     lastAttemptFailed = false;
                     backoff.Reset();
+                    attemptTimeout = firstAttemptTimeout;
                 }
                 catch (ConsulLockException ex)
                 {
                     Log.RenewFailed(_logger, Id, ex);
                     lastAttemptFailed = true;
+                    // The next attempt goes out on a fresh connection (a hung one is closed) and may wait twice as
+                    // long: a Consul that answers slowly but surely (seconds, not never) must not cost the lock.
+                    attemptTimeout = attemptTimeout * 2;
                 }
             }
         }

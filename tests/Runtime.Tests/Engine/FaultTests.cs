@@ -327,6 +327,24 @@ public sealed class FaultTests(ConsulAgentFixture fixture) : ConsulTestContext(f
         Assert.Equal(handle.SessionId, await HolderAsync(handle.Key));
     }
 
+    [Fact]
+    public async Task A_slow_Consul_that_answers_seconds_late_does_not_cost_the_lock()
+    {
+        // Every request of the holder reaches Consul 2.2 s late, for longer than the TTL: well under TTL/2, so the
+        // renewals must get through (the chaos soak's false loss with a fixed TTL/8 attempt timeout).
+        await using var proxy = FaultProxy.Start(Agent.Address);
+        var provider = NewProvider(o => o.SessionTtl = s_ttl, proxy.Address);
+        var handle = await provider.AcquireAsync("slow/held");
+        var granted = Stopwatch.GetTimestamp();
+        proxy.Delay(TimeSpan.FromSeconds(2.2));
+
+        await WaitPastAsync(granted, s_ttl + TimeSpan.FromSeconds(3));
+
+        Assert.False(handle.LostToken.IsCancellationRequested, ((LockHandle)handle).LostReason);
+        proxy.Heal();
+        await handle.DisposeAsync();
+    }
+
     private async Task<string?> HolderAsync(string key) =>
         await ReadKeyAsync(key) is { } entry && entry.TryGetProperty("Session", out var session) ? session.GetString() : null;
 
