@@ -78,6 +78,8 @@ public sealed class CompileAndRunTests(ConsulAgentFixture fixture) : IAsyncLifet
         var lost = await Assert.ThrowsAsync<ConsulLockLostException>(() => call.WaitAsync(s_generous));
         Assert.True(bodyCancelled);
         Assert.Equal(_prefix + "webhook_receiver/7", lost.Key);
+        // The message says why: the key released by someone else, or the session gone, whichever was seen first.
+        Assert.Matches("was lost while the work under it ran: .+", lost.Message);
     }
 
     [Fact]

@@ -88,7 +88,8 @@ public static class LockedMethodRunner
             }
             catch (OperationCanceledException ex) when (handle.LostToken.IsCancellationRequested && ex is not ConsulLockLostException)
             {
-                throw new ConsulLockLostException(handle.Key, reason: null, ex, handle.LostToken);
+                // The engine's handle knows why (deleted, taken, session gone, no renewal for a TTL); say it.
+                throw new ConsulLockLostException(handle.Key, (handle as Engine.LockHandle)?.LostReason, ex, handle.LostToken);
             }
         }
     }
