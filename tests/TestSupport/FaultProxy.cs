@@ -239,7 +239,23 @@ public sealed class FaultProxy : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Moves bytes one way until either side closes. It never faults: of the two pumps of a connection only the first to
+    /// end is awaited, and the other's failure must not surface later as an unobserved task exception.
+    /// </summary>
     private async Task PumpAsync(NetworkStream from, NetworkStream to, bool delayed, int epoch)
+    {
+        try
+        {
+            await PumpUntilClosedAsync(from, to, delayed, epoch).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or SocketException or IOException or ObjectDisposedException)
+        {
+            // The connection closed or was reset: this direction is done.
+        }
+    }
+
+    private async Task PumpUntilClosedAsync(NetworkStream from, NetworkStream to, bool delayed, int epoch)
     {
         var buffer = new byte[16 * 1024];
         while (true)
@@ -262,6 +278,7 @@ public sealed class FaultProxy : IAsyncDisposable
             {
                 await Task.Delay(Timeout.Infinite, _stop.Token).ConfigureAwait(false);
             }
+
             await to.WriteAsync(buffer.AsMemory(0, read), _stop.Token).ConfigureAwait(false);
         }
     }

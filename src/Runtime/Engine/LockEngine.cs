@@ -270,6 +270,17 @@ internal sealed class LockEngine : IAsyncDisposable
                             key, statusCode: null, innerException: null);
                     }
 
+                    if (session.IsLost)
+                    {
+                        // Granted on a session declared lost meanwhile (no renewal acknowledged for a TTL, though Consul
+                        // still honoured it): a handle would be lost at birth. Give the key back, lock again afresh.
+                        await RetryReleaseAsync(key, session, entry.ModifyIndex, finish: false).ConfigureAwait(false);
+                        Sessions.Return(session);
+                        attempt.Session = null;
+                        expectedIndex = null;
+                        continue;
+                    }
+
                     var handle = new LockHandle(this, key, session, entry, attempt.Marker);
                     attempt.Session = null;
                     _held.TryAdd(handle, 0);
@@ -656,8 +667,17 @@ internal sealed class LockEngine : IAsyncDisposable
         var task = Task.Run(work);
         _background.TryAdd(task, 0);
         _ = task.ContinueWith(
-            static (done, state) => ((ConcurrentDictionary<Task, byte>)state!).TryRemove(done, out _),
-            _background, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            static (done, state) =>
+            {
+                var engine = (LockEngine)state!;
+                engine._background.TryRemove(done, out _);
+                if (done.Exception is { } failure)
+                {
+                    // Observed here, so that nothing surfaces later as an unobserved task exception.
+                    Log.BackgroundFailed(engine.Logger, failure.GetBaseException());
+                }
+            },
+            this, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
     }
 
     /// <summary>A pause inside an acquire, ended by the caller's token or by the provider's disposal.</summary>

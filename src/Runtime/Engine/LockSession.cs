@@ -95,6 +95,9 @@ internal sealed class LockSession
         MarkLost(reason, warn: true);
     }
 
+    /// <summary>Declares the session untrusted without Consul's word (tests: a renewal gap without waiting a TTL).</summary>
+    internal void MarkUntrusted(string reason) => MarkLost(reason, warn: true);
+
     /// <summary>Stops renewing and destroys the session in Consul, which releases its keys; retried within the request timeout.</summary>
     public async Task EndAsync()
     {

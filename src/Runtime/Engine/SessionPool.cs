@@ -121,6 +121,15 @@ internal sealed class SessionPool : IAsyncDisposable
         EndInBackground(session);
     }
 
+    /// <summary>Tests only: declares the session <paramref name="sessionId"/> untrusted, as a renewal gap of one TTL would.</summary>
+    internal void MarkUntrusted(string sessionId)
+    {
+        lock (_sync)
+        {
+            _alive.Single(s => s.Id == sessionId).MarkUntrusted("declared lost by a test");
+        }
+    }
+
     /// <summary>Whether a live session with these settings can be rented without a request to Consul.</summary>
     public bool HasLive(SessionSettings settings)
     {

@@ -38,6 +38,9 @@ internal static partial class Log
     [LoggerMessage(11, LogLevel.Warning, "Consul's index went backwards for lock {Key} (from {From} to {To}): Consul lost or restored its data; fencing tokens restart lower, so a store that fences must be reset. Every watcher of the key re-checks it.")]
     public static partial void IndexWentBackwards(ILogger logger, string key, ulong from, ulong to);
 
+    [LoggerMessage(13, LogLevel.Warning, "A background release or clean-up failed; the session's end will release what it held.")]
+    public static partial void BackgroundFailed(ILogger logger, Exception exception);
+
     [LoggerMessage(12, LogLevel.Error, "A callback registered on the lost-token of lock {Key} threw; other callbacks and other locks are not affected.")]
     public static partial void LostCallbackFailed(ILogger logger, string key, Exception exception);
 }

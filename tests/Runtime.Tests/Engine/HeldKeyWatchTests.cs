@@ -4,8 +4,9 @@ using ConsulLock.Aop.TestSupport;
 namespace ConsulLock.Aop.Tests.Engine;
 
 /// <summary>
-/// A held key is watched at once when its folder's watch already runs, else a moment after the grant (5 ms by
-/// default), so that short holds cost Consul no extra read. These tests lengthen that moment to see each path.
+/// A held key is watched a moment after the grant (5 ms by default), so that short holds cost Consul no extra read,
+/// and the watch starts at the grant's index, so nothing is missed meanwhile. (Joining a watch of the same key that
+/// still runs is an opportunistic saving, racing with that watch's own end; it is not asserted.)
 /// </summary>
 [Collection(ConsulCollection.Name)]
 public sealed class HeldKeyWatchTests(ConsulAgentFixture fixture) : ConsulTestContext(fixture)
@@ -42,26 +43,6 @@ public sealed class HeldKeyWatchTests(ConsulAgentFixture fixture) : ConsulTestCo
         // Deleted well before the key's watch starts; the watch starts at the grant's index, so it sees the delete.
         await ConsulHttp.SendAsync(HttpMethod.Delete, Agent.Address, "/v1/kv/" + handle.Key);
 
-        Assert.Equal("the key was deleted", await lost.WaitAsync(s_generous));
-    }
-
-    [Fact]
-    public async Task A_held_key_joins_the_running_watch_of_the_same_key_at_once()
-    {
-        var other = NewProvider();
-        var provider = NewProvider(o => o.HeldKeyWatchDelay = TimeSpan.FromMinutes(10));
-        var busy = await other.AcquireAsync("handed");
-        var waiting = provider.AcquireAsync("handed").AsTask();
-        await UntilWatchedAsync(provider, "handed");
-
-        // The waiter's watch of the key stays for one more answer after the grant: the held key joins it.
-        await busy.DisposeAsync();
-        await using var handle = await waiting.WaitAsync(s_generous);
-        Assert.True(provider.Engine.Watches.HasSubscriber(handle.Key));
-        var lost = LostAsync(handle);
-        await ConsulHttp.SendAsync(HttpMethod.Delete, Agent.Address, "/v1/kv/" + handle.Key);
-
-        // With a 10-minute delay, only a watch joined at once can report this.
         Assert.Equal("the key was deleted", await lost.WaitAsync(s_generous));
     }
 
