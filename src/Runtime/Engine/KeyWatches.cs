@@ -252,6 +252,9 @@ internal sealed partial class KeyWatches : IAsyncDisposable
         var backoff = new Backoff(s_firstRetry, s_maxRetry);
         // The highest index Consul is known to have reached; a look at index 0 after a failure keeps it.
         var floor = index;
+        // Set when an answer came below the floor: the next look is a consistent read, which tells a Consul that
+        // lost its data from a server that answered from behind (an election, a restart).
+        var confirm = false;
         while (!stop.IsCancellationRequested)
         {
             lock (_sync)
@@ -274,7 +277,7 @@ internal sealed partial class KeyWatches : IAsyncDisposable
             KvQueryResult result;
             try
             {
-                result = await _client.GetKeyAsync(watch.Key, recurse: false, index, _blockingWait, consistent: false, stop).ConfigureAwait(false);
+                result = await _client.GetKeyAsync(watch.Key, recurse: false, confirm ? 0 : index, _blockingWait, consistent: confirm, stop).ConfigureAwait(false);
                 backoff.Reset();
             }
             catch (OperationCanceledException) when (stop.IsCancellationRequested)
@@ -299,7 +302,14 @@ internal sealed partial class KeyWatches : IAsyncDisposable
                 continue;
             }
 
-            index = floor = Deliver(watch, result, floor);
+            if (Deliver(watch, result, floor, confirmed: confirm) is not { } next)
+            {
+                confirm = true;
+                continue;
+            }
+
+            confirm = false;
+            index = floor = next;
         }
     }
 
@@ -392,8 +402,13 @@ internal sealed partial class KeyWatches : IAsyncDisposable
 
         foreach (var watch in changed)
         {
+            var floor = watch.Entry?.ModifyIndex ?? 0;
             var result = await _client.GetKeyAsync(watch.Key, recurse: false, 0, default, consistent: false, stop).ConfigureAwait(false);
-            Deliver(watch, result, floor: watch.Entry?.ModifyIndex ?? 0);
+            if (Deliver(watch, result, floor, confirmed: false) is null)
+            {
+                result = await _client.GetKeyAsync(watch.Key, recurse: false, 0, default, consistent: true, stop).ConfigureAwait(false);
+                Deliver(watch, result, floor, confirmed: true);
+            }
         }
     }
 
@@ -416,9 +431,11 @@ internal sealed partial class KeyWatches : IAsyncDisposable
     /// <summary>
     /// Records an answer and tells the subscribers it covers; returns the index to block on next. <paramref name="floor"/>
     /// is an index Consul had already reached when the request was made (the index blocked on, or the key's last
-    /// ModifyIndex): an answer below it means Consul's index went backwards.
+    /// ModifyIndex): an answer below it means Consul's index went backwards, or that a server answered from behind.
+    /// Such an answer is believed only when <paramref name="confirmed"/> (a consistent read); otherwise nothing is
+    /// recorded and null asks the caller for that read, so that a stale answer never reports a false loss.
     /// </summary>
-    private ulong Deliver(KeyWatch watch, KvQueryResult result, ulong floor)
+    private ulong? Deliver(KeyWatch watch, KvQueryResult result, ulong floor, bool confirmed)
     {
         var entry = result.Entries.FirstOrDefault(e => e.Key == watch.Key);
         Subscription[] due;
@@ -427,6 +444,11 @@ internal sealed partial class KeyWatches : IAsyncDisposable
             // Consul's index can go backwards (a snapshot restore, a new leader after data loss): then this answer is
             // news to every subscriber, whatever index it subscribed at, and blocking starts over from it.
             var wentBack = result.Index < Math.Max(floor, watch.HasAnswer ? watch.Index : 0);
+            if (wentBack && !confirmed)
+            {
+                return null;
+            }
+
             if (wentBack)
             {
                 Log.IndexWentBackwards(_logger, watch.Key, watch.Index, result.Index);

@@ -368,6 +368,23 @@ public sealed class FaultTests(ConsulAgentFixture fixture) : ConsulTestContext(f
         Assert.Equal(handle.SessionId, await HolderAsync(handle.Key));
     }
 
+    [Fact]
+    public async Task A_stale_answer_from_a_server_behind_does_not_report_a_loss()
+    {
+        // The second soak's false loss: during a quorum loss a watch got an answer from a server behind the others
+        // (index below the one already seen, the key not there yet). Only a consistent read may say the key is gone.
+        var transport = new StaleWatchAnswer();
+        var options = new ConsulLockOptions { Address = Agent.Address, KeyPrefix = Prefix, LockDelay = TimeSpan.Zero, HeldKeyWatchDelay = TimeSpan.Zero };
+        await using var provider = new ConsulLockProvider(options, loggerFactory: null, transport);
+        transport.Armed = true;
+        await using var handle = await provider.AcquireAsync("stale/held");
+
+        await transport.Answered.Task.WaitAsync(s_generous);
+        await UntilAsync(() => Task.FromResult(transport.ConsistentReads > 0), "the stale answer was not checked with a consistent read");
+
+        Assert.False(handle.LostToken.IsCancellationRequested, ((LockHandle)handle).LostReason);
+    }
+
     private async Task<string?> HolderAsync(string key) =>
         await ReadKeyAsync(key) is { } entry && entry.TryGetProperty("Session", out var session) ? session.GetString() : null;
 
@@ -379,6 +396,38 @@ public sealed class FaultTests(ConsulAgentFixture fixture) : ConsulTestContext(f
         if (left > TimeSpan.Zero)
         {
             await Task.Delay(left);
+        }
+    }
+
+    /// <summary>Answers the first blocking watch query after arming as a server far behind would: 404, index 1.</summary>
+    private sealed class StaleWatchAnswer() : DelegatingHandler(new SocketsHttpHandler())
+    {
+        private int _stale;
+        private int _consistent;
+
+        public bool Armed { get; set; }
+
+        public TaskCompletionSource Answered { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public int ConsistentReads => Volatile.Read(ref _consistent);
+
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            var query = request.RequestUri?.Query ?? "";
+            if (query.Contains("consistent", StringComparison.Ordinal))
+            {
+                Interlocked.Increment(ref _consistent);
+            }
+
+            if (Armed && request.Method == HttpMethod.Get && query.Contains("index=", StringComparison.Ordinal) && Interlocked.Exchange(ref _stale, 1) == 0)
+            {
+                var stale = new HttpResponseMessage(HttpStatusCode.NotFound) { Content = new StringContent("") };
+                stale.Headers.Add("X-Consul-Index", "1");
+                Answered.TrySetResult();
+                return Task.FromResult(stale);
+            }
+
+            return base.SendAsync(request, cancellationToken);
         }
     }
 
