@@ -24,12 +24,38 @@ public sealed class DevAgentChaosTests(ITestOutputHelper output)
             await run.ScenarioAsync("calm (dev agent)", () => Task.FromResult<IReadOnlyList<Fault>>([]), TimeSpan.FromSeconds(5));
             await run.ScenarioAsync("dev agent restarted, state lost", async () => [await Nemesis.RestartDevAgentAsync(agent)], TimeSpan.FromSeconds(15));
             await run.ScenarioAsync("calm after restart", () => Task.FromResult<IReadOnlyList<Fault>>([]), TimeSpan.FromSeconds(10));
-            await ChaosReport.FinishAsync(run, () => ChaosTopology.LeftoversAsync(agent.HttpAddress), "dev-agent", output, clock.Elapsed);
+            await ChaosReport.FinishAsync(run, () => LeftoversAfterTtlAsync(agent.HttpAddress), "dev-agent", output, clock.Elapsed);
         }
         finally
         {
             ConsulAgent.TryDeleteDirectory(work);
         }
+    }
+
+    /// <summary>
+    /// Leftovers once the workers stopped, looked at again until sessions are gone or two TTLs have passed. A session
+    /// create that reached the agent as it restarted, but whose answer was lost, made a session the engine never
+    /// learned the id of: nobody renews it and Consul ends it within two TTLs. Such sessions are printed, not failed;
+    /// a session still there after two TTLs, or any key still held, fails the run. (The cluster test keeps the strict
+    /// check: there no answer is lost with the state.)
+    /// </summary>
+    private async Task<(IReadOnlyList<string> HeldKeys, IReadOnlyList<string> Sessions)> LeftoversAfterTtlAsync(Uri agent)
+    {
+        var first = await ChaosTopology.LeftoversAsync(agent);
+        var leftovers = first;
+        var waited = Stopwatch.StartNew();
+        while (leftovers.Sessions.Count > 0 && leftovers.HeldKeys.Count == 0 && waited.Elapsed < TimeSpan.FromSeconds(30))
+        {
+            await Task.Delay(TimeSpan.FromSeconds(1));
+            leftovers = await ChaosTopology.LeftoversAsync(agent);
+        }
+
+        if (first.Sessions.Count > 0)
+        {
+            Log($"sessions left when the workers stopped: {first.Sessions.Count} (ids the engine never learned: created as the agent restarted); after {waited.Elapsed.TotalSeconds:F0} s: {leftovers.Sessions.Count}");
+        }
+
+        return leftovers;
     }
 
     private void Log(string line)
