@@ -54,9 +54,6 @@ internal sealed class LockEngine : IAsyncDisposable
 
     public KeyWatches Watches { get; }
 
-    /// <summary>Releases and clean-ups still retrying in the background (for tests).</summary>
-    internal int PendingBackgroundWork => _background.Count;
-
     /// <summary>Acquires <paramref name="key"/>; null when <paramref name="timeout"/> passed while another holder kept it.</summary>
     public async ValueTask<IConsulLockHandle?> AcquireAsync(
         string key, SessionSettings settings, TimeSpan? timeout, FlowLocks.Marker marker, CancellationToken cancellationToken)
@@ -534,7 +531,7 @@ internal sealed class LockEngine : IAsyncDisposable
     }
 
     /// <summary>One release attempt; true when done (released, nothing to release, or the session is gone).</summary>
-    private async Task<bool> TryReleaseAsync(string key, LockSession session, ulong? grantIndex)
+    private async Task<bool> TryReleaseAsync(string key, LockSession session, ulong grantIndex)
     {
         if (session.IsGone)
         {
@@ -543,15 +540,12 @@ internal sealed class LockEngine : IAsyncDisposable
             return true;
         }
 
-        if (grantIndex is { } index)
+        // Untouched since the grant: delete it, so that released keys do not pile up.
+        var deleted = await _client.TransactAsync([TxnOperation.DeleteCas(key, grantIndex)], key, $"release the lock '{key}'", CancellationToken.None).ConfigureAwait(false);
+        if (deleted.Errors is not { Count: > 0 })
         {
-            // Untouched since the grant: delete it, so that released keys do not pile up.
-            var deleted = await _client.TransactAsync([TxnOperation.DeleteCas(key, index)], key, $"release the lock '{key}'", CancellationToken.None).ConfigureAwait(false);
-            if (deleted.Errors is not { Count: > 0 })
-            {
-                Log.Released(Logger, key);
-                return true;
-            }
+            Log.Released(Logger, key);
+            return true;
         }
 
         var answer = await _client.TransactAsync([TxnOperation.Unlock(key, session.Id, ConsulClient.LockFlagValue)], key, $"release the lock '{key}'", CancellationToken.None).ConfigureAwait(false);
@@ -605,7 +599,7 @@ internal sealed class LockEngine : IAsyncDisposable
         }
     }
 
-    private async Task RetryReleaseAsync(string key, LockSession session, ulong? grantIndex, bool finish)
+    private async Task RetryReleaseAsync(string key, LockSession session, ulong grantIndex, bool finish)
     {
         var backoff = new Backoff(TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(5));
         try
