@@ -70,6 +70,7 @@ public sealed class FencedRegister : IAsyncDisposable
 
                 case "timeout":
                 case "error":
+                case "why":
                     _events.Add(new RegisterEvent(kind, f[1], f[2], 0, long.Parse(f[3], CultureInfo.InvariantCulture), f.Length > 4 ? f[4] : "", true));
                     return "ok";
                 case "hello":

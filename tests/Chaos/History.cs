@@ -4,8 +4,9 @@ namespace ConsulLock.Aop.Chaos;
 /// One line a worker sent to the register. <see cref="At"/> is the worker's <c>Stopwatch.GetTimestamp()</c>
 /// (CLOCK_MONOTONIC on Linux, comparable across the processes of one machine). Kinds: <c>start</c> and <c>end</c>
 /// (fenced writes; <see cref="Accepted"/> says whether the register took them), <c>lost</c> (a lost-token fired),
-/// <c>timeout</c>, <c>error</c>, <c>hello</c>, <c>bye</c>. <see cref="Detail"/>: the session of a start, the outcome of
-/// an end (<c>done</c>, <c>cancelled</c>, <c>lost</c>), the exception type of an error.
+/// <c>timeout</c>, <c>error</c>, <c>why</c> (the reason a caller's <see cref="ConsulLockLostException"/> gave),
+/// <c>hello</c>, <c>bye</c>. <see cref="Detail"/>: the session of a start, the outcome of an end (<c>done</c>,
+/// <c>cancelled</c>, <c>lost</c>), the exception type of an error, the loss reason of a why.
 /// </summary>
 public sealed record RegisterEvent(string Kind, string Flow, string Key, ulong Token, long At, string Detail, bool Accepted)
 {

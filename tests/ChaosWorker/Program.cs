@@ -70,9 +70,11 @@ async Task RunFlowAsync(IConsulLockProvider provider, string flow, Random random
         {
             await register.SendAsync("timeout", flow, key, Stopwatch.GetTimestamp());
         }
-        catch (ConsulLockLostException)
+        catch (ConsulLockLostException ex)
         {
-            // Reported by the section's lost-token callback, with its time.
+            // The loss itself is reported by the section's lost-token callback, with its time; this records why the
+            // engine gave the lock up, so that a false loss in a soak can be traced to its evidence.
+            await register.SendAsync("why", flow, key, Stopwatch.GetTimestamp(), ex.Message.Replace(' ', '_'));
         }
         catch (OperationCanceledException)
         {
