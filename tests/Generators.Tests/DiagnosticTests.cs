@@ -66,6 +66,7 @@ public sealed class DiagnosticTests
     [InlineData("[|/jobs/{id}|]", "starts with '/'")]
     [InlineData("[|jobs//{id}|]", "empty segment")]
     [InlineData("[|jobs/../{id}|]", "'..' segment")]
+    [InlineData("[|{id}/.consullock-queue/x|]", "'.consullock-queue' segment")]
     [InlineData("jobs/[|{id|]", "not closed")]
     [InlineData("jobs/[|}|]{id}", "closes no placeholder")]
     [InlineData("jobs/[|{}|]", "empty")]

@@ -149,6 +149,12 @@ internal sealed class KeyTemplate
             {
                 return $"the key has a '{segment}' segment";
             }
+
+            if (segment == ".consullock-queue")
+            {
+                // The runtime's LockQueue.Segment: the queues of waiting processes live under it, beside each lock key.
+                return "the key has a '.consullock-queue' segment, which is kept for the queues of waiting processes";
+            }
         }
 
         return null;

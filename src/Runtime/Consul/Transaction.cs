@@ -18,6 +18,12 @@ internal sealed class TxnOperation
     public static TxnOperation DeleteCas(string key, ulong index) => new() { KV = new() { Verb = "delete-cas", Key = key, Index = index } };
 
     public static TxnOperation Get(string key) => new() { KV = new() { Verb = "get", Key = key } };
+
+    /// <summary>Reads every key under <paramref name="prefix"/>; an empty folder is not an error.</summary>
+    public static TxnOperation GetTree(string prefix) => new() { KV = new() { Verb = "get-tree", Key = prefix } };
+
+    /// <summary>Deletes <paramref name="key"/>; a key that does not exist is not an error.</summary>
+    public static TxnOperation Delete(string key) => new() { KV = new() { Verb = "delete", Key = key } };
 }
 
 internal sealed class TxnKvOperation

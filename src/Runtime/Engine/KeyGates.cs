@@ -4,9 +4,10 @@ namespace ConsulLock.Aop.Engine;
 /// In-process exclusion per key. Consul grants a key again to the session that already holds it, and callers with
 /// equal settings share a session, so exclusion among this process's callers is ours to do. Only the caller at the
 /// head of a key's queue talks to Consul; the others wait here, which also coalesces many local waiters on one key
-/// into one watch.
+/// into one watch. A caller leaving the gate may hand the next one a baton (a place it took for it in the key's queue
+/// in Consul); a baton nobody picks up is given to <c>abandoned</c> when the gate empties.
 /// </summary>
-internal sealed class KeyGates
+internal sealed class KeyGates(Action<string, QueuePlace>? abandoned = null)
 {
     private readonly Dictionary<string, Gate> _gates = new(StringComparer.Ordinal);
 
@@ -49,12 +50,37 @@ internal sealed class KeyGates
         }
     }
 
-    public void Exit(string key)
+    /// <summary>Whether another caller waits to enter the gate that the caller holds (a hint, not a promise).</summary>
+    public bool HasWaiters(string key)
+    {
+        lock (_gates)
+        {
+            return _gates.TryGetValue(key, out var gate) && gate.Users > 1;
+        }
+    }
+
+    /// <summary>Takes the baton the previous holder of the gate left, if any; called by the caller inside the gate.</summary>
+    public QueuePlace? TakeBaton(string key)
+    {
+        lock (_gates)
+        {
+            if (!_gates.TryGetValue(key, out var gate) || gate.Baton is not { } baton)
+            {
+                return null;
+            }
+
+            gate.Baton = null;
+            return baton;
+        }
+    }
+
+    public void Exit(string key, QueuePlace? baton = null)
     {
         Gate gate;
         lock (_gates)
         {
             gate = _gates[key];
+            gate.Baton = baton;
         }
 
         Leave(key, gate, release: true);
@@ -67,13 +93,20 @@ internal sealed class KeyGates
             gate.Semaphore.Release();
         }
 
+        QueuePlace? left = null;
         lock (_gates)
         {
             if (--gate.Users == 0)
             {
                 _gates.Remove(key);
                 gate.Semaphore.Dispose();
+                (left, gate.Baton) = (gate.Baton, null);
             }
+        }
+
+        if (left is not null)
+        {
+            abandoned?.Invoke(key, left);
         }
     }
 
@@ -82,5 +115,14 @@ internal sealed class KeyGates
         public SemaphoreSlim Semaphore { get; } = new(1, 1);
 
         public int Users { get; set; }
+
+        public QueuePlace? Baton { get; set; }
     }
 }
+
+/// <summary>A place taken in a key's queue in Consul for the next caller of this process (see <see cref="LockQueue"/>).</summary>
+/// <param name="Entry">The queue entry's key.</param>
+/// <param name="Session">The session the entry is locked with.</param>
+/// <param name="ModifyIndex">The entry's index as written, so that removing an unused place never touches a newer one.</param>
+/// <param name="Entries">The queue as read when the place was taken.</param>
+internal sealed record QueuePlace(string Entry, string Session, ulong ModifyIndex, List<Consul.KvEntry> Entries);

@@ -58,8 +58,10 @@ internal sealed partial class KeyWatches : IAsyncDisposable
     /// Tells <paramref name="observer"/> about <paramref name="key"/> whenever an answer at Consul index
     /// <paramref name="minIndex"/> or later arrives, until it returns true or the subscription is disposed.
     /// <paramref name="seen"/> is the entry the subscriber last saw (null: absent or unknown), where a batch check starts.
+    /// A watch that was started to <paramref name="linger"/> stays for one more answer after its last subscriber left
+    /// (a lock key: its next caller finds it running); a queue entry's watch ends at once, as nobody comes back to it.
     /// </summary>
-    public IDisposable Subscribe(string key, ulong minIndex, KvEntry? seen, IKeyObserver observer)
+    public IDisposable Subscribe(string key, ulong minIndex, KvEntry? seen, IKeyObserver observer, bool linger = true)
     {
         var subscription = new Subscription(key, minIndex, observer);
         KvEntry? judgeNow = null;
@@ -70,7 +72,7 @@ internal sealed partial class KeyWatches : IAsyncDisposable
             ObjectDisposedException.ThrowIf(_disposed, typeof(ConsulLockProvider));
             if (!_keys.TryGetValue(key, out watch!))
             {
-                watch = new KeyWatch(this, key) { Entry = seen };
+                watch = new KeyWatch(this, key) { Entry = seen, Linger = linger };
                 _keys.Add(key, watch);
             }
 
@@ -103,12 +105,16 @@ internal sealed partial class KeyWatches : IAsyncDisposable
         }
     }
 
-    /// <summary>Whether someone (a waiter or a held lock) is subscribed to <paramref name="key"/> now.</summary>
-    public bool HasSubscriber(string key)
+    /// <summary>
+    /// Whether someone waits on <paramref name="key"/> now, on the key itself or on an entry of its queue (for tests:
+    /// the moment a waiter has found the key busy and blocks on Consul).
+    /// </summary>
+    internal bool HasWaiterOn(string key)
     {
+        var queue = LockQueue.Folder(key);
         lock (_sync)
         {
-            return _keys.TryGetValue(key, out var watch) && watch.Subscriptions.Count > 0;
+            return _keys.Values.Any(w => (w.Key == key || w.Key.StartsWith(queue, StringComparison.Ordinal)) && w.HasWaiter);
         }
     }
 
@@ -259,7 +265,7 @@ internal sealed partial class KeyWatches : IAsyncDisposable
         {
             lock (_sync)
             {
-                if (watch.Subscriptions.Count == 0 && watch.IdleAnswers > 0)
+                if (watch.Subscriptions.Count == 0 && (watch.IdleAnswers > 0 || !watch.Linger))
                 {
                     // Stayed for one answer after the last subscriber left (a caller that locks again soon finds it
                     // running); now give the connection back.
@@ -544,6 +550,9 @@ internal sealed partial class KeyWatches : IAsyncDisposable
         public bool HasAnswer { get; set; }
 
         public int IdleAnswers { get; set; }
+
+        /// <summary>Whether the watch stays for one answer after its last subscriber left.</summary>
+        public bool Linger { get; init; } = true;
 
         public bool HasWaiter => Subscriptions.Exists(s => s.Observer.IsWaiter);
     }

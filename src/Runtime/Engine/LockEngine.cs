@@ -29,17 +29,20 @@ internal sealed class LockEngine : IAsyncDisposable
     private static readonly TimeSpan s_firstRetry = TimeSpan.FromMilliseconds(50);
     private static readonly TimeSpan s_maxRetry = TimeSpan.FromSeconds(2);
     private static readonly TimeSpan s_probeTimeout = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan s_contendedWindow = TimeSpan.FromSeconds(1);
 
     private readonly ConsulClient _client;
-    private readonly KeyGates _gates = new();
+    private readonly KeyGates _gates;
     private readonly ConcurrentDictionary<LockHandle, byte> _held = new();
     private readonly ConcurrentDictionary<Task, byte> _background = new();
+    private readonly ConcurrentDictionary<string, long> _queuedReleases = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _disposing = new(); // never disposed: tokens of it may still be read after disposal
 
     public LockEngine(ConsulLockOptions options, ConsulClient client, ILogger logger)
     {
         _client = client;
         Logger = logger;
+        _gates = new KeyGates((key, place) => RunInBackground(() => LeaveQueueAsync(key, place.Entry, pending: null, place.ModifyIndex)));
         Sessions = new SessionPool(options, client, logger);
         Watches = new KeyWatches(client, logger, options.WatchWait, options.PollInterval);
         HeldKeyWatchDelay = options.HeldKeyWatchDelay;
@@ -125,9 +128,22 @@ internal sealed class LockEngine : IAsyncDisposable
     public async Task ReleaseAsync(LockHandle handle)
     {
         _held.TryRemove(handle, out _);
+        if (handle.QueueEntry is not null)
+        {
+            NoteQueuedRelease(handle.Key);
+        }
+
         try
         {
-            if (await TryReleaseAsync(handle.Key, handle.Session, handle.FencingToken).ConfigureAwait(false))
+            if (handle.QueueEntry is { } entry && _gates.HasWaiters(handle.Key) && !handle.Session.IsGone
+                && await ReleaseKeepingPlaceAsync(handle, entry).ConfigureAwait(false) is { } place)
+            {
+                Sessions.Return(handle.Session);
+                _gates.Exit(handle.Key, place);
+                return;
+            }
+
+            if (await TryReleaseAsync(handle.Key, handle.Session, handle.FencingToken, handle.QueueEntry).ConfigureAwait(false))
             {
                 Finish(handle.Key, handle.Session);
                 return;
@@ -138,7 +154,7 @@ internal sealed class LockEngine : IAsyncDisposable
             Log.ReleaseFailed(Logger, handle.Key, ex);
         }
 
-        RunInBackground(() => RetryReleaseAsync(handle.Key, handle.Session, handle.FencingToken, finish: true));
+        RunInBackground(() => RetryReleaseAsync(handle.Key, handle.Session, handle.FencingToken, finish: true, handle.QueueEntry));
     }
 
     public async ValueTask DisposeAsync()
@@ -174,11 +190,42 @@ internal sealed class LockEngine : IAsyncDisposable
         // reading anything. Without one, read first, so that a busy key is waited on without creating a session.
         ulong? expectedIndex = Sessions.HasLive(attempt.Settings) ? 0 : null;
         string? orphan = null;
+        // Released here from the queue a moment ago: the key is contended, so take a place in its queue before trying,
+        // rather than slipping in ahead of the processes already waiting while the next of them takes the key.
+        var joinFirst = expectedIndex == 0 && WasQueuedRecently(key);
+        if (_gates.TakeBaton(key) is { } place)
+        {
+            // The caller before us in this process took our place in the queue as it released the key.
+            attempt.Session = await Sessions.RentAsync(attempt.Settings, attempt.CancellationToken).ConfigureAwait(false);
+            if (attempt.Session.Id == place.Session)
+            {
+                (attempt.QueueEntry, attempt.QueueSession, attempt.Joined) = (place.Entry, place.Session, place.Entries);
+                attempt.WaitStarted = Stopwatch.GetTimestamp();
+                joinFirst = true;
+            }
+            else
+            {
+                RunInBackground(() => LeaveQueueAsync(key, place.Entry, pending: null, place.ModifyIndex));
+            }
+        }
+
         while (true)
         {
             ThrowIfStopped(attempt.CancellationToken);
             try
             {
+                if (joinFirst)
+                {
+                    joinFirst = false;
+                    if (await WaitInQueueAsync(attempt, seen: null, readIndex: 0).ConfigureAwait(false) is not { } turn)
+                    {
+                        return null;
+                    }
+
+                    expectedIndex = turn.ExpectedIndex;
+                    continue;
+                }
+
                 if (expectedIndex is null)
                 {
                     var read = await _client.GetKeyAsync(key, recurse: false, 0, default, consistent: false, attempt.CancellationToken).ConfigureAwait(false);
@@ -199,22 +246,15 @@ internal sealed class LockEngine : IAsyncDisposable
                         }
                         else
                         {
-                            if (attempt.Session is { } idle && !attempt.InDoubt)
-                            {
-                                // Not needed while waiting; renting it again afterwards costs nothing while it lives.
-                                Sessions.Return(idle);
-                                attempt.Session = null;
-                            }
-
                             attempt.WaitStarted ??= Stopwatch.GetTimestamp();
-                            if (await WaitForChangeAsync(attempt, read.Index, seen).ConfigureAwait(false) is not { } change)
+                            if (await WaitInQueueAsync(attempt, seen, read.Index).ConfigureAwait(false) is not { } turn)
                             {
                                 return null;
                             }
 
-                            // The answer shows the key free: lock it at the index it showed, without reading it again
-                            // (the transaction's index check catches anyone faster). Otherwise read it again.
-                            expectedIndex = change.FreeAtIndex;
+                            // Lock at the index the wait ended on, without reading the key again (the transaction's
+                            // check catches anyone faster); null: read it again.
+                            expectedIndex = turn.ExpectedIndex;
                             continue;
                         }
                     }
@@ -239,6 +279,7 @@ internal sealed class LockEngine : IAsyncDisposable
                 // Sent without the caller's token: a cancelled caller returns at once, but the request runs to its
                 // answer, so that giving up knows exactly what Consul granted and releases that.
                 attempt.InDoubt = true;
+                var expectedAbsent = expectedIndex == 0 && orphan is null;
                 var sending = _client.TransactAsync(operations, key, $"acquire the lock '{key}'", CancellationToken.None);
                 attempt.Pending = sending;
                 var answer = await sending.WaitAsync(attempt.CancellationToken).ConfigureAwait(false);
@@ -278,8 +319,16 @@ internal sealed class LockEngine : IAsyncDisposable
                         continue;
                     }
 
-                    var handle = new LockHandle(this, key, session, entry, attempt.Marker);
+                    var queueEntry = attempt.QueueSession == session.Id ? attempt.QueueEntry : null;
+                    if (queueEntry is null && attempt.QueueEntry is { } stale)
+                    {
+                        // Written with a session that was replaced meanwhile: nobody waits there any more.
+                        RunInBackground(() => LeaveQueueAsync(key, stale, pending: null));
+                    }
+
+                    var handle = new LockHandle(this, key, session, entry, attempt.Marker, queueEntry);
                     attempt.Session = null;
+                    attempt.QueueEntry = null;
                     _held.TryAdd(handle, 0);
                     handle.StartMonitoring();
                     if (attempt.WaitStarted is { } since)
@@ -324,6 +373,13 @@ internal sealed class LockEngine : IAsyncDisposable
                 {
                     throw new ConsulLockException($"Consul at {_client.Address} refused to acquire the lock '{key}': {why}.", key, 409, innerException: null);
                 }
+                else if (expectedAbsent && answer.Errors[0].OpIndex == 0 && attempt.QueueEntry is null)
+                {
+                    // The key exists: usually held, as a first try on a contended key finds it. Queue without reading it
+                    // (a waiter behind others never needs it); the first in the queue reads it when its try fails.
+                    attempt.WaitStarted ??= Stopwatch.GetTimestamp();
+                    joinFirst = true;
+                }
 
                 // Otherwise the key changed since it was seen (a check failed) or was taken in between: read it again.
             }
@@ -349,6 +405,257 @@ internal sealed class LockEngine : IAsyncDisposable
 
             attempt.FailingSince = null;
         }
+    }
+
+    /// <summary>
+    /// Waits for this process's turn at a busy key (see <see cref="LockQueue"/>): takes a place in the key's queue
+    /// (once per session), then watches the entry just before its own until that entry is gone, or, when first, the
+    /// key itself. Null when the deadline passed first. <paramref name="seen"/> is the key as last read (null: not read
+    /// yet), at Consul index <paramref name="readIndex"/>.
+    /// </summary>
+    private async Task<Turn?> WaitInQueueAsync(Attempt attempt, KvEntry? seen, ulong readIndex)
+    {
+        var key = attempt.Key;
+        var session = attempt.Session ??= await Sessions.RentAsync(attempt.Settings, attempt.CancellationToken).ConfigureAwait(false);
+        while (true)
+        {
+            List<KvEntry> entries;
+            if (attempt.Joined is { } given && attempt.QueueSession == session.Id)
+            {
+                entries = given;
+                attempt.Joined = null;
+            }
+            else if (attempt.QueueSession != session.Id || attempt.QueueEntry is null)
+            {
+                if (attempt.QueueEntry is { } stale)
+                {
+                    RunInBackground(() => LeaveQueueAsync(key, stale, pending: null));
+                }
+
+                // Written before the request is sent: whatever happens to it, giving up removes the entry.
+                attempt.QueueEntry = LockQueue.Entry(key, session.Id);
+                attempt.QueueSession = session.Id;
+                var joining = _client.TransactAsync(
+                    [TxnOperation.Lock(attempt.QueueEntry, session.Id, LockQueue.EntryFlagValue), TxnOperation.GetTree(LockQueue.Folder(key))],
+                    key, $"wait in the queue of the lock '{key}'", CancellationToken.None);
+                attempt.PendingJoin = joining;
+                var answer = await joining.WaitAsync(attempt.CancellationToken).ConfigureAwait(false);
+                attempt.PendingJoin = null;
+                if (answer.Errors is { Count: > 0 } errors)
+                {
+                    var why = errors[0].What ?? "";
+                    if (why.Contains("invalid session", StringComparison.OrdinalIgnoreCase))
+                    {
+                        session.MarkGone("Consul no longer knows the session");
+                        Sessions.Return(session);
+                        attempt.Session = null;
+                        return new Turn(null);
+                    }
+
+                    throw new ConsulLockException($"Consul at {_client.Address} refused to queue for the lock '{key}': {why}.", key, 409, innerException: null);
+                }
+
+                entries = QueueIn(answer, key);
+            }
+            else if (attempt.QueueRead)
+            {
+                // Read a moment ago and found first: the key is what is waited on now.
+                entries = [];
+            }
+            else
+            {
+                entries = [.. (await _client.GetKeyAsync(LockQueue.Folder(key), recurse: true, 0, default, consistent: false, attempt.CancellationToken).ConfigureAwait(false)).Entries];
+                if (!entries.Exists(e => e.Key == attempt.QueueEntry && e.Session == session.Id))
+                {
+                    // Our entry is gone (its write never landed, or an operator removed it): take a place again.
+                    attempt.QueueSession = null;
+                    continue;
+                }
+            }
+
+            attempt.QueueRead = false;
+            var (predecessor, dead) = LockQueue.Read(entries, attempt.QueueEntry!, session.Id, Sessions.IsOurs);
+            if (dead.Count > 0)
+            {
+                RunInBackground(() => RemoveDeadEntriesAsync(key, dead));
+            }
+
+            if (predecessor is null)
+            {
+                if (seen is null)
+                {
+                    // First in the queue, the key not read yet: it is usually free (the holder before us left it).
+                    attempt.QueueRead = true;
+                    return new Turn(0);
+                }
+
+                // First: behind a holder with no queue entry (a fast path of ours, Consul's Go client) or a free key.
+                if (string.IsNullOrEmpty(seen.Session))
+                {
+                    return new Turn(seen.ModifyIndex);
+                }
+
+                return await WaitForChangeAsync(attempt, readIndex, seen).ConfigureAwait(false) is { } change ? new Turn(change.FreeAtIndex) : null;
+            }
+
+            switch (await WaitForPredecessorAsync(attempt, predecessor).ConfigureAwait(false))
+            {
+                case PredecessorWait.Gone:
+                    // It released (its release deletes the key with its entry) or gave up: try at once.
+                    return new Turn(0);
+                case PredecessorWait.Died:
+                    // Its session ended while it waited or held: a process died, and others before it may have too.
+                    // Read the queue again (which removes what the dead left) rather than try the key at once.
+                    continue;
+                case PredecessorWait.TimedOut:
+                    return null;
+                default:
+                    // Quiet for a whole TTL: a waiter ahead may be stuck (paused, cut off) while the key is free, and its
+                    // session would hold the queue up until Consul ends it. Look at the key; take it when free.
+                    var read = await _client.GetKeyAsync(key, recurse: false, 0, default, consistent: false, attempt.CancellationToken).ConfigureAwait(false);
+                    var now = read.Entries.FirstOrDefault(e => e.Key == key);
+                    if (now is null || (string.IsNullOrEmpty(now.Session) && IsLockKey(now)))
+                    {
+                        return new Turn(now?.ModifyIndex ?? 0);
+                    }
+
+                    (seen, readIndex) = (now, read.Index);
+                    continue;
+            }
+        }
+    }
+
+    /// <summary>The queue entries a transaction's <c>get-tree</c> of <paramref name="key"/>'s queue returned.</summary>
+    private static List<KvEntry> QueueIn(TxnResponse answer, string key)
+    {
+        var folder = LockQueue.Folder(key);
+        var entries = new Dictionary<string, KvEntry>(StringComparer.Ordinal);
+        foreach (var entry in answer.Results?.Select(r => r.KV) ?? [])
+        {
+            if (entry is not null && entry.Key.StartsWith(folder, StringComparison.Ordinal))
+            {
+                entries[entry.Key] = entry;
+            }
+        }
+
+        return [.. entries.Values];
+    }
+
+    /// <summary>Waits until the entry before ours is gone, at most one session TTL and never past the deadline.</summary>
+    private async Task<PredecessorWait> WaitForPredecessorAsync(Attempt attempt, KvEntry predecessor)
+    {
+        var remaining = attempt.Deadline.Remaining;
+        if (!attempt.Deadline.IsEndless && remaining <= TimeSpan.Zero)
+        {
+            await ThrowIfConsulFailedAsync(attempt).ConfigureAwait(false);
+            return PredecessorWait.TimedOut;
+        }
+
+        var stall = attempt.Settings.Ttl;
+        var limit = attempt.Deadline.IsEndless || remaining > stall ? stall : remaining;
+        var gone = new EntryGone(predecessor);
+        using (Watches.Subscribe(predecessor.Key, predecessor.ModifyIndex, predecessor, gone, linger: false))
+        {
+            try
+            {
+                await gone.Task.WaitAsync(limit, attempt.CancellationToken).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                if (attempt.Deadline.IsEndless || attempt.Deadline.Remaining > TimeSpan.Zero)
+                {
+                    return PredecessorWait.Quiet;
+                }
+
+                await ThrowIfConsulFailedAsync(attempt).ConfigureAwait(false);
+                return PredecessorWait.TimedOut;
+            }
+        }
+
+        return gone.Left is null ? PredecessorWait.Gone : PredecessorWait.Died;
+    }
+
+    /// <summary>Removes queue entries nobody owns any more, each only as it was seen (best effort).</summary>
+    private async Task RemoveDeadEntriesAsync(string key, List<KvEntry> dead)
+    {
+        try
+        {
+            foreach (var batch in dead.Chunk(64))
+            {
+                await _client.TransactAsync([.. batch.Select(e => TxnOperation.DeleteCas(e.Key, e.ModifyIndex))], key, $"tidy the queue of the lock '{key}'", CancellationToken.None).ConfigureAwait(false);
+            }
+        }
+        catch (ConsulLockException ex)
+        {
+            Log.LeaveQueueFailed(Logger, key, ex);
+        }
+    }
+
+    /// <summary>
+    /// Removes this process's entry from a key's queue, once the request that wrote it has ended, so that the waiter
+    /// behind it moves up. Retried while Consul fails: an entry left behind holds the queue up until its session ends.
+    /// </summary>
+    private async Task LeaveQueueAsync(string key, string entry, Task<TxnResponse>? pending, ulong? index = null)
+    {
+        if (pending is not null)
+        {
+            try
+            {
+                await pending.ConfigureAwait(false);
+            }
+            catch (ConsulLockException)
+            {
+            }
+        }
+
+        var backoff = new Backoff(TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(2));
+        var started = Stopwatch.GetTimestamp();
+        while (true)
+        {
+            try
+            {
+                var remove = index is { } at ? TxnOperation.DeleteCas(entry, at) : TxnOperation.Delete(entry);
+                await _client.TransactAsync([remove], key, $"leave the queue of the lock '{key}'", CancellationToken.None).ConfigureAwait(false);
+                return;
+            }
+            catch (ConsulLockException ex) when (ConsulClient.IsTransient(ex) && Stopwatch.GetElapsedTime(started) < _client.RequestTimeout * 3)
+            {
+                Log.LeaveQueueFailed(Logger, key, ex);
+            }
+            catch (ConsulLockException ex)
+            {
+                Log.LeaveQueueFailed(Logger, key, ex);
+                return;
+            }
+
+            try
+            {
+                await Task.Delay(backoff.Next(), _disposing.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                // Disposal ends the session next, which releases the entry.
+                return;
+            }
+        }
+    }
+
+    /// <summary>Whether this process released <paramref name="key"/> from its queue within the last second.</summary>
+    private bool WasQueuedRecently(string key) =>
+        _queuedReleases.TryRemove(key, out var at) && Stopwatch.GetElapsedTime(at) < s_contendedWindow;
+
+    /// <summary>Remembers that a lock granted through the queue was released (see <see cref="WasQueuedRecently"/>).</summary>
+    private void NoteQueuedRelease(string key)
+    {
+        if (_queuedReleases.Count >= 4096)
+        {
+            foreach (var old in _queuedReleases.Where(p => Stopwatch.GetElapsedTime(p.Value) >= s_contendedWindow).ToArray())
+            {
+                _queuedReleases.TryRemove(old);
+            }
+        }
+
+        _queuedReleases[key] = Stopwatch.GetTimestamp();
     }
 
     /// <summary>The change that ended the wait; null when the deadline passed first while another holder kept the key.</summary>
@@ -410,6 +717,19 @@ internal sealed class LockEngine : IAsyncDisposable
     /// <summary>An acquire ended without a handle: clean up a lock request in doubt before the gate opens again.</summary>
     private void GiveUp(Attempt attempt)
     {
+        if (attempt.QueueEntry is { } entry)
+        {
+            // Leave the queue first (the gate stays closed meanwhile), so that the waiter behind moves up.
+            var pending = attempt.PendingJoin;
+            attempt.QueueEntry = null;
+            RunInBackground(async () =>
+            {
+                await LeaveQueueAsync(attempt.Key, entry, pending).ConfigureAwait(false);
+                GiveUp(attempt);
+            });
+            return;
+        }
+
         if (attempt.Session is not { } session)
         {
             _gates.Exit(attempt.Key);
@@ -530,25 +850,52 @@ internal sealed class LockEngine : IAsyncDisposable
         }
     }
 
-    /// <summary>One release attempt; true when done (released, nothing to release, or the session is gone).</summary>
-    private async Task<bool> TryReleaseAsync(string key, LockSession session, ulong grantIndex)
+    /// <summary>
+    /// Releases a key that another caller of this process waits for, and in the same transaction takes that caller a
+    /// new place at the end of the key's queue (first come, first served: behind the processes already waiting), so
+    /// that it need not ask for one. Null when the key was touched since the grant: the plain release handles that.
+    /// </summary>
+    private async Task<QueuePlace?> ReleaseKeepingPlaceAsync(LockHandle handle, string entry)
+    {
+        var key = handle.Key;
+        var session = handle.Session;
+        var answer = await _client.TransactAsync(
+            [TxnOperation.DeleteCas(key, handle.FencingToken), TxnOperation.Delete(entry), TxnOperation.Lock(entry, session.Id, LockQueue.EntryFlagValue), TxnOperation.GetTree(LockQueue.Folder(key))],
+            key, $"release the lock '{key}'", CancellationToken.None).ConfigureAwait(false);
+        if (answer.Errors is { Count: > 0 })
+        {
+            return null;
+        }
+
+        Log.Released(Logger, key);
+        var entries = QueueIn(answer, key);
+        var own = entries.Find(e => e.Key == entry);
+        return new QueuePlace(entry, session.Id, own?.ModifyIndex ?? 0, entries);
+    }
+
+    /// <summary>
+    /// One release attempt; true when done (released, nothing to release, or the session is gone). A lock granted
+    /// through the queue leaves it in the same transaction: the waiter behind learns of the release from that.
+    /// </summary>
+    private async Task<bool> TryReleaseAsync(string key, LockSession session, ulong grantIndex, string? queueEntry)
     {
         if (session.IsGone)
         {
             // Consul released the key when it ended the session; remove it, so that it does not stay behind.
             await TidyAsync(key).ConfigureAwait(false);
+            await LeaveQueueIfAnyAsync(key, queueEntry).ConfigureAwait(false);
             return true;
         }
 
         // Untouched since the grant: delete it, so that released keys do not pile up.
-        var deleted = await _client.TransactAsync([TxnOperation.DeleteCas(key, grantIndex)], key, $"release the lock '{key}'", CancellationToken.None).ConfigureAwait(false);
+        var deleted = await _client.TransactAsync(WithQueueExit([TxnOperation.DeleteCas(key, grantIndex)], queueEntry), key, $"release the lock '{key}'", CancellationToken.None).ConfigureAwait(false);
         if (deleted.Errors is not { Count: > 0 })
         {
             Log.Released(Logger, key);
             return true;
         }
 
-        var answer = await _client.TransactAsync([TxnOperation.Unlock(key, session.Id, ConsulClient.LockFlagValue)], key, $"release the lock '{key}'", CancellationToken.None).ConfigureAwait(false);
+        var answer = await _client.TransactAsync(WithQueueExit([TxnOperation.Unlock(key, session.Id, ConsulClient.LockFlagValue)], queueEntry), key, $"release the lock '{key}'", CancellationToken.None).ConfigureAwait(false);
         var why = answer.Errors is { Count: > 0 } errors ? errors[0].What ?? "" : null;
         if (why is null)
         {
@@ -561,17 +908,32 @@ internal sealed class LockEngine : IAsyncDisposable
             // Not ours any more (released by someone else, taken over, deleted): nothing to release, but a key that
             // nobody holds is removed, so that it does not stay behind.
             await TidyAsync(key).ConfigureAwait(false);
+            await LeaveQueueIfAnyAsync(key, queueEntry).ConfigureAwait(false);
             return true;
         }
 
         if (why.Contains("invalid session", StringComparison.OrdinalIgnoreCase))
         {
             session.MarkGone("Consul no longer knows the session");
+            await LeaveQueueIfAnyAsync(key, queueEntry).ConfigureAwait(false);
             return true;
         }
 
         throw new ConsulLockException($"Consul at {_client.Address} refused to release the lock '{key}': {why}.", key, 409, innerException: null);
     }
+
+    private static List<TxnOperation> WithQueueExit(List<TxnOperation> operations, string? queueEntry)
+    {
+        if (queueEntry is not null)
+        {
+            operations.Add(TxnOperation.Delete(queueEntry));
+        }
+
+        return operations;
+    }
+
+    private Task LeaveQueueIfAnyAsync(string key, string? queueEntry) =>
+        queueEntry is null ? Task.CompletedTask : LeaveQueueAsync(key, queueEntry, pending: null);
 
     /// <summary>
     /// Deletes <paramref name="key"/> when it is a lock that nobody holds, at the index read (so a grant made meanwhile
@@ -599,7 +961,7 @@ internal sealed class LockEngine : IAsyncDisposable
         }
     }
 
-    private async Task RetryReleaseAsync(string key, LockSession session, ulong grantIndex, bool finish)
+    private async Task RetryReleaseAsync(string key, LockSession session, ulong grantIndex, bool finish, string? queueEntry = null)
     {
         var backoff = new Backoff(TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(5));
         try
@@ -608,7 +970,7 @@ internal sealed class LockEngine : IAsyncDisposable
             {
                 try
                 {
-                    if (await TryReleaseAsync(key, session, grantIndex).ConfigureAwait(false))
+                    if (await TryReleaseAsync(key, session, grantIndex, queueEntry).ConfigureAwait(false))
                     {
                         return;
                     }
@@ -754,9 +1116,65 @@ internal sealed class LockEngine : IAsyncDisposable
         /// <summary>The lock request still running when the caller gave up; its answer says what to release.</summary>
         public Task<TxnResponse>? Pending { get; set; }
 
+        /// <summary>This attempt's entry in the key's queue, once it asked for one; removed when it gives up.</summary>
+        public string? QueueEntry { get; set; }
+
+        /// <summary>The session <see cref="QueueEntry"/> was written with.</summary>
+        public string? QueueSession { get; set; }
+
+        /// <summary>The request writing <see cref="QueueEntry"/>, while it runs.</summary>
+        public Task<TxnResponse>? PendingJoin { get; set; }
+
+        /// <summary>The queue as read when <see cref="QueueEntry"/> was written for this attempt by the caller before it.</summary>
+        public List<KvEntry>? Joined { get; set; }
+
+        /// <summary>The queue was just read and showed this attempt first; the key is what is waited on next.</summary>
+        public bool QueueRead { get; set; }
+
         public long? WaitStarted { get; set; }
 
         public long? FailingSince { get; set; }
+    }
+
+    /// <summary>Where a wait in the queue ended: the index to lock at (0: the key is absent), or null to read the key again.</summary>
+    private readonly record struct Turn(ulong? ExpectedIndex);
+
+    private enum PredecessorWait
+    {
+        Gone,
+        Died,
+        Quiet,
+        TimedOut,
+    }
+
+    /// <summary>
+    /// Completes when a queue entry is deleted, no longer held by the session that wrote it, or written anew (its
+    /// owner released and queued again under the same name: it is behind us now).
+    /// </summary>
+    private sealed class EntryGone(KvEntry entry) : IKeyObserver
+    {
+        private readonly TaskCompletionSource _gone = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public Task Task => _gone.Task;
+
+        public bool IsWaiter => true;
+
+        /// <summary>The entry as its session's end left it (released, not deleted).</summary>
+        public KvEntry? Left { get; private set; }
+
+        public bool OnEntry(KvEntry? now)
+        {
+            if (now is not null && now.Session == entry.Session && now.CreateIndex == entry.CreateIndex)
+            {
+                return false;
+            }
+
+            Left = now is not null && string.IsNullOrEmpty(now.Session) ? now : null;
+            _gone.TrySetResult();
+            return true;
+        }
+
+        public void OnError(Exception exception) => _gone.TrySetException(exception);
     }
 
     /// <summary>Completes when a waited-on key is free or has changed since it was seen busy.</summary>

@@ -23,8 +23,9 @@ internal sealed class LockHandle : IConsulLockHandle, IKeyObserver
     private int _disposed;
     private string? _lostReason;
 
-    public LockHandle(LockEngine engine, string key, LockSession session, KvEntry granted, FlowLocks.Marker marker)
+    public LockHandle(LockEngine engine, string key, LockSession session, KvEntry granted, FlowLocks.Marker marker, string? queueEntry)
     {
+        QueueEntry = queueEntry;
         _engine = engine;
         _session = session;
         _marker = marker;
@@ -41,6 +42,9 @@ internal sealed class LockHandle : IConsulLockHandle, IKeyObserver
     public ulong FencingToken { get; }
 
     public string SessionId => _session.Id;
+
+    /// <summary>This process's entry in the key's queue when the lock came through it; the release removes it.</summary>
+    public string? QueueEntry { get; }
 
     /// <summary>The key's entry as the grant left it.</summary>
     public KvEntry Granted { get; }

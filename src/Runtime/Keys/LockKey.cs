@@ -57,7 +57,8 @@ public static class LockKey
     /// spaces other than the ASCII space, line and paragraph separators, private-use and unassigned code points, and
     /// characters newer than Consul's Unicode tables); and each unpaired surrogate, as the three bytes its code unit
     /// would take (<c>\uD800</c> becomes <c>%ED%A0%80</c>), which Consul would otherwise store as U+FFFD. A value that is
-    /// exactly <c>.</c> or <c>..</c> has its dots encoded. Everything else is kept as it is. Distinct values stay
+    /// exactly <c>.</c> or <c>..</c> has its dots encoded, and so has the first dot of
+    /// <c>.consullock-queue</c>, the segment kept for the queues of waiting processes. Everything else is kept as it is. Distinct values stay
     /// distinct: since <c>%</c> itself is encoded, the result decodes back to exactly <paramref name="value"/>.
     /// </summary>
     public static string EscapeSegment(string value)
@@ -66,6 +67,12 @@ public static class LockKey
         if (value is "." or "..")
         {
             return value.Replace(".", "%2E", StringComparison.Ordinal);
+        }
+
+        if (value == Engine.LockQueue.Segment)
+        {
+            // Kept for the waiting queues beside each lock key: an argument must not reach into one.
+            return "%2E" + value[1..];
         }
 
         var firstToEscape = IndexOfCharToEscape(value);
@@ -96,7 +103,7 @@ public static class LockKey
 
     /// <summary>
     /// Checks a full key: not empty, no leading or trailing <c>/</c>, no <c>//</c>, no <c>.</c> or <c>..</c>
-    /// segment, no character that Consul would refuse or rewrite (a character <see cref="EscapeSegment"/> encodes,
+    /// segment, no <c>.consullock-queue</c> segment (kept for the queues of waiting processes), no character that Consul would refuse or rewrite (a character <see cref="EscapeSegment"/> encodes,
     /// other than <c>/</c> and <c>%</c>, or an unpaired surrogate), at most <see cref="MaxLengthInBytes"/> UTF-8 bytes.
     /// </summary>
     /// <exception cref="ArgumentException">The key breaks one of the rules; the message says which.</exception>
@@ -137,6 +144,11 @@ public static class LockKey
             if (segment is "." or "..")
             {
                 return $"it contains a '{segment}' segment";
+            }
+
+            if (segment == Engine.LockQueue.Segment)
+            {
+                return $"it contains a '{segment}' segment, which is kept for the queues of waiting processes";
             }
         }
 

@@ -41,6 +41,9 @@ internal static partial class Log
     [LoggerMessage(13, LogLevel.Warning, "A background release or clean-up failed; the session's end will release what it held.")]
     public static partial void BackgroundFailed(ILogger logger, Exception exception);
 
+    [LoggerMessage(14, LogLevel.Warning, "Leaving the queue of lock {Key} failed; waiters behind it wait until its session ends.")]
+    public static partial void LeaveQueueFailed(ILogger logger, string key, Exception exception);
+
     [LoggerMessage(12, LogLevel.Error, "A callback registered on the lost-token of lock {Key} threw; other callbacks and other locks are not affected.")]
     public static partial void LostCallbackFailed(ILogger logger, string key, Exception exception);
 }

@@ -18,6 +18,8 @@ public sealed class BadInputTests(ConsulAgentFixture fixture) : ConsulTestContex
         { "a//b", "'//'" },
         { "a/../b", "'..' segment" },
         { "a/./b", "'.' segment" },
+        { "jobs/.consullock-queue/x", "'.consullock-queue' segment, which is kept for the queues of waiting processes" },
+        { "jobs/.consullock-queue", "'.consullock-queue' segment" },
         { "trailing/", "ends with '/'" },
         { new string('k', 513), "more than the 512 allowed" },
         { new string('\u00e9', 300), "more than the 512 allowed" }, // 300 chars, 600 UTF-8 bytes

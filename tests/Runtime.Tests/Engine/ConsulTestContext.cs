@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net;
 using System.Text.Json;
 using ConsulLock.Aop.TestSupport;
@@ -42,16 +43,47 @@ public abstract class ConsulTestContext(ConsulAgentFixture fixture) : IAsyncLife
     }
 
     /// <summary>
-    /// Until <paramref name="provider"/> has a waiter (or holder) subscribed to the watch of <paramref name="key"/>
-    /// (without the prefix): the moment a waiter has found the key busy and blocks on Consul. The engine raises no
-    /// event for it, so look, briefly, within a generous bound.
+    /// Until <paramref name="provider"/> has a waiter subscribed to the watch of <paramref name="key"/> (without the
+    /// prefix) or of an entry in its queue: the moment a waiter has found the key busy and blocks on Consul. The
+    /// engine raises no event for it, so look, briefly, within a generous bound.
     /// </summary>
     protected async Task UntilWatchedAsync(ConsulLockProvider provider, string key)
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-        while (!provider.Engine.Watches.HasSubscriber(Prefix + key))
+        while (!provider.Engine.Watches.HasWaiterOn(Prefix + key))
         {
             await Task.Delay(2, timeout.Token);
+        }
+    }
+
+    /// <summary>How many keys start with <paramref name="folder"/> (without the prefix): a folder, or a key and its queue.</summary>
+    protected async Task<int> KeysUnderAsync(string folder)
+    {
+        var (status, body) = await ConsulHttp.SendAsync(HttpMethod.Get, Agent.Address, "/v1/kv/" + Prefix + folder + "?keys");
+        if (status == HttpStatusCode.NotFound)
+        {
+            return 0;
+        }
+
+        Assert.Equal(HttpStatusCode.OK, status);
+        return JsonDocument.Parse(body).RootElement.GetArrayLength();
+    }
+
+    /// <summary>The entries in the queue of <paramref name="key"/> (without the prefix): processes waiting in Consul.</summary>
+    protected async Task<string[]> QueueEntriesAsync(string key)
+    {
+        var (status, body) = await ConsulHttp.SendAsync(HttpMethod.Get, Agent.Address, "/v1/kv/" + Prefix + key + "/.consullock-queue/?keys");
+        return status == HttpStatusCode.NotFound ? [] : JsonDocument.Parse(body).RootElement.EnumerateArray().Select(e => e.GetString()!).ToArray();
+    }
+
+    /// <summary>Until <paramref name="condition"/> holds, looking every 20 ms; fails with <paramref name="failure"/> after a generous 30 s.</summary>
+    protected static async Task UntilAsync(Func<Task<bool>> condition, string failure)
+    {
+        var started = Stopwatch.GetTimestamp();
+        while (!await condition())
+        {
+            Assert.True(Stopwatch.GetElapsedTime(started) < TimeSpan.FromSeconds(30), failure);
+            await Task.Delay(20);
         }
     }
 

@@ -472,15 +472,4 @@ public sealed class FaultTests(ConsulAgentFixture fixture) : ConsulTestContext(f
             return response;
         }
     }
-
-    /// <summary>Until <paramref name="condition"/> holds, looking every 50 ms, within a generous bound.</summary>
-    private static async Task UntilAsync(Func<Task<bool>> condition, string failure)
-    {
-        var started = Stopwatch.GetTimestamp();
-        while (!await condition())
-        {
-            Assert.True(Stopwatch.GetElapsedTime(started) < s_generous, failure);
-            await Task.Delay(50);
-        }
-    }
 }

@@ -194,12 +194,22 @@ public sealed class ScaleTests(ConsulAgentFixture fixture, ITestOutputHelper out
         }
     }
 
+    /// <summary>
+    /// The herd (issue 9): every release woke every waiting process, and each read and tried, so requests per grant grew
+    /// with the contenders (2.0, 8.1, 17.3, 31.5 at 1, 2, 4, 8 providers). The queue wakes one process per release.
+    /// Counted: Consul requests per grant, at most 4 at 2, 8 and 32 providers; the order of grants across processes
+    /// (first come, first served: between two grants of one process, every other waiting process has one); and that
+    /// nothing is left in Consul afterwards, neither the key nor a queue entry.
+    /// </summary>
     [Theory]
-    [InlineData(2, 40)]
-    [InlineData(8, 10)]
-    public async Task Providers_taking_turns_on_one_key_all_get_their_grants_and_never_overlap(int providerCount, int grantsPerCaller)
+    [InlineData(2, 4, 40)]
+    [InlineData(8, 4, 10)]
+    [InlineData(32, 4, 3)]
+    [InlineData(2, 1, 100)]
+    [InlineData(8, 1, 30)]
+    [InlineData(32, 1, 10)]
+    public async Task Providers_taking_turns_on_one_key_cost_at_most_4_requests_per_grant_in_first_come_order(int providerCount, int callersPerProvider, int grantsPerCaller)
     {
-        const int callersPerProvider = 4;
         var counters = Enumerable.Range(0, providerCount).Select(_ => new CountingHandler()).ToArray();
         var providers = counters.Select(c => Counted(c)).ToArray();
         try
@@ -214,6 +224,11 @@ public sealed class ScaleTests(ConsulAgentFixture fixture, ITestOutputHelper out
             var inside = 0;
             var overlaps = 0;
             var grants = new int[providerCount * callersPerProvider];
+            var total = grants.Length * grantsPerCaller;
+            var order = new List<int>();
+            // The steady state: from the moment every process has had a grant (all of them have queued once) until as
+            // many grants before the end (none has left yet). Requests are read inside a grant, when nothing is sent.
+            var steady = new long[2];
             await Task.WhenAll(Enumerable.Range(0, grants.Length).Select(caller => Task.Run(async () =>
             {
                 var provider = providers[caller % providerCount];
@@ -226,19 +241,49 @@ public sealed class ScaleTests(ConsulAgentFixture fixture, ITestOutputHelper out
                     }
 
                     grants[caller]++;
+                    lock (order)
+                    {
+                        order.Add(caller % providerCount);
+                        if (order.Count == providerCount || order.Count == total - providerCount)
+                        {
+                            steady[order.Count == providerCount ? 0 : 1] = counters.Sum(c => c.Requests);
+                        }
+                    }
+
                     await Task.Yield();
                     Interlocked.Decrement(ref inside);
                 }
             })));
 
             var requests = counters.Sum(c => c.Requests) - before;
-            var total = grants.Sum();
-            var perProvider = Enumerable.Range(0, providerCount).Select(p => grants.Where((_, caller) => caller % providerCount == p).Sum());
+            var perGrant = (double)requests / total;
+            var steadyPerGrant = (double)(steady[1] - steady[0]) / (total - 2 * providerCount);
+            // First come, first served: between two grants of one process, no other process has two (which it would
+            // only get by queueing twice while the first waited).
+            var intervals = 0;
+            var overtaken = 0;
+            for (var i = 0; i < order.Count; i++)
+            {
+                var next = order.IndexOf(order[i], i + 1);
+                if (next >= 0)
+                {
+                    intervals++;
+                    overtaken += order.Skip(i + 1).Take(next - i - 1).GroupBy(p => p).Any(g => g.Count() > 1) ? 1 : 0;
+                }
+            }
+
             output.WriteLine(FormattableString.Invariant(
-                $"{providerCount} providers x {callersPerProvider} callers: {total} grants, {requests} Consul requests, {(double)requests / total:0.0} requests per grant (issue 9's target, not asserted: <= 4); grants per provider {string.Join(" / ", perProvider)}"));
+                $"{providerCount} providers x {callersPerProvider} callers: {total} grants, {requests} Consul requests, {perGrant:0.00} requests per grant ({steadyPerGrant:0.00} once all have queued, without the first and last {providerCount}); a process overtaken in {overtaken} of {intervals} waits"));
 
             Assert.Equal(0, overlaps);
             Assert.All(grants, g => Assert.Equal(grantsPerCaller, g));
+            Assert.InRange(steadyPerGrant, 1, 4);
+            // The first round costs each process up to two requests more: its first try meets the key held before it
+            // queues, and the first in the queue reads the key before it watches it.
+            Assert.InRange(perGrant, 1, 4 + 2.0 * providerCount / total);
+            // The rare overtaking: a process slow to queue again after its release (its thread delayed) comes later.
+            Assert.True(overtaken <= intervals / 20, $"a process was overtaken in {overtaken} of {intervals} waits");
+            Assert.Equal(0, await KeysUnderAsync("turns"));
         }
         finally
         {
@@ -293,18 +338,6 @@ public sealed class ScaleTests(ConsulAgentFixture fixture, ITestOutputHelper out
     {
         await ConsulHttp.SetKeysAsync(Agent.Address, Enumerable.Range(0, count).Select(i => $"{Prefix}{folder}/other-{i}"), LockLikeValue, ConsulClient.LockFlagValue);
         Assert.Equal(count, await KeysUnderAsync(folder + "/"));
-    }
-
-    private async Task<int> KeysUnderAsync(string folder)
-    {
-        var (status, body) = await ConsulHttp.SendAsync(HttpMethod.Get, Agent.Address, "/v1/kv/" + Prefix + folder + "?keys");
-        if (status == HttpStatusCode.NotFound)
-        {
-            return 0;
-        }
-
-        Assert.Equal(HttpStatusCode.OK, status);
-        return JsonDocument.Parse(body).RootElement.GetArrayLength();
     }
 
     private ConsulLockProvider Counted(CountingHandler counter) =>

@@ -94,16 +94,18 @@ public sealed class WaitingTests(ConsulAgentFixture fixture, ITestOutputHelper o
     public async Task A_cancelled_wait_ends_with_OperationCanceledException_and_leaves_no_session_or_key_behind()
     {
         var holder = NewProvider();
-        var waiter = NewProvider();
+        // A waiter holds a place in the key's queue with its session; once it gives up, the session idles and ends.
+        var waiter = NewProvider(o => o.SessionIdleTimeout = TimeSpan.Zero);
         var held = await holder.AcquireAsync("cancelled");
         using var cancel = new CancellationTokenSource();
 
         var waiting = waiter.AcquireAsync("cancelled", cancellationToken: cancel.Token).AsTask();
         await UntilWatchedAsync(waiter, "cancelled");
+        Assert.Single(await QueueEntriesAsync("cancelled"));
         await cancel.CancelAsync();
 
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => waiting);
-        Assert.Empty(waiter.SessionIds);
+        await UntilAsync(async () => waiter.SessionIds.Count == 0 && (await QueueEntriesAsync("cancelled")).Length == 0, "the waiter's session or queue entry stayed");
         await held.DisposeAsync();
         await holder.DisposeAsync();
         Assert.DoesNotContain(held.SessionId, await SessionIdsAsync());

@@ -9,7 +9,7 @@ namespace ConsulLock.Aop.Tests.Keys;
 internal static class SegmentGenerator
 {
     private static readonly string[] s_wholeValues =
-        [".", "..", "...", ".%", "%2E", "%2E%2E", "/", "//", "./..", " ", "\uD800", "\uDC00\uD800", "\uFFFD", "%ED%A0%80"];
+        [".", "..", "...", ".%", "%2E", "%2E%2E", ".consullock-queue", "%2Econsullock-queue", ".consullock-queue.", "/", "//", "./..", " ", "\uD800", "\uDC00\uD800", "\uFFFD", "%ED%A0%80"];
 
     private static readonly int[] s_format =
         [0x00AD, 0x0600, 0x0601, 0x0605, 0x061C, 0x06DD, 0x070F, 0x08E2, 0x180E, 0x200B, 0x200C, 0x200D, 0x200E, 0x200F,
