@@ -127,7 +127,12 @@ internal sealed class LockEngine : IAsyncDisposable
     /// </summary>
     public async Task ReleaseAsync(LockHandle handle)
     {
-        _held.TryRemove(handle, out _);
+        if (!_held.TryRemove(handle, out _) && _disposing.IsCancellationRequested)
+        {
+            // The provider's disposal released it already.
+            return;
+        }
+
         if (handle.QueueEntry is not null)
         {
             NoteQueuedRelease(handle.Key);
@@ -135,8 +140,8 @@ internal sealed class LockEngine : IAsyncDisposable
 
         try
         {
-            if (handle.QueueEntry is { } entry && _gates.HasWaiters(handle.Key) && !handle.Session.IsGone
-                && await ReleaseKeepingPlaceAsync(handle, entry).ConfigureAwait(false) is { } place)
+            if (_gates.HasWaiters(handle.Key) && !handle.Session.IsGone
+                && await ReleaseTakingPlaceAsync(handle).ConfigureAwait(false) is { } place)
             {
                 Sessions.Return(handle.Session);
                 _gates.Exit(handle.Key, place);
@@ -162,11 +167,36 @@ internal sealed class LockEngine : IAsyncDisposable
         await _disposing.CancelAsync().ConfigureAwait(false);
         await Watches.DisposeAsync().ConfigureAwait(false);
 
-        // Held locks learn first, then their sessions end (which releases their keys in Consul).
-        var firing = _held.Keys.Select(h => h.LoseAsync("the lock provider was disposed")).ToArray();
+        // Held locks learn first; then their keys are let go as a release would (deleted when untouched since the
+        // grant, with their queue entries), so that disposal leaves nothing behind in Consul; then the sessions end,
+        // which releases whatever could not be released in time.
+        var held = _held.Keys.ToArray();
+        var firing = held.Select(h => h.LoseAsync("the lock provider was disposed")).ToArray();
         await WithinAsync(Task.WhenAll(firing), _client.RequestTimeout).ConfigureAwait(false);
+        var releasing = new List<Task>();
+        foreach (var handle in held)
+        {
+            if (_held.TryRemove(handle, out _))
+            {
+                releasing.Add(ReleaseOnDisposalAsync(handle));
+            }
+        }
+
+        await WithinAsync(Task.WhenAll(releasing), _client.RequestTimeout).ConfigureAwait(false);
         await WithinAsync(Task.WhenAll(_background.Keys.ToArray()), _client.RequestTimeout).ConfigureAwait(false);
         await Sessions.DisposeAsync().ConfigureAwait(false);
+    }
+
+    private async Task ReleaseOnDisposalAsync(LockHandle handle)
+    {
+        try
+        {
+            await TryReleaseAsync(handle.Key, handle.Session, handle.FencingToken, handle.QueueEntry).ConfigureAwait(false);
+        }
+        catch (ConsulLockException ex)
+        {
+            Log.ReleaseFailed(Logger, handle.Key, ex);
+        }
     }
 
     private async ValueTask<bool> EnterGateAsync(string key, Deadline deadline, CancellationToken token, CancellationToken callerToken)
@@ -495,33 +525,41 @@ internal sealed class LockEngine : IAsyncDisposable
                     return new Turn(seen.ModifyIndex);
                 }
 
-                return await WaitForChangeAsync(attempt, readIndex, seen).ConfigureAwait(false) is { } change ? new Turn(change.FreeAtIndex) : null;
+                var change = new KeyChange(seen.ModifyIndex);
+                var ended = await WatchUntilAsync(attempt, key, readIndex, seen, change, linger: true).ConfigureAwait(false);
+                if (ended != WaitEnd.Quiet)
+                {
+                    return ended == WaitEnd.Changed ? new Turn(change.FreeAtIndex) : null;
+                }
             }
-
-            switch (await WaitForPredecessorAsync(attempt, predecessor).ConfigureAwait(false))
+            else
             {
-                case PredecessorWait.Gone:
-                    // It released (its release deletes the key with its entry) or gave up: try at once.
-                    return new Turn(0);
-                case PredecessorWait.Died:
-                    // Its session ended while it waited or held: a process died, and others before it may have too.
-                    // Read the queue again (which removes what the dead left) rather than try the key at once.
-                    continue;
-                case PredecessorWait.TimedOut:
-                    return null;
-                default:
-                    // Quiet for a whole TTL: a waiter ahead may be stuck (paused, cut off) while the key is free, and its
-                    // session would hold the queue up until Consul ends it. Look at the key; take it when free.
-                    var read = await _client.GetKeyAsync(key, recurse: false, 0, default, consistent: false, attempt.CancellationToken).ConfigureAwait(false);
-                    var now = read.Entries.FirstOrDefault(e => e.Key == key);
-                    if (now is null || (string.IsNullOrEmpty(now.Session) && IsLockKey(now)))
-                    {
-                        return new Turn(now?.ModifyIndex ?? 0);
-                    }
-
-                    (seen, readIndex) = (now, read.Index);
-                    continue;
+                var gone = new EntryGone(predecessor);
+                switch (await WatchUntilAsync(attempt, predecessor.Key, predecessor.ModifyIndex, predecessor, gone, linger: false).ConfigureAwait(false))
+                {
+                    case WaitEnd.Changed when gone.Left is null:
+                        // It released (its release deletes the key with its entry) or gave up: try at once.
+                        return new Turn(0);
+                    case WaitEnd.Changed:
+                        // Its session ended while it waited or held: a process died, and others before it may have too.
+                        // Read the queue again (which removes what the dead left) rather than try the key at once.
+                        continue;
+                    case WaitEnd.TimedOut:
+                        return null;
+                }
             }
+
+            // Quiet for a whole TTL: a waiter ahead may be stuck (paused, cut off) while the key is free, and its session
+            // would hold the queue up until Consul ends it; or our own watch hangs on a connection that died without an
+            // error, for up to its whole wait. Look at the key; take it when free.
+            var read = await _client.GetKeyAsync(key, recurse: false, 0, default, consistent: false, attempt.CancellationToken).ConfigureAwait(false);
+            var now = read.Entries.FirstOrDefault(e => e.Key == key);
+            if (now is null || (string.IsNullOrEmpty(now.Session) && IsLockKey(now)))
+            {
+                return new Turn(now?.ModifyIndex ?? 0);
+            }
+
+            (seen, readIndex) = (now, read.Index);
         }
     }
 
@@ -541,38 +579,39 @@ internal sealed class LockEngine : IAsyncDisposable
         return [.. entries.Values];
     }
 
-    /// <summary>Waits until the entry before ours is gone, at most one session TTL and never past the deadline.</summary>
-    private async Task<PredecessorWait> WaitForPredecessorAsync(Attempt attempt, KvEntry predecessor)
+    /// <summary>
+    /// Waits until <paramref name="waiter"/> sees the change it waits for on <paramref name="key"/>, at most one session
+    /// TTL (then <see cref="WaitEnd.Quiet"/>: the caller looks for itself) and never past the deadline.
+    /// </summary>
+    private async Task<WaitEnd> WatchUntilAsync(Attempt attempt, string key, ulong minIndex, KvEntry seen, KeyWaiter waiter, bool linger)
     {
         var remaining = attempt.Deadline.Remaining;
         if (!attempt.Deadline.IsEndless && remaining <= TimeSpan.Zero)
         {
             await ThrowIfConsulFailedAsync(attempt).ConfigureAwait(false);
-            return PredecessorWait.TimedOut;
+            return WaitEnd.TimedOut;
         }
 
         var stall = attempt.Settings.Ttl;
         var limit = attempt.Deadline.IsEndless || remaining > stall ? stall : remaining;
-        var gone = new EntryGone(predecessor);
-        using (Watches.Subscribe(predecessor.Key, predecessor.ModifyIndex, predecessor, gone, linger: false))
+        using (Watches.Subscribe(key, minIndex, seen, waiter, linger))
         {
             try
             {
-                await gone.Task.WaitAsync(limit, attempt.CancellationToken).ConfigureAwait(false);
+                await waiter.Task.WaitAsync(limit, attempt.CancellationToken).ConfigureAwait(false);
+                return WaitEnd.Changed;
             }
             catch (TimeoutException)
             {
                 if (attempt.Deadline.IsEndless || attempt.Deadline.Remaining > TimeSpan.Zero)
                 {
-                    return PredecessorWait.Quiet;
+                    return WaitEnd.Quiet;
                 }
 
                 await ThrowIfConsulFailedAsync(attempt).ConfigureAwait(false);
-                return PredecessorWait.TimedOut;
+                return WaitEnd.TimedOut;
             }
         }
-
-        return gone.Left is null ? PredecessorWait.Gone : PredecessorWait.Died;
     }
 
     /// <summary>Removes queue entries nobody owns any more, each only as it was seen (best effort).</summary>
@@ -656,32 +695,6 @@ internal sealed class LockEngine : IAsyncDisposable
         }
 
         _queuedReleases[key] = Stopwatch.GetTimestamp();
-    }
-
-    /// <summary>The change that ended the wait; null when the deadline passed first while another holder kept the key.</summary>
-    private async Task<KeyChange?> WaitForChangeAsync(Attempt attempt, ulong readIndex, KvEntry seen)
-    {
-        var remaining = attempt.Deadline.Remaining;
-        if (!attempt.Deadline.IsEndless && remaining <= TimeSpan.Zero)
-        {
-            await ThrowIfConsulFailedAsync(attempt).ConfigureAwait(false);
-            return null;
-        }
-
-        var change = new KeyChange(seen.ModifyIndex);
-        using (Watches.Subscribe(attempt.Key, readIndex, seen, change))
-        {
-            try
-            {
-                await change.Task.WaitAsync(remaining, attempt.CancellationToken).ConfigureAwait(false);
-                return change;
-            }
-            catch (TimeoutException)
-            {
-                await ThrowIfConsulFailedAsync(attempt).ConfigureAwait(false);
-                return null;
-            }
-        }
     }
 
     /// <summary>
@@ -852,13 +865,15 @@ internal sealed class LockEngine : IAsyncDisposable
 
     /// <summary>
     /// Releases a key that another caller of this process waits for, and in the same transaction takes that caller a
-    /// new place at the end of the key's queue (first come, first served: behind the processes already waiting), so
-    /// that it need not ask for one. Null when the key was touched since the grant: the plain release handles that.
+    /// new place at the end of the key's queue (first come, first served: behind the processes already waiting, so
+    /// that a process with many callers cannot keep the key from the others), so that it need not ask for one. Null
+    /// when the key was touched since the grant: the plain release handles that.
     /// </summary>
-    private async Task<QueuePlace?> ReleaseKeepingPlaceAsync(LockHandle handle, string entry)
+    private async Task<QueuePlace?> ReleaseTakingPlaceAsync(LockHandle handle)
     {
         var key = handle.Key;
         var session = handle.Session;
+        var entry = LockQueue.Entry(key, session.Id);
         var answer = await _client.TransactAsync(
             [TxnOperation.DeleteCas(key, handle.FencingToken), TxnOperation.Delete(entry), TxnOperation.Lock(entry, session.Id, LockQueue.EntryFlagValue), TxnOperation.GetTree(LockQueue.Folder(key))],
             key, $"release the lock '{key}'", CancellationToken.None).ConfigureAwait(false);
@@ -1139,30 +1154,48 @@ internal sealed class LockEngine : IAsyncDisposable
     /// <summary>Where a wait in the queue ended: the index to lock at (0: the key is absent), or null to read the key again.</summary>
     private readonly record struct Turn(ulong? ExpectedIndex);
 
-    private enum PredecessorWait
+    private enum WaitEnd
     {
-        Gone,
-        Died,
+        Changed,
         Quiet,
         TimedOut,
+    }
+
+    /// <summary>A waiter's view of one key: completes when <see cref="Ends"/> says the change it waits for came.</summary>
+    private abstract class KeyWaiter : IKeyObserver
+    {
+        private readonly TaskCompletionSource _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public Task Task => _done.Task;
+
+        public bool IsWaiter => true;
+
+        public bool OnEntry(KvEntry? entry)
+        {
+            if (!Ends(entry))
+            {
+                return false;
+            }
+
+            _done.TrySetResult();
+            return true;
+        }
+
+        public void OnError(Exception exception) => _done.TrySetException(exception);
+
+        protected abstract bool Ends(KvEntry? entry);
     }
 
     /// <summary>
     /// Completes when a queue entry is deleted, no longer held by the session that wrote it, or written anew (its
     /// owner released and queued again under the same name: it is behind us now).
     /// </summary>
-    private sealed class EntryGone(KvEntry entry) : IKeyObserver
+    private sealed class EntryGone(KvEntry entry) : KeyWaiter
     {
-        private readonly TaskCompletionSource _gone = new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-        public Task Task => _gone.Task;
-
-        public bool IsWaiter => true;
-
         /// <summary>The entry as its session's end left it (released, not deleted).</summary>
         public KvEntry? Left { get; private set; }
 
-        public bool OnEntry(KvEntry? now)
+        protected override bool Ends(KvEntry? now)
         {
             if (now is not null && now.Session == entry.Session && now.CreateIndex == entry.CreateIndex)
             {
@@ -1170,43 +1203,31 @@ internal sealed class LockEngine : IAsyncDisposable
             }
 
             Left = now is not null && string.IsNullOrEmpty(now.Session) ? now : null;
-            _gone.TrySetResult();
             return true;
         }
-
-        public void OnError(Exception exception) => _gone.TrySetException(exception);
     }
 
     /// <summary>Completes when a waited-on key is free or has changed since it was seen busy.</summary>
-    private sealed class KeyChange(ulong seenModifyIndex) : IKeyObserver
+    private sealed class KeyChange(ulong seenModifyIndex) : KeyWaiter
     {
-        private readonly TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-        public Task Task => _changed.Task;
-
-        public bool IsWaiter => true;
-
         /// <summary>
         /// Set when the change showed the key free: its ModifyIndex for a <c>check-index</c>, or 0 (absent) for a
         /// <c>check-not-exists</c>. Null when it showed the key held or holding other data: then read it again.
         /// </summary>
         public ulong? FreeAtIndex { get; private set; }
 
-        public bool OnEntry(KvEntry? entry)
+        protected override bool Ends(KvEntry? entry)
         {
-            if (entry is null || string.IsNullOrEmpty(entry.Session) || entry.ModifyIndex != seenModifyIndex)
+            if (entry is not null && !string.IsNullOrEmpty(entry.Session) && entry.ModifyIndex == seenModifyIndex)
             {
-                FreeAtIndex = entry is null ? 0
-                    : string.IsNullOrEmpty(entry.Session) && IsLockKey(entry) ? entry.ModifyIndex
-                    : null;
-                _changed.TrySetResult();
-                return true;
+                return false;
             }
 
-            return false;
+            FreeAtIndex = entry is null ? 0
+                : string.IsNullOrEmpty(entry.Session) && IsLockKey(entry) ? entry.ModifyIndex
+                : null;
+            return true;
         }
-
-        public void OnError(Exception exception) => _changed.TrySetException(exception);
     }
 
     /// <summary>A point on the monotonic clock by which a wait must end, or none.</summary>
