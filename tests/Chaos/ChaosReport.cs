@@ -11,7 +11,7 @@ namespace ConsulLock.Aop.Chaos;
 /// </summary>
 public static class ChaosReport
 {
-    public static async Task<string> FinishAsync(ChaosRun run, Func<Task<(IReadOnlyList<string> HeldKeys, IReadOnlyList<string> Sessions)>> leftovers, string name, ITestOutputHelper output, TimeSpan elapsed, Exception? broken = null)
+    public static async Task<string> FinishAsync(ChaosRun run, Func<Task<Leftovers>> leftovers, string name, ITestOutputHelper output, TimeSpan elapsed, Exception? broken = null)
     {
         var failures = new List<string>();
         if (broken is not null)
@@ -22,8 +22,9 @@ public static class ChaosReport
         var unstopped = await run.StopWorkersAsync().ConfigureAwait(false);
         failures.AddRange(unstopped.Select(w => "worker did not stop cleanly: " + w));
 
-        var (held, sessions) = await leftovers().ConfigureAwait(false);
+        var (held, unheld, sessions) = await leftovers().ConfigureAwait(false);
         failures.AddRange(held.Select(k => "key held with no handle: " + k));
+        failures.AddRange(unheld.Select(k => "key left behind that nobody holds (a lock key or a queue entry): " + k));
         failures.AddRange(sessions.Select(s => "session left: " + s));
 
         var reports = run.Check();
@@ -38,7 +39,7 @@ public static class ChaosReport
         var history = run.Register.Snapshot();
         var errors = string.Join(", ", history.Where(e => e.Kind == "error").GroupBy(e => e.Detail.Split(':')[0]).OrderByDescending(g => g.Count()).Select(g => $"{g.Key} x{g.Count()}"));
         var footer = new StringBuilder()
-            .AppendLine(CultureInfo.InvariantCulture, $"keys held with no handle at the end: {held.Count}; sessions left: {sessions.Count}; workers not stopped cleanly: {unstopped.Count}; run took {elapsed.TotalSeconds:F0} s")
+            .AppendLine(CultureInfo.InvariantCulture, $"keys held with no handle at the end: {held.Count}; keys left that nobody holds: {unheld.Count}; sessions left: {sessions.Count}; workers not stopped cleanly: {unstopped.Count}; run took {elapsed.TotalSeconds:F0} s")
             .AppendLine(CultureInfo.InvariantCulture, $"errors the workers' callers saw: {(errors.Length == 0 ? "none" : errors)}")
             .Append("counts left of '|' must be 0 (overlap: later grant before the holder released or saw its loss; tokord: fencing tokens not increasing; staleOK: register accepted a superseded token; falseL: loss with no cause in the schedule); excused: overlaps Consul allows by design (operator delete/force-release, state loss, holder suspended past the TTL); tokreset: grants after a state loss whose token is not above the last one before it; fenced: writes the register refused")
             .ToString();

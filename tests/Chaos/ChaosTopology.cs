@@ -160,28 +160,41 @@ public sealed class ChaosTopology : IAsyncDisposable
         }
     }
 
-    /// <summary>Keys under <c>chaos/</c> that a session holds, and all sessions, read from a server.</summary>
-    public async Task<(IReadOnlyList<string> HeldKeys, IReadOnlyList<string> Sessions)> LeftoversAsync(CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Keys under <c>chaos/</c> that a session holds, keys under it that nobody holds (a lock key or a queue entry left
+    /// behind), and all sessions, read from a server.
+    /// </summary>
+    public async Task<Leftovers> LeftoversAsync(CancellationToken cancellationToken = default)
     {
         var server = Servers.First(s => s.IsRunning).HttpAddress;
         return await LeftoversAsync(server, cancellationToken).ConfigureAwait(false);
     }
 
-    public static async Task<(IReadOnlyList<string> HeldKeys, IReadOnlyList<string> Sessions)> LeftoversAsync(Uri server, CancellationToken cancellationToken = default)
+    public static async Task<Leftovers> LeftoversAsync(Uri server, CancellationToken cancellationToken = default)
     {
         var held = new List<string>();
+        var unheld = new List<string>();
         var (status, body) = await ConsulHttp.SendAsync(HttpMethod.Get, server, "/v1/kv/chaos/?recurse&consistent", cancellationToken: cancellationToken).ConfigureAwait(false);
         if (status == HttpStatusCode.OK)
         {
             using var document = JsonDocument.Parse(body);
-            held.AddRange(document.RootElement.EnumerateArray()
-                .Where(e => e.TryGetProperty("Session", out var s) && s.GetString() is { Length: > 0 })
-                .Select(e => e.GetProperty("Key").GetString() + " by " + e.GetProperty("Session").GetString()));
+            foreach (var entry in document.RootElement.EnumerateArray())
+            {
+                var key = entry.GetProperty("Key").GetString();
+                if (entry.TryGetProperty("Session", out var session) && session.GetString() is { Length: > 0 } holder)
+                {
+                    held.Add(key + " by " + holder);
+                }
+                else
+                {
+                    unheld.Add(key!);
+                }
+            }
         }
 
         (_, body) = await ConsulHttp.SendAsync(HttpMethod.Get, server, "/v1/session/list?consistent", cancellationToken: cancellationToken).ConfigureAwait(false);
         using var sessions = JsonDocument.Parse(body);
-        return (held, sessions.RootElement.EnumerateArray().Select(e => e.GetProperty("ID").GetString() + " (" + e.GetProperty("Node").GetString() + ")").ToList());
+        return new Leftovers(held, unheld, sessions.RootElement.EnumerateArray().Select(e => e.GetProperty("ID").GetString() + " (" + e.GetProperty("Node").GetString() + ")").ToList());
     }
 
     public async ValueTask DisposeAsync()
@@ -216,3 +229,6 @@ public sealed class ChaosTopology : IAsyncDisposable
         }
     }
 }
+
+/// <summary>What the workers left in Consul after they stopped: all must be empty.</summary>
+public sealed record Leftovers(IReadOnlyList<string> HeldKeys, IReadOnlyList<string> UnheldKeys, IReadOnlyList<string> Sessions);

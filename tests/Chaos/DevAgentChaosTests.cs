@@ -39,7 +39,7 @@ public sealed class DevAgentChaosTests(ITestOutputHelper output)
     /// a session still there after two TTLs, or any key still held, fails the run. (The cluster test keeps the strict
     /// check: there no answer is lost with the state.)
     /// </summary>
-    private async Task<(IReadOnlyList<string> HeldKeys, IReadOnlyList<string> Sessions)> LeftoversAfterTtlAsync(Uri agent)
+    private async Task<Leftovers> LeftoversAfterTtlAsync(Uri agent)
     {
         var first = await ChaosTopology.LeftoversAsync(agent);
         var leftovers = first;
