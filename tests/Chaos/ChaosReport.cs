@@ -54,6 +54,7 @@ public static class ChaosReport
         var lines = run.Scenarios.Select(s => (s.Start, $"scenario {s.Name}"))
             .Concat(run.Faults.Select(f => (f.Start, $"fault {f.Name}, healed at {Checker.Ms(f.Heal - zero):F0}")))
             .Concat(history.Select(e => (e.At, $"{e.Kind} {e.Flow} {e.Key} {e.Token} {e.Detail}{(e.Accepted ? "" : " REJECTED")}")))
+            .Concat(run.Workers.SelectMany(w => w.Logged.Select(l => (l.At, $"log {w.Name} {l.Line}"))))
             .OrderBy(l => l.Item1)
             .Select(l => $"{Checker.Ms(l.Item1 - zero),10:F0} {l.Item2}");
         await File.WriteAllLinesAsync(Path.Combine(folder, name + "-history.txt"), lines).ConfigureAwait(false);

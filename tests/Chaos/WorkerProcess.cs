@@ -14,6 +14,7 @@ public sealed class WorkerProcess : IAsyncDisposable
     private static readonly ConcurrentDictionary<WorkerProcess, bool> s_running = new();
     private readonly Process _process;
     private readonly ConcurrentQueue<string> _output = new();
+    private readonly ConcurrentQueue<(long At, string Line)> _logged = new();
 
     static WorkerProcess()
     {
@@ -63,6 +64,12 @@ public sealed class WorkerProcess : IAsyncDisposable
     public bool HasExited => _process.HasExited;
 
     public string OutputTail(int lines = 20) => string.Join(Environment.NewLine, _output.TakeLast(lines));
+
+    /// <summary>
+    /// The engine's warnings the worker logged (<c>log &lt;timestamp&gt; &lt;level&gt; &lt;message&gt;</c> on standard error), with
+    /// their monotonic timestamps, for the run's history.
+    /// </summary>
+    public IReadOnlyList<(long At, string Line)> Logged => [.. _logged];
 
     public Task SuspendAsync() => Signal.SendAsync("STOP", _process.Id);
 
@@ -128,6 +135,18 @@ public sealed class WorkerProcess : IAsyncDisposable
     {
         if (line is null)
         {
+            return;
+        }
+
+        var parts = line.Split(' ', 3);
+        if (parts.Length == 3 && parts[0] == "log" && long.TryParse(parts[1], NumberStyles.Integer, CultureInfo.InvariantCulture, out var at))
+        {
+            // Kept whole (bounded, in case a fault makes a worker log without end).
+            if (_logged.Count < 100_000)
+            {
+                _logged.Enqueue((at, parts[2]));
+            }
+
             return;
         }
 

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using ConsulLock.Aop;
 using ConsulLock.Aop.ChaosWorker;
+using Microsoft.Extensions.Logging;
 
 // Usage: ChaosWorker <register host:port> <consul address> <name> <keys, comma-separated> <flows> <seed> [run id]
 // Runs <flows> concurrent loops that lock random keys in random ways (short and long holds, waits with a timeout,
@@ -25,7 +26,8 @@ var stdin = Task.Run(() =>
     stop.Cancel();
 });
 
-await using (var provider = new ConsulLockProvider(new ConsulLockOptions { Address = address, KeyPrefix = "chaos/" }))
+using var logging = LoggerFactory.Create(b => b.AddProvider(new StderrLog()));
+await using (var provider = new ConsulLockProvider(new ConsulLockOptions { Address = address, KeyPrefix = "chaos/" }, logging))
 {
     var loops = Enumerable.Range(0, flows).Select(i => RunFlowAsync(provider, $"{name}.{i}", new Random(seed * 100 + i))).ToArray();
     await register.SendAsync("hello", name, Environment.ProcessId, Stopwatch.GetTimestamp());
