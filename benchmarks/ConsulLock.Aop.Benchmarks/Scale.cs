@@ -15,7 +15,6 @@ namespace ConsulLock.Aop.Benchmarks;
 /// </summary>
 internal static class Scale
 {
-    private const int CallersPerProvider = 4;
     private static readonly TimeSpan s_generous = TimeSpan.FromSeconds(60);
 
     public static async Task<string> RunAsync(Settings settings, CancellationToken cancellationToken)
@@ -39,14 +38,17 @@ internal static class Scale
         Report.Table(md, ["Measure", "Value"], held);
 
         var contention = new List<string[]>();
-        foreach (var providers in new[] { 2, 8, 32 })
+        foreach (var callers in new[] { 4, 1 })
         {
-            contention.Add(await Agents.OnFreshAgentAsync(address => ContendAsync(address, providers, settings, cancellationToken), cancellationToken));
+            foreach (var providers in new[] { 2, 8, 32 })
+            {
+                contention.Add(await Agents.OnFreshAgentAsync(address => ContendAsync(address, providers, callers, settings, cancellationToken), cancellationToken));
+            }
         }
 
-        md.AppendLine(Inv($"## Contending providers: {CallersPerProvider} callers each, taking turns on one key, {settings.ContendedWindow.TotalSeconds:0.#} s window"));
+        md.AppendLine(Inv($"## Contending providers: 4 or 1 callers each, taking turns on one key, {settings.ContendedWindow.TotalSeconds:0.#} s window"));
         md.AppendLine();
-        Report.Table(md, ["Providers", "Requests per grant", "Grants/s", "Floor cycles/s", "Grants / floor", "Wait p50", "Wait p99", "Share per provider (min-max)", "Overlaps"], contention);
+        Report.Table(md, ["Providers x callers", "Requests per grant", "Grants/s", "Floor cycles/s", "Grants / floor", "Wait p50", "Wait p99", "Share per provider (min-max)", "Overlaps"], contention);
 
         var allocation = await Agents.OnFreshAgentAsync(address => AllocationAsync(address, settings, cancellationToken), cancellationToken);
         md.AppendLine("## Allocation per uncontended cycle, whole process (GC.GetTotalAllocatedBytes), ours vs the floor's two requests through the same HttpClient");
@@ -136,7 +138,7 @@ internal static class Scale
                 var waiters = Enumerable.Range(0, waited).Select(i => provider.AcquireAsync($"waited/{i}", cancellationToken: cancellationToken).AsTask()).ToArray();
                 using (var timeout = new CancellationTokenSource(s_generous))
                 {
-                    while (Enumerable.Range(0, waited).Any(i => !provider.Engine.Watches.HasSubscriber($"bench/h/waited/{i}")))
+                    while (Enumerable.Range(0, waited).Any(i => !provider.Engine.Watches.HasWaiterOn($"bench/h/waited/{i}")))
                     {
                         await Task.Delay(10, timeout.Token);
                     }
@@ -206,8 +208,8 @@ internal static class Scale
         return handles;
     }
 
-    /// <summary><paramref name="count"/> providers x 4 callers looping on one key for a window; each provider counts its requests.</summary>
-    private static async Task<string[]> ContendAsync(Uri address, int count, Settings settings, CancellationToken cancellationToken)
+    /// <summary><paramref name="count"/> providers x <paramref name="callers"/> callers looping on one key for a window; each provider counts its requests.</summary>
+    private static async Task<string[]> ContendAsync(Uri address, int count, int callers, Settings settings, CancellationToken cancellationToken)
     {
         using var raw = new RawKv(address);
         var session = await raw.CreateSessionAsync(cancellationToken);
@@ -228,7 +230,7 @@ internal static class Scale
             var inside = 0;
             var overlaps = 0;
             var before = counters.Sum(c => c.Requests);
-            var window = await Measure.WindowAsync(count * CallersPerProvider, settings.ContendedWindow, async caller =>
+            var window = await Measure.WindowAsync(count * callers, settings.ContendedWindow, async caller =>
             {
                 var asked = Stopwatch.GetTimestamp();
                 var handle = await providers[caller % count].AcquireAsync("hot", cancellationToken: cancellationToken);
@@ -246,10 +248,10 @@ internal static class Scale
             var requests = counters.Sum(c => c.Requests) - before;
             var shares = Enumerable.Range(0, count)
                 .Select(p => window.PerCaller.Where((_, caller) => caller % count == p).Sum() * 100.0 / Math.Max(1, window.Total)).ToArray();
-            Progress.Write($"{count} providers: {requests / (double)waits.Count:0.0} requests per grant, {window.PerSecond:N0} grants/s, p99 wait {Stats.Percentile(waits, 0.99):0.0} ms");
+            Progress.Write($"{count} providers x {callers} callers: {requests / (double)waits.Count:0.0} requests per grant, {window.PerSecond:N0} grants/s, p99 wait {Stats.Percentile(waits, 0.99):0.0} ms");
             return
             [
-                Inv($"{count}"), Inv($"{requests / (double)Math.Max(1, waits.Count):0.0}"), Inv($"{window.PerSecond:N0}"), Inv($"{floor.CyclesPerSecond:N0}"),
+                Inv($"{count} x {callers}"), Inv($"{requests / (double)Math.Max(1, waits.Count):0.00}"), Inv($"{window.PerSecond:N0}"), Inv($"{floor.CyclesPerSecond:N0}"),
                 Inv($"{window.PerSecond / floor.CyclesPerSecond:0.00}"), Inv($"{Stats.Median(waits):0.0} ms"), Inv($"{Stats.Percentile(waits, 0.99):0.0} ms"),
                 Inv($"{shares.Min():0.0}%-{shares.Max():0.0}% (fair: {100.0 / count:0.0}%)"), Inv($"{overlaps}"),
             ];
@@ -298,7 +300,7 @@ internal static class Scale
         var waiting = to.AcquireAsync(key, cancellationToken: cancellationToken).AsTask();
         using (var timeout = new CancellationTokenSource(s_generous))
         {
-            while (!to.Engine.Watches.HasSubscriber("bench/f/" + key))
+            while (!to.Engine.Watches.HasWaiterOn("bench/f/" + key))
             {
                 await Task.Delay(1, timeout.Token);
             }
