@@ -474,12 +474,11 @@ internal sealed class LockEngine : IAsyncDisposable
                 if (answer.Errors is { Count: > 0 } errors)
                 {
                     var why = errors[0].What ?? "";
-                    if (why.Contains("invalid session", StringComparison.OrdinalIgnoreCase))
+                    if (why.Contains("invalid session", StringComparison.OrdinalIgnoreCase) || why.Contains("lock delay", StringComparison.OrdinalIgnoreCase))
                     {
-                        session.MarkGone("Consul no longer knows the session");
-                        Sessions.Return(session);
-                        attempt.Session = null;
-                        return new Turn(null);
+                        // An entry is named after its session, so a lock-delay on it means that this very session was
+                        // invalidated while it held the entry (Consul checks the delay before the session).
+                        return SessionEnded(attempt, session);
                     }
 
                     throw new ConsulLockException($"Consul at {_client.Address} refused to queue for the lock '{key}': {why}.", key, 409, innerException: null);
@@ -495,11 +494,17 @@ internal sealed class LockEngine : IAsyncDisposable
             else
             {
                 entries = [.. (await _client.GetKeyAsync(LockQueue.Folder(key), recurse: true, 0, default, consistent: false, attempt.CancellationToken).ConfigureAwait(false)).Entries];
-                if (!entries.Exists(e => e.Key == attempt.QueueEntry && e.Session == session.Id))
+                if (entries.Find(e => e.Key == attempt.QueueEntry) is not { } own)
                 {
                     // Our entry is gone (its write never landed, or an operator removed it): take a place again.
                     attempt.QueueSession = null;
                     continue;
+                }
+
+                if (own.Session != session.Id)
+                {
+                    // Consul released our entry: it does that only when the session ends.
+                    return SessionEnded(attempt, session);
                 }
             }
 
@@ -561,6 +566,15 @@ internal sealed class LockEngine : IAsyncDisposable
 
             (seen, readIndex) = (now, read.Index);
         }
+    }
+
+    /// <summary>The attempt's session ended while it waited: it continues with a new one, and a new place in the queue.</summary>
+    private Turn SessionEnded(Attempt attempt, LockSession session)
+    {
+        session.MarkGone("Consul no longer knows the session");
+        Sessions.Return(session);
+        attempt.Session = null;
+        return new Turn(null);
     }
 
     /// <summary>The queue entries a transaction's <c>get-tree</c> of <paramref name="key"/>'s queue returned.</summary>

@@ -162,4 +162,40 @@ public sealed class QueueTests(ConsulAgentFixture fixture, ITestOutputHelper out
 
         await UntilAsync(async () => await KeysUnderAsync("dead") == 0, "a key or queue entry was left behind");
     }
+
+    [Fact]
+    public async Task A_waiter_whose_session_ends_while_it_waits_queues_again_with_a_new_one_instead_of_failing()
+    {
+        // Found by the fourth soak: a waiter re-read the queue after its session had been invalidated, found its entry
+        // released, and asked for it again with the same session; Consul refused "due to lock delay" (an entry carries
+        // its session's lock-delay once that session ends), and the caller got a ConsulLockException.
+        var holder = NewProvider();
+        var held = await holder.AcquireAsync("ended");
+        var first = NewProvider();
+        var firstWaiting = first.AcquireAsync("ended").AsTask();
+        await UntilAsync(async () => (await QueueEntriesAsync("ended")).Length == 1, "the first waiter did not queue");
+        var second = NewProvider(o => o.LockDelay = TimeSpan.FromSeconds(15));
+        var secondWaiting = second.AcquireAsync("ended").AsTask();
+        await UntilAsync(async () => (await QueueEntriesAsync("ended")).Length == 2, "the second waiter did not queue");
+
+        // Both waiters' sessions end; the second sees its predecessor's entry released and reads the queue again.
+        var ended = first.SessionIds.Concat(second.SessionIds).ToArray();
+        foreach (var session in ended)
+        {
+            await PutAsync("/v1/session/destroy/" + session);
+        }
+
+        await UntilAsync(
+            async () => (await QueueEntriesAsync("ended")).Any(e => !ended.Any(e.EndsWith)),
+            "no waiter queued again with a new session");
+        Assert.False(secondWaiting.IsFaulted, secondWaiting.Exception?.GetBaseException().Message);
+        await held.DisposeAsync();
+
+        // Whichever comes first, each gets the key; neither fails.
+        var done = await Task.WhenAny(firstWaiting, secondWaiting).WaitAsync(s_generous);
+        await (await done).DisposeAsync();
+        var other = done == firstWaiting ? secondWaiting : firstWaiting;
+        await (await other.WaitAsync(s_generous)).DisposeAsync();
+        await UntilAsync(async () => await KeysUnderAsync("ended") == 0, "a key or queue entry was left behind");
+    }
 }
