@@ -564,6 +564,14 @@ internal sealed class LockEngine : IAsyncDisposable
                 return new Turn(now?.ModifyIndex ?? 0);
             }
 
+            if (Sessions.IsOurs(now.Session!))
+            {
+                // Held by a session of ours while no handle of ours holds it (we are inside the key's gate): a grant
+                // whose answer was lost. Waiting would wait on ourselves until that session ends; the read that
+                // follows takes it over.
+                return new Turn(null);
+            }
+
             (seen, readIndex) = (now, read.Index);
         }
     }

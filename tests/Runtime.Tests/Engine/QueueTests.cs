@@ -198,4 +198,36 @@ public sealed class QueueTests(ConsulAgentFixture fixture, ITestOutputHelper out
         await (await other.WaitAsync(s_generous)).DisposeAsync();
         await UntilAsync(async () => await KeysUnderAsync("ended") == 0, "a key or queue entry was left behind");
     }
+
+    [Fact]
+    public async Task A_waiter_behind_a_stuck_one_takes_over_the_key_when_its_own_session_holds_it()
+    {
+        // The key comes to be held by the waiter's own session without a handle (as a grant whose answer was lost
+        // does) while the waiter ahead of it is cut off. The waiter's once-per-TTL look must treat that as ours to take
+        // over, not as another holder to wait for, which here would be waiting on itself for ever.
+        await using var proxy = FaultProxy.Start(Agent.Address);
+        var holder = NewProvider();
+        var held = await holder.AcquireAsync("own");
+        var stuck = NewProvider(address: proxy.Address);
+        var stuckWaiting = stuck.AcquireAsync("own").AsTask();
+        await UntilAsync(async () => (await QueueEntriesAsync("own")).Length == 1, "the first waiter did not queue");
+        var waiter = NewProvider(o => o.SessionTtl = TimeSpan.FromSeconds(10));
+        var waiting = waiter.AcquireAsync("own").AsTask();
+        await UntilAsync(async () => (await QueueEntriesAsync("own")).Length == 2, "the second waiter did not queue");
+        var session = Assert.Single(waiter.SessionIds);
+
+        proxy.Blackhole();
+        await held.DisposeAsync();
+        var (_, body) = await ConsulHttp.SendAsync(HttpMethod.Put, Agent.Address, $"/v1/kv/{Prefix}own?acquire={session}&flags={ConsulLock.Aop.Consul.ConsulClient.LockFlagValue}");
+        Assert.Equal("true", body.Trim());
+
+        await using (var got = await waiting.WaitAsync(s_generous))
+        {
+            Assert.Equal(session, got.SessionId);
+            Assert.False(got.LostToken.IsCancellationRequested);
+        }
+
+        proxy.Heal();
+        await (await stuckWaiting.WaitAsync(TimeSpan.FromSeconds(60))).DisposeAsync();
+    }
 }
