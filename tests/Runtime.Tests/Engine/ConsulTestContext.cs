@@ -69,6 +69,10 @@ public abstract class ConsulTestContext(ConsulAgentFixture fixture) : IAsyncLife
         return JsonDocument.Parse(body).RootElement.GetArrayLength();
     }
 
+    /// <summary>Until neither <paramref name="key"/> (without the prefix) nor an entry of its queue is left in Consul.</summary>
+    protected Task UntilNothingLeftAsync(string key) =>
+        UntilAsync(async () => await KeysUnderAsync(key) == 0, $"the key '{key}' or an entry of its queue was left behind");
+
     /// <summary>The entries in the queue of <paramref name="key"/> (without the prefix): processes waiting in Consul.</summary>
     protected async Task<string[]> QueueEntriesAsync(string key)
     {

@@ -76,7 +76,7 @@ public sealed class QueueTests(ConsulAgentFixture fixture, ITestOutputHelper out
         output.WriteLine($"the lone caller had {loneGrants} grants while the 8 callers of the other process had {busyGrants}");
         // First come, first served across processes: they alternate, give or take the first and last turns.
         Assert.InRange(busyGrants, 1, loneGrants + 5);
-        await UntilAsync(async () => await KeysUnderAsync("share") == 0, "a key or queue entry was left behind");
+        await UntilNothingLeftAsync("share");
     }
 
     [Fact]
@@ -111,7 +111,7 @@ public sealed class QueueTests(ConsulAgentFixture fixture, ITestOutputHelper out
             Assert.False(late.LostToken.IsCancellationRequested);
         }
 
-        await UntilAsync(async () => await KeysUnderAsync("stuck") == 0, "a key or queue entry was left behind");
+        await UntilNothingLeftAsync("stuck");
     }
 
     [Fact]
@@ -160,7 +160,7 @@ public sealed class QueueTests(ConsulAgentFixture fixture, ITestOutputHelper out
             pending.Remove(next);
         }
 
-        await UntilAsync(async () => await KeysUnderAsync("dead") == 0, "a key or queue entry was left behind");
+        await UntilNothingLeftAsync("dead");
     }
 
     [Fact]
@@ -196,7 +196,7 @@ public sealed class QueueTests(ConsulAgentFixture fixture, ITestOutputHelper out
         await (await done).DisposeAsync();
         var other = done == firstWaiting ? secondWaiting : firstWaiting;
         await (await other.WaitAsync(s_generous)).DisposeAsync();
-        await UntilAsync(async () => await KeysUnderAsync("ended") == 0, "a key or queue entry was left behind");
+        await UntilNothingLeftAsync("ended");
     }
 
     [Fact]
