@@ -156,6 +156,13 @@ internal sealed class ConsulClient : IDisposable
         return new KvQueryResult(Parse(response, ConsulJsonContext.Default.ListKvEntry, what, key) ?? [], consulIndex);
     }
 
+    /// <summary>Reads one key now (no blocking): its entry, null when absent, and Consul's index of the answer.</summary>
+    public async Task<(KvEntry? Entry, ulong Index)> ReadKeyAsync(string key, CancellationToken cancellationToken, bool consistent = false)
+    {
+        var read = await GetKeyAsync(key, recurse: false, 0, default, consistent, cancellationToken).ConfigureAwait(false);
+        return (read.Entries.FirstOrDefault(e => e.Key == key), read.Index);
+    }
+
     /// <summary>Plain <c>?acquire=</c>, as Consul's Go client does it; the benchmarks' floor.</summary>
     public Task<bool> AcquireAsync(string key, string sessionId, ulong flags, CancellationToken cancellationToken) =>
         PutForBoolAsync(key, $"acquire={sessionId}&flags={flags}", "", $"acquire the key '{key}'", cancellationToken);
