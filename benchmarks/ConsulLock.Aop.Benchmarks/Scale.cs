@@ -138,7 +138,7 @@ internal static class Scale
                 var waiters = Enumerable.Range(0, waited).Select(i => provider.AcquireAsync($"waited/{i}", cancellationToken: cancellationToken).AsTask()).ToArray();
                 using (var timeout = new CancellationTokenSource(s_generous))
                 {
-                    while (Enumerable.Range(0, waited).Any(i => !provider.Engine.Watches.HasWaiterOn($"bench/h/waited/{i}")))
+                    while (Enumerable.Range(0, waited).Any(i => !provider.Engine.HasWaiterOn($"bench/h/waited/{i}")))
                     {
                         await Task.Delay(10, timeout.Token);
                     }
@@ -300,7 +300,7 @@ internal static class Scale
         var waiting = to.AcquireAsync(key, cancellationToken: cancellationToken).AsTask();
         using (var timeout = new CancellationTokenSource(s_generous))
         {
-            while (!to.Engine.Watches.HasWaiterOn("bench/f/" + key))
+            while (!to.Engine.HasWaiterOn("bench/f/" + key))
             {
                 await Task.Delay(1, timeout.Token);
             }

@@ -152,7 +152,7 @@ internal sealed class KeyTemplate
 
             if (segment == ".consullock-queue")
             {
-                // The runtime's LockQueue.Segment: the queues of waiting processes live under it, beside each lock key.
+                // The runtime's QueueLayout.Segment: the queues of waiting processes live under it, beside each lock key.
                 return "the key has a '.consullock-queue' segment, which is kept for the queues of waiting processes";
             }
         }

@@ -69,7 +69,7 @@ public static class LockKey
             return value.Replace(".", "%2E", StringComparison.Ordinal);
         }
 
-        if (value == Engine.LockQueue.Segment)
+        if (value == Engine.QueueLayout.Segment)
         {
             // Kept for the waiting queues beside each lock key: an argument must not reach into one.
             return "%2E" + value[1..];
@@ -146,7 +146,7 @@ public static class LockKey
                 return $"it contains a '{segment}' segment";
             }
 
-            if (segment == Engine.LockQueue.Segment)
+            if (segment == Engine.QueueLayout.Segment)
             {
                 return $"it contains a '{segment}' segment, which is kept for the queues of waiting processes";
             }

@@ -46,4 +46,10 @@ internal static partial class Log
 
     [LoggerMessage(12, LogLevel.Error, "A callback registered on the lost-token of lock {Key} threw; other callbacks and other locks are not affected.")]
     public static partial void LostCallbackFailed(ILogger logger, string key, Exception exception);
+
+    [LoggerMessage(20, LogLevel.Warning, "Waiting for lock {Key} for {Seconds:0} s: {WaitingFor}.")]
+    public static partial void WaitStuck(ILogger logger, string key, double seconds, string waitingFor);
+
+    [LoggerMessage(21, LogLevel.Debug, "Waiting for lock {Key}: {WaitingFor}.")]
+    public static partial void Waiting(ILogger logger, string key, string waitingFor);
 }

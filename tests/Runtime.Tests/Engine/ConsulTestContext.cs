@@ -50,7 +50,7 @@ public abstract class ConsulTestContext(ConsulAgentFixture fixture) : IAsyncLife
     protected async Task UntilWatchedAsync(ConsulLockProvider provider, string key)
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-        while (!provider.Engine.Watches.HasWaiterOn(Prefix + key))
+        while (!provider.Engine.HasWaiterOn(Prefix + key))
         {
             await Task.Delay(2, timeout.Token);
         }

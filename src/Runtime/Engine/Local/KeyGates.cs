@@ -4,10 +4,10 @@ namespace ConsulLock.Aop.Engine;
 /// In-process exclusion per key. Consul grants a key again to the session that already holds it, and callers with
 /// equal settings share a session, so exclusion among this process's callers is ours to do. Only the caller at the
 /// head of a key's queue talks to Consul; the others wait here, which also coalesces many local waiters on one key
-/// into one watch. A caller leaving the gate may hand the next one a baton (a place it took for it in the key's queue
-/// in Consul); a baton nobody picks up is given to <c>abandoned</c> when the gate empties.
+/// into one watch. A caller leaving the gate may hand the next one a <see cref="QueueHandoff"/> (a place it took for it
+/// in the key's queue in Consul); one that nobody picks up goes to <paramref name="onUnusedHandoff"/> when the gate empties.
 /// </summary>
-internal sealed class KeyGates(Action<string, QueuePlace>? abandoned = null)
+internal sealed class KeyGates(Action<string, QueueHandoff>? onUnusedHandoff = null)
 {
     private readonly Dictionary<string, Gate> _gates = new(StringComparer.Ordinal);
 
@@ -59,28 +59,29 @@ internal sealed class KeyGates(Action<string, QueuePlace>? abandoned = null)
         }
     }
 
-    /// <summary>Takes the baton the previous holder of the gate left, if any; called by the caller inside the gate.</summary>
-    public QueuePlace? TakeBaton(string key)
+    /// <summary>Takes the handoff the previous holder of the gate left, if any; called by the caller inside the gate.</summary>
+    public QueueHandoff? TakeHandoff(string key)
     {
         lock (_gates)
         {
-            if (!_gates.TryGetValue(key, out var gate) || gate.Baton is not { } baton)
+            if (!_gates.TryGetValue(key, out var gate) || gate.Handoff is not { } handoff)
             {
                 return null;
             }
 
-            gate.Baton = null;
-            return baton;
+            gate.Handoff = null;
+            return handoff;
         }
     }
 
-    public void Exit(string key, QueuePlace? baton = null)
+    /// <summary>Leaves the key's gate, handing the next caller <paramref name="handoff"/> when given.</summary>
+    public void Exit(string key, QueueHandoff? handoff = null)
     {
         Gate gate;
         lock (_gates)
         {
             gate = _gates[key];
-            gate.Baton = baton;
+            gate.Handoff = handoff;
         }
 
         Leave(key, gate, release: true);
@@ -93,20 +94,20 @@ internal sealed class KeyGates(Action<string, QueuePlace>? abandoned = null)
             gate.Semaphore.Release();
         }
 
-        QueuePlace? left = null;
+        QueueHandoff? unused = null;
         lock (_gates)
         {
             if (--gate.Users == 0)
             {
                 _gates.Remove(key);
                 gate.Semaphore.Dispose();
-                (left, gate.Baton) = (gate.Baton, null);
+                (unused, gate.Handoff) = (gate.Handoff, null);
             }
         }
 
-        if (left is not null)
+        if (unused is not null)
         {
-            abandoned?.Invoke(key, left);
+            onUnusedHandoff?.Invoke(key, unused);
         }
     }
 
@@ -116,13 +117,6 @@ internal sealed class KeyGates(Action<string, QueuePlace>? abandoned = null)
 
         public int Users { get; set; }
 
-        public QueuePlace? Baton { get; set; }
+        public QueueHandoff? Handoff { get; set; }
     }
 }
-
-/// <summary>A place taken in a key's queue in Consul for the next caller of this process (see <see cref="LockQueue"/>).</summary>
-/// <param name="Entry">The queue entry's key.</param>
-/// <param name="Session">The session the entry is locked with.</param>
-/// <param name="ModifyIndex">The entry's index as written, so that removing an unused place never touches a newer one.</param>
-/// <param name="Entries">The queue as read when the place was taken.</param>
-internal sealed record QueuePlace(string Entry, string Session, ulong ModifyIndex, List<Consul.KvEntry> Entries);

@@ -12,7 +12,7 @@ namespace ConsulLock.Aop.Engine;
 /// or Consul's Go client) watches the key itself. The lock key is still the only thing that excludes: the queue only
 /// decides who tries when, so a stale or missing entry can cost time, never safety.
 /// </summary>
-internal static class LockQueue
+internal static class QueueLayout
 {
     /// <summary>The folder segment that holds a key's queue; <see cref="LockKey"/> refuses it in user keys.</summary>
     public const string Segment = ".consullock-queue";
@@ -27,12 +27,12 @@ internal static class LockQueue
     public static string Entry(string key, string sessionId) => Folder(key) + sessionId;
 
     /// <summary>
-    /// Reads a queue: the live entry just before <paramref name="ownEntry"/> (its predecessor, null when it is first),
+    /// Finds, in a queue's entries, the live entry just before <paramref name="ownEntry"/> (its predecessor, null when it is first),
     /// and the entries nobody owns any more: released by Consul when their session ended (no session left), or left by
     /// another session of this process (<paramref name="isOurs"/>), which inside the key's gate can only be an orphan.
     /// Entries are ordered by the index that created them, which Consul gives out in commit order.
     /// </summary>
-    public static (KvEntry? Predecessor, List<KvEntry> Dead) Read(IEnumerable<KvEntry> entries, string ownEntry, string ownSession, Func<string, bool> isOurs)
+    public static (KvEntry? Predecessor, List<KvEntry> Dead) FindPredecessor(IEnumerable<KvEntry> entries, string ownEntry, string ownSession, Func<string, bool> isOurs)
     {
         KvEntry? own = null;
         var live = new List<KvEntry>();

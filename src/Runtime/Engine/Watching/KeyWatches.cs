@@ -5,19 +5,6 @@ using Microsoft.Extensions.Logging;
 
 namespace ConsulLock.Aop.Engine;
 
-/// <summary>Receives what a watch sees of one key.</summary>
-internal interface IKeyObserver
-{
-    /// <summary>Waiters need to hear of a change at once; held keys can wait for a batch check when connections run short.</summary>
-    bool IsWaiter { get; }
-
-    /// <summary>The key's entry (null when absent) as of a Consul index at or past the subscription's; true ends the subscription.</summary>
-    bool OnEntry(KvEntry? entry);
-
-    /// <summary>A permanent failure (Consul refused to show the key) or the provider's disposal; the subscription has ended.</summary>
-    void OnError(Exception exception);
-}
-
 /// <summary>
 /// Watches single keys, never folders, so that what a watch costs does not grow with the keys beside it. Each watched
 /// key gets a blocking query of its own while watch connections (<see cref="ConsulClient.WatchConnections"/>) last;
@@ -40,15 +27,17 @@ internal sealed partial class KeyWatches : IAsyncDisposable
     private readonly TimeSpan _blockingWait;
     private readonly TimeSpan _pollInterval;
     private readonly int _slots;
-    private readonly List<Task> _loops = [];
     private int _dedicated;
     private Task? _poller;
     private bool _disposed;
+
+    private readonly BackgroundWork _loops;
 
     public KeyWatches(ConsulClient client, ILogger logger, TimeSpan blockingWait, TimeSpan pollInterval)
     {
         _client = client;
         _logger = logger;
+        _loops = new BackgroundWork(logger);
         _blockingWait = blockingWait;
         _pollInterval = pollInterval;
         _slots = client.WatchConnections;
@@ -63,7 +52,7 @@ internal sealed partial class KeyWatches : IAsyncDisposable
     /// </summary>
     public IDisposable Subscribe(string key, ulong minIndex, KvEntry? seen, IKeyObserver observer, bool linger = true)
     {
-        var subscription = new Subscription(key, minIndex, observer);
+        var subscription = new Subscription(minIndex, observer);
         KvEntry? judgeNow = null;
         var judge = false;
         KeyWatch watch;
@@ -105,16 +94,12 @@ internal sealed partial class KeyWatches : IAsyncDisposable
         }
     }
 
-    /// <summary>
-    /// Whether someone waits on <paramref name="key"/> now, on the key itself or on an entry of its queue (for tests:
-    /// the moment a waiter has found the key busy and blocks on Consul).
-    /// </summary>
-    internal bool HasWaiterOn(string key)
+    /// <summary>Whether a waiter subscribes to a key that <paramref name="watched"/> accepts (for tests: a waiter blocks on Consul now).</summary>
+    internal bool HasWaiterOn(Func<string, bool> watched)
     {
-        var queue = LockQueue.Folder(key);
         lock (_sync)
         {
-            return _keys.Values.Any(w => (w.Key == key || w.Key.StartsWith(queue, StringComparison.Ordinal)) && w.HasWaiter);
+            return _keys.Values.Any(w => w.HasWaiter && watched(w.Key));
         }
     }
 
@@ -134,7 +119,6 @@ internal sealed partial class KeyWatches : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         Subscription[] all;
-        Task[] loops;
         lock (_sync)
         {
             if (_disposed)
@@ -144,7 +128,6 @@ internal sealed partial class KeyWatches : IAsyncDisposable
 
             _disposed = true;
             all = [.. _keys.Values.SelectMany(w => w.Subscriptions)];
-            loops = [.. _loops];
             _keys.Clear();
         }
 
@@ -152,10 +135,11 @@ internal sealed partial class KeyWatches : IAsyncDisposable
         var disposed = new ObjectDisposedException(nameof(ConsulLockProvider), "The lock provider was disposed.");
         foreach (var subscription in all)
         {
-            subscription.Observer.OnError(disposed);
+            subscription.Observer.OnFailure(disposed);
         }
 
-        await Task.WhenAll(loops).ConfigureAwait(false);
+        // The loops end at the stop token; a loop never ends by an exception (each catches what it did not expect).
+        await _loops.WhenDoneAsync(Timeout.InfiniteTimeSpan).ConfigureAwait(false);
     }
 
     /// <summary>Gives <paramref name="watch"/> a blocking query of its own when one is free (or can be freed), else a batch check.</summary>
@@ -175,7 +159,7 @@ internal sealed partial class KeyWatches : IAsyncDisposable
         if (watch.Mode != WatchMode.Polled)
         {
             watch.Mode = WatchMode.Polled;
-            _poller ??= Track(Task.Run(PollLoopAsync));
+            _poller ??= _loops.Track(Task.Run(PollLoopAsync));
         }
     }
 
@@ -215,7 +199,7 @@ internal sealed partial class KeyWatches : IAsyncDisposable
         else
         {
             victim.Mode = WatchMode.Polled;
-            _poller ??= Track(Task.Run(PollLoopAsync));
+            _poller ??= _loops.Track(Task.Run(PollLoopAsync));
         }
 
         return true;
@@ -227,13 +211,13 @@ internal sealed partial class KeyWatches : IAsyncDisposable
         var stop = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
         watch.LoopStop = stop;
         _dedicated++;
-        Track(Task.Run(async () =>
+        _loops.Run(async () =>
         {
             using (stop)
             {
                 await WatchLoopAsync(watch, index, stop.Token).ConfigureAwait(false);
             }
-        }));
+        });
     }
 
     private void StopDedicated(KeyWatch watch)
@@ -243,13 +227,6 @@ internal sealed partial class KeyWatches : IAsyncDisposable
         watch.LoopStop = null;
         watch.Mode = WatchMode.None;
         _dedicated--;
-    }
-
-    private Task Track(Task loop)
-    {
-        _loops.RemoveAll(t => t.IsCompleted);
-        _loops.Add(loop);
-        return loop;
     }
 
     /// <summary>One key's blocking query, until nobody subscribes, the watch is moved to batch checks, or disposal.</summary>
@@ -290,8 +267,9 @@ internal sealed partial class KeyWatches : IAsyncDisposable
             {
                 return;
             }
-            catch (ConsulLockException ex)
+            catch (Exception ex)
             {
+                // Any failure, expected or not, is retried: a watch loop ends only when nobody needs it.
                 Failed(watch, ex);
                 try
                 {
@@ -349,7 +327,7 @@ internal sealed partial class KeyWatches : IAsyncDisposable
                 {
                     return;
                 }
-                catch (ConsulLockException ex)
+                catch (Exception ex)
                 {
                     failed = true;
                     foreach (var watch in batch)
@@ -479,25 +457,27 @@ internal sealed partial class KeyWatches : IAsyncDisposable
         return result.Index == 0 ? 1 : result.Index;
     }
 
-    /// <summary>A watch request failed: retried by the caller; waiters learn only of permanent failures.</summary>
-    private void Failed(KeyWatch watch, ConsulLockException exception)
+    /// <summary>A watch request failed: retried by the loop; observers learn only of permanent failures (Consul refused).</summary>
+    private void Failed(KeyWatch watch, Exception exception)
     {
         Log.WatchFailed(_logger, watch.Key, exception);
-        if (ConsulClient.IsTransient(exception))
+        if (exception is not ConsulLockException refused || ConsulClient.IsTransient(refused))
         {
             return;
         }
 
-        Subscription[] waiters;
+        Subscription[] subscriptions;
         lock (_sync)
         {
-            waiters = [.. watch.Subscriptions.Where(s => s.Observer.IsWaiter)];
+            subscriptions = [.. watch.Subscriptions];
         }
 
-        foreach (var waiter in waiters)
+        foreach (var subscription in subscriptions)
         {
-            waiter.Dispose();
-            waiter.Observer.OnError(exception);
+            if (subscription.Observer.OnFailure(refused))
+            {
+                subscription.Dispose();
+            }
         }
     }
 
@@ -554,13 +534,11 @@ internal sealed partial class KeyWatches : IAsyncDisposable
         /// <summary>Whether the watch stays for one answer after its last subscriber left.</summary>
         public bool Linger { get; init; } = true;
 
-        public bool HasWaiter => Subscriptions.Exists(s => s.Observer.IsWaiter);
+        public bool HasWaiter => Subscriptions.Exists(s => s.Observer.Priority == WatchPriority.Waiting);
     }
 
-    private sealed class Subscription(string key, ulong minIndex, IKeyObserver observer) : IDisposable
+    private sealed class Subscription(ulong minIndex, IKeyObserver observer) : IDisposable
     {
-        public string Key { get; } = key;
-
         public ulong MinIndex { get; } = minIndex;
 
         public IKeyObserver Observer { get; } = observer;

@@ -1,0 +1,181 @@
+using ConsulLock.Aop.Consul;
+using ConsulLock.Aop.Telemetry;
+using Microsoft.Extensions.Logging;
+
+namespace ConsulLock.Aop.Engine;
+
+/// <summary>
+/// Lets go of held keys. A release deletes the key when nobody touched it since the grant (<c>delete-cas</c>), so
+/// released keys do not pile up in Consul and the next lock of it is again one round trip; otherwise it unlocks. A
+/// lock granted through the queue leaves the queue in the same transaction. A release that fails is retried in the
+/// background until it succeeds or the session is known to be gone; until then the key's gate stays closed, so no
+/// caller of this process meets the key held by its own session. Every caller's turn at a key ends here
+/// (<see cref="EndTurn"/>).
+/// </summary>
+internal sealed class LockReleaser(
+    ConsulClient client, KeyGates gates, SessionPool sessions, QueueTransactions queue, RecentQueueReleases recentReleases,
+    HeldLocks held, BackgroundWork background, Disposal disposal, ILogger logger)
+{
+    private static readonly RetryPolicy s_releasing = new(TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(5));
+
+    /// <summary>Releases a handle's key and ends its holder's turn (see the class remarks).</summary>
+    public async Task ReleaseAsync(LockHandle handle)
+    {
+        if (!held.TryRemove(handle) && disposal.HasStarted)
+        {
+            // The provider's disposal released it already.
+            return;
+        }
+
+        if (handle.QueueEntry is not null)
+        {
+            recentReleases.Note(handle.Key);
+        }
+
+        try
+        {
+            if (gates.HasWaiters(handle.Key) && !handle.Session.IsGone
+                && await queue.ReleaseTakingPlaceAsync(handle.Key, handle.Session, handle.FencingToken).ConfigureAwait(false) is { } handoff)
+            {
+                EndTurn(handle.Key, handle.Session, handoff);
+                return;
+            }
+
+            if (await TryReleaseAsync(handle.Key, handle.Session, handle.FencingToken, handle.QueueEntry).ConfigureAwait(false))
+            {
+                EndTurn(handle.Key, handle.Session);
+                return;
+            }
+        }
+        catch (Exception ex)
+        {
+            // Retried in the background, where a refusal for good retires the session; the turn ends either way.
+            Log.ReleaseFailed(logger, handle.Key, ex);
+        }
+
+        background.Run(async () =>
+        {
+            await RetryReleaseAsync(handle.Key, handle.Session, handle.FencingToken, handle.QueueEntry).ConfigureAwait(false);
+            EndTurn(handle.Key, handle.Session);
+        });
+    }
+
+    /// <summary>Disposal: one release attempt per held key (the sessions' end releases what this misses).</summary>
+    public async Task ReleaseOnDisposalAsync(LockHandle handle)
+    {
+        try
+        {
+            await TryReleaseAsync(handle.Key, handle.Session, handle.FencingToken, handle.QueueEntry).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            Log.ReleaseFailed(logger, handle.Key, ex);
+        }
+    }
+
+    /// <summary>
+    /// Releases a grant that no handle was made for (granted on a lost session, or in doubt), retried until done or the
+    /// session is gone; the caller's turn at the key goes on.
+    /// </summary>
+    public Task GiveBackAsync(string key, LockSession session, ulong grantIndex) =>
+        RetryReleaseAsync(key, session, grantIndex, queueEntry: null);
+
+    /// <summary>Ends a caller's turn at a key: its session goes back to the pool and the key's gate opens, handing the next local caller <paramref name="handoff"/>.</summary>
+    public void EndTurn(string key, LockSession? session, QueueHandoff? handoff = null)
+    {
+        if (session is not null)
+        {
+            sessions.Return(session);
+        }
+
+        gates.Exit(key, handoff);
+    }
+
+    private async Task RetryReleaseAsync(string key, LockSession session, ulong grantIndex, string? queueEntry)
+    {
+        var outcome = await Retry.UntilDoneAsync(
+            () => TryReleaseAsync(key, session, grantIndex, queueEntry),
+            s_releasing,
+            ex => Log.ReleaseFailed(logger, key, ex),
+            () => !session.IsGone,
+            disposal.Token).ConfigureAwait(false);
+        if (outcome == RetryOutcome.Refused)
+        {
+            // Refused for good (an ACL change, say): the session must end to free the key; it takes no new locks.
+            // Disposal (which stops the retries) destroys the session, which releases the key.
+            sessions.Retire(session);
+        }
+    }
+
+    /// <summary>One release attempt; true when done (released, nothing to release, or the session is gone).</summary>
+    private async Task<bool> TryReleaseAsync(string key, LockSession session, ulong grantIndex, string? queueEntry)
+    {
+        if (!session.IsGone)
+        {
+            // Untouched since the grant: delete it, so that released keys do not pile up.
+            var deleted = await client.TransactAsync(QueueTransactions.WithExit([TxnOperation.DeleteCas(key, grantIndex)], queueEntry), key, $"release the lock '{key}'", CancellationToken.None).ConfigureAwait(false);
+            if (deleted.Errors is not { Count: > 0 })
+            {
+                Log.Released(logger, key);
+                return true;
+            }
+
+            var answer = await client.TransactAsync(QueueTransactions.WithExit([TxnOperation.Unlock(key, session.Id, ConsulClient.LockFlagValue)], queueEntry), key, $"release the lock '{key}'", CancellationToken.None).ConfigureAwait(false);
+            switch (TxnRefusals.RefusalOf(answer))
+            {
+                case null:
+                    Log.Released(logger, key);
+                    return true;
+                case (TxnRefusal.InvalidSession, _):
+                    session.MarkGone("Consul no longer knows the session");
+                    if (queueEntry is not null)
+                    {
+                        await queue.LeaveAsync(key, queueEntry).ConfigureAwait(false);
+                    }
+
+                    return true;
+                case (TxnRefusal.KeyChanged, _):
+                    // Not ours any more (released by someone else, taken over, deleted): nothing to release.
+                    break;
+                case var (_, why):
+                    throw new ConsulLockException($"Consul at {client.Address} refused to release the lock '{key}': {why}.", key, 409, innerException: null);
+            }
+        }
+
+        // Released by Consul when it ended the session, or by someone else: a key that nobody holds is removed, so that
+        // it does not stay behind.
+        await DeleteIfFreeAsync(key).ConfigureAwait(false);
+        if (queueEntry is not null)
+        {
+            await queue.LeaveAsync(key, queueEntry).ConfigureAwait(false);
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// Deletes <paramref name="key"/> when it is a lock that nobody holds, at the index read (so a grant made meanwhile
+    /// is never touched); best effort: a failure leaves the key for its next holder's release to remove.
+    /// </summary>
+    private async Task DeleteIfFreeAsync(string key)
+    {
+        if (disposal.HasStarted)
+        {
+            // The provider is gone with its connections; its sessions' end released the keys.
+            return;
+        }
+
+        try
+        {
+            var (entry, _) = await client.ReadKeyAsync(key, CancellationToken.None).ConfigureAwait(false);
+            if (entry is not null && LockKeyFormat.IsFreeLock(entry) && string.IsNullOrEmpty(entry.Value))
+            {
+                await client.TransactAsync([TxnOperation.DeleteCas(key, entry.ModifyIndex)], key, $"remove the free lock key '{key}'", CancellationToken.None).ConfigureAwait(false);
+            }
+        }
+        catch (ConsulLockException ex)
+        {
+            Log.ReleaseFailed(logger, key, ex);
+        }
+    }
+}
