@@ -27,6 +27,7 @@ internal sealed class LockEngine : IAsyncDisposable
     private readonly LockAcquirer _acquirer;
     private readonly LockReleaser _releaser;
     private readonly InDoubtCleanup _inDoubt;
+    private readonly TimeoutCause _timeouts;
 
     public LockEngine(ConsulLockOptions options, ConsulClient client, ILogger logger)
     {
@@ -40,7 +41,8 @@ internal sealed class LockEngine : IAsyncDisposable
         _gates = new KeyGates(queue.LeaveUnusedHandoff);
         _releaser = new LockReleaser(client, _gates, Sessions, queue, recentReleases, _held, _background, _disposal, logger);
         _inDoubt = new InDoubtCleanup(client, _gates, Sessions, _releaser, queue, _background, _disposal, logger);
-        var queueWait = new QueueWait(client, Sessions, Watches, queue, logger);
+        _timeouts = new TimeoutCause(client);
+        var queueWait = new QueueWait(client, Sessions, Watches, queue, _timeouts, logger);
         _acquirer = new LockAcquirer(
             client, Sessions, _gates, Watches, queueWait, queue, recentReleases, _releaser, _held, _background, _disposal, options.HeldKeyWatchDelay, logger);
     }
@@ -61,6 +63,10 @@ internal sealed class LockEngine : IAsyncDisposable
         var outcome = "error";
         IConsulLockHandle? handle = null;
         CancellationTokenSource? linked = null;
+        // Bounds every request and wait of the attempt by the caller's deadline (not by the request timeout); "try once"
+        // (zero) is one round of requests, each within the request timeout.
+        using var bounded = timeout > TimeSpan.Zero ? CancellationTokenSource.CreateLinkedTokenSource(cancellationToken) : null;
+        bounded?.CancelAfter(timeout!.Value);
         try
         {
             var deadline = new Deadline(started, timeout);
@@ -74,10 +80,16 @@ internal sealed class LockEngine : IAsyncDisposable
 
             if (await EnterGateAsync(key, deadline, token, cancellationToken).ConfigureAwait(false))
             {
-                var attempt = new LockAttempt(key, settings, deadline, marker, cancellationToken);
+                var attempt = new LockAttempt(key, settings, deadline, marker, bounded?.Token ?? cancellationToken, cancellationToken);
                 try
                 {
                     handle = await _acquirer.AcquireAsync(attempt).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (attempt.DeadlineStopped && !_disposal.HasStarted)
+                {
+                    // The deadline passed while a request or a wait was under way: what it was granted is released by
+                    // the give-up below, in the background.
+                    await _timeouts.ThrowIfConsulFailedAsync(attempt).ConfigureAwait(false);
                 }
                 finally
                 {

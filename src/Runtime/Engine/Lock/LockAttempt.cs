@@ -4,7 +4,15 @@ using ConsulLock.Aop.Consul;
 namespace ConsulLock.Aop.Engine;
 
 /// <summary>One acquire's state, so that giving up knows what to clean (see <see cref="InDoubtCleanup"/>).</summary>
-internal sealed class LockAttempt(string key, SessionSettings settings, Deadline deadline, FlowLocks.Marker marker, CancellationToken cancellationToken)
+/// <param name="key">The full key.</param>
+/// <param name="settings">The session settings the lock asks for.</param>
+/// <param name="deadline">When the caller stops waiting.</param>
+/// <param name="marker">The caller's flow's mark on the key (reentrancy).</param>
+/// <param name="cancellationToken">Fires when the caller cancels or its deadline passes: every request and wait of the
+/// attempt is bounded by it, so the caller never waits past its deadline, whatever Consul does.</param>
+/// <param name="callerToken">The caller's own token.</param>
+internal sealed class LockAttempt(
+    string key, SessionSettings settings, Deadline deadline, FlowLocks.Marker marker, CancellationToken cancellationToken, CancellationToken callerToken)
 {
     public string Key { get; } = key;
 
@@ -15,6 +23,9 @@ internal sealed class LockAttempt(string key, SessionSettings settings, Deadline
     public FlowLocks.Marker Marker { get; } = marker;
 
     public CancellationToken CancellationToken { get; } = cancellationToken;
+
+    /// <summary>Whether the attempt was stopped by its deadline, not by its caller.</summary>
+    public bool DeadlineStopped => CancellationToken.IsCancellationRequested && !callerToken.IsCancellationRequested;
 
     public long Started { get; } = Stopwatch.GetTimestamp();
 

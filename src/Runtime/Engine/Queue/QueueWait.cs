@@ -11,9 +11,8 @@ namespace ConsulLock.Aop.Engine;
 /// Every wait is bounded by one session TTL: then it looks for itself, so a stuck predecessor or a watch that hangs
 /// costs a TTL at most, and a caller that waits that long is told in the log what it waits for.
 /// </summary>
-internal sealed class QueueWait(ConsulClient client, SessionPool sessions, KeyWatches watches, QueueTransactions queue, ILogger logger)
+internal sealed class QueueWait(ConsulClient client, SessionPool sessions, KeyWatches watches, QueueTransactions queue, TimeoutCause timeouts, ILogger logger)
 {
-    private static readonly TimeSpan s_probeTimeout = TimeSpan.FromSeconds(1);
 
     private enum WaitEnd
     {
@@ -189,7 +188,7 @@ internal sealed class QueueWait(ConsulClient client, SessionPool sessions, KeyWa
     {
         if (attempt.Deadline.HasPassed)
         {
-            await ThrowIfConsulFailedOrSilentAsync(attempt).ConfigureAwait(false);
+            await timeouts.ThrowIfConsulFailedAsync(attempt).ConfigureAwait(false);
             return WaitEnd.TimedOut;
         }
 
@@ -208,39 +207,9 @@ internal sealed class QueueWait(ConsulClient client, SessionPool sessions, KeyWa
                     return WaitEnd.Quiet;
                 }
 
-                await ThrowIfConsulFailedOrSilentAsync(attempt).ConfigureAwait(false);
+                await timeouts.ThrowIfConsulFailedAsync(attempt).ConfigureAwait(false);
                 return WaitEnd.TimedOut;
             }
-        }
-    }
-
-    /// <summary>
-    /// At the end of a wait: when Consul has been failing meanwhile, or is silent now (asked once, briefly, to tell),
-    /// the wait's outcome is Consul's fault, not another holder's, and the caller is told so with Consul's last error.
-    /// </summary>
-    private async Task ThrowIfConsulFailedOrSilentAsync(LockAttempt attempt)
-    {
-        var failure = client.FailingSince(attempt.Started);
-        if (failure is null && client.SinceLastAnswer > s_probeTimeout)
-        {
-            try
-            {
-                using var probe = new CancellationTokenSource(s_probeTimeout);
-                await client.PingAsync(probe.Token).ConfigureAwait(false);
-            }
-            catch (ConsulLockException ex)
-            {
-                failure = ex;
-            }
-            catch (OperationCanceledException ex)
-            {
-                failure = new ConsulLockException($"Consul at {client.Address} did not answer within {s_probeTimeout.TotalSeconds:0.#} s.", attempt.Key, null, ex);
-            }
-        }
-
-        if (failure is not null)
-        {
-            throw new ConsulLockTimeoutException(attempt.Key, attempt.Deadline.Timeout, failure);
         }
     }
 }

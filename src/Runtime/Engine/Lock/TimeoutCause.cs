@@ -1,0 +1,45 @@
+using ConsulLock.Aop.Consul;
+
+namespace ConsulLock.Aop.Engine;
+
+/// <summary>
+/// Why an acquire ended at its deadline: another holder kept the key (the caller gets null, or a generated method its
+/// timeout behaviour), or Consul failed meanwhile (the caller gets <see cref="ConsulLockTimeoutException"/> with
+/// Consul's last error, so that an outage is not mistaken for a busy key).
+/// </summary>
+internal sealed class TimeoutCause(ConsulClient client)
+{
+    // Short, so that the answer still comes within half a second of the caller's deadline.
+    private static readonly TimeSpan s_probeTimeout = TimeSpan.FromMilliseconds(250);
+    private static readonly TimeSpan s_silence = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// Throws <see cref="ConsulLockTimeoutException"/> when Consul failed during the attempt, or is silent now (it has
+    /// not answered for a second, which a long blocking query makes normal: then it is asked once, briefly).
+    /// </summary>
+    public async Task ThrowIfConsulFailedAsync(LockAttempt attempt)
+    {
+        var failure = client.FailingSince(attempt.Started);
+        if (failure is null && client.SinceLastAnswer > s_silence)
+        {
+            try
+            {
+                using var probe = new CancellationTokenSource(s_probeTimeout);
+                await client.PingAsync(probe.Token).ConfigureAwait(false);
+            }
+            catch (ConsulLockException ex)
+            {
+                failure = ex;
+            }
+            catch (OperationCanceledException ex)
+            {
+                failure = new ConsulLockException($"Consul at {client.Address} did not answer within {s_probeTimeout.TotalSeconds:0.##} s.", attempt.Key, null, ex);
+            }
+        }
+
+        if (failure is not null)
+        {
+            throw new ConsulLockTimeoutException(attempt.Key, attempt.Deadline.Timeout, failure);
+        }
+    }
+}
