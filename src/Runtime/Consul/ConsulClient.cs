@@ -74,7 +74,7 @@ internal sealed class ConsulClient : IDisposable
     public async Task<string> CreateSessionAsync(SessionCreateRequest body, CancellationToken cancellationToken)
     {
         var json = JsonSerializer.Serialize(body, ConsulJsonContext.Default.SessionCreateRequest);
-        using var response = await SendAsync(_control, HttpMethod.Put, "/v1/session/create", json, RequestTimeout, "create a session", null, cancellationToken).ConfigureAwait(false);
+        var response = await SendAsync(_control, HttpMethod.Put, "/v1/session/create", json, RequestTimeout, "create a session", null, cancellationToken).ConfigureAwait(false);
         EnsureSuccess(response, "create a session", null);
         var created = Parse(response, ConsulJsonContext.Default.SessionCreateResponse, "create a session", null);
         return string.IsNullOrEmpty(created?.ID)
@@ -85,7 +85,7 @@ internal sealed class ConsulClient : IDisposable
     /// <summary>Renews a session on the renewal pool; false when Consul no longer knows it.</summary>
     public async Task<bool> RenewSessionAsync(string sessionId, TimeSpan timeout, CancellationToken cancellationToken)
     {
-        using var response = await SendAsync(_renewals, HttpMethod.Put, "/v1/session/renew/" + sessionId, "", timeout, "renew a session", null, cancellationToken).ConfigureAwait(false);
+        var response = await SendAsync(_renewals, HttpMethod.Put, "/v1/session/renew/" + sessionId, "", timeout, "renew a session", null, cancellationToken).ConfigureAwait(false);
         if (response.Status == HttpStatusCode.NotFound)
         {
             return false;
@@ -97,21 +97,13 @@ internal sealed class ConsulClient : IDisposable
 
     public async Task DestroySessionAsync(string sessionId, CancellationToken cancellationToken)
     {
-        using var response = await SendAsync(_control, HttpMethod.Put, "/v1/session/destroy/" + sessionId, "", RequestTimeout, "destroy a session", null, cancellationToken).ConfigureAwait(false);
+        var response = await SendAsync(_control, HttpMethod.Put, "/v1/session/destroy/" + sessionId, "", RequestTimeout, "destroy a session", null, cancellationToken).ConfigureAwait(false);
         EnsureSuccess(response, "destroy a session", null);
-    }
-
-    public async Task<SessionEntry?> GetSessionAsync(string sessionId, CancellationToken cancellationToken)
-    {
-        using var response = await SendAsync(_control, HttpMethod.Get, "/v1/session/info/" + sessionId, null, RequestTimeout, "read a session", null, cancellationToken).ConfigureAwait(false);
-        EnsureSuccess(response, "read a session", null);
-        var sessions = Parse(response, ConsulJsonContext.Default.ListSessionEntry, "read a session", null);
-        return sessions is { Count: > 0 } ? sessions[0] : null;
     }
 
     public async Task<IReadOnlyList<SessionEntry>> ListSessionsAsync(CancellationToken cancellationToken)
     {
-        using var response = await SendAsync(_control, HttpMethod.Get, "/v1/session/list", null, RequestTimeout, "list sessions", null, cancellationToken).ConfigureAwait(false);
+        var response = await SendAsync(_control, HttpMethod.Get, "/v1/session/list", null, RequestTimeout, "list sessions", null, cancellationToken).ConfigureAwait(false);
         EnsureSuccess(response, "list sessions", null);
         return Parse(response, ConsulJsonContext.Default.ListSessionEntry, "list sessions", null) ?? [];
     }
@@ -145,7 +137,7 @@ internal sealed class ConsulClient : IDisposable
         }
 
         var what = recurse ? $"read the keys under '{key}'" : $"read the key '{key}'";
-        using var response = await SendAsync(pool, HttpMethod.Get, "/v1/kv/" + EscapePath(key) + "?" + query.ToString().TrimEnd('&'), null, timeout, what, key, cancellationToken).ConfigureAwait(false);
+        var response = await SendAsync(pool, HttpMethod.Get, "/v1/kv/" + EscapePath(key) + "?" + query.ToString().TrimEnd('&'), null, timeout, what, key, cancellationToken).ConfigureAwait(false);
         var consulIndex = response.Index;
         if (response.Status == HttpStatusCode.NotFound)
         {
@@ -171,20 +163,6 @@ internal sealed class ConsulClient : IDisposable
     public Task<bool> ReleaseAsync(string key, string sessionId, ulong flags, CancellationToken cancellationToken) =>
         PutForBoolAsync(key, $"release={sessionId}&flags={flags}", "", $"release the key '{key}'", cancellationToken);
 
-    /// <summary>Writes a value, with check-and-set when <paramref name="cas"/> is given (0 = only if absent).</summary>
-    public Task<bool> PutAsync(string key, string value, ulong? cas, ulong flags, CancellationToken cancellationToken) =>
-        PutForBoolAsync(key, (cas is { } index ? $"cas={index}&" : "") + $"flags={flags}", value, $"write the key '{key}'", cancellationToken);
-
-    /// <summary>Deletes a key, with check-and-set when <paramref name="cas"/> is given.</summary>
-    public async Task<bool> DeleteAsync(string key, ulong? cas, CancellationToken cancellationToken)
-    {
-        var what = $"delete the key '{key}'";
-        var query = cas is { } index ? "?cas=" + index.ToString(CultureInfo.InvariantCulture) : "";
-        using var response = await SendAsync(_control, HttpMethod.Delete, "/v1/kv/" + EscapePath(key) + query, null, RequestTimeout, what, key, cancellationToken).ConfigureAwait(false);
-        EnsureSuccess(response, what, key);
-        return ParseBool(response, what, key);
-    }
-
     /// <summary>
     /// Runs a transaction. Returns its results when it committed, or its errors when Consul rolled it back (409):
     /// a failed check or a lock held by another session is an answer, not an exception.
@@ -192,7 +170,7 @@ internal sealed class ConsulClient : IDisposable
     public async Task<TxnResponse> TransactAsync(List<TxnOperation> operations, string key, string what, CancellationToken cancellationToken)
     {
         var json = JsonSerializer.Serialize(operations, ConsulJsonContext.Default.ListTxnOperation);
-        using var response = await SendAsync(_control, HttpMethod.Put, "/v1/txn", json, RequestTimeout, what, key, cancellationToken).ConfigureAwait(false);
+        var response = await SendAsync(_control, HttpMethod.Put, "/v1/txn", json, RequestTimeout, what, key, cancellationToken).ConfigureAwait(false);
         if (response.Status != HttpStatusCode.Conflict)
         {
             EnsureSuccess(response, what, key);
@@ -211,7 +189,7 @@ internal sealed class ConsulClient : IDisposable
     /// <summary>Whether Consul names a leader: the cheapest proof that it answers and can serve writes.</summary>
     public async Task<bool> PingAsync(CancellationToken cancellationToken)
     {
-        using var response = await SendAsync(_control, HttpMethod.Get, "/v1/status/leader", null, RequestTimeout, "name its leader", null, cancellationToken).ConfigureAwait(false);
+        var response = await SendAsync(_control, HttpMethod.Get, "/v1/status/leader", null, RequestTimeout, "name its leader", null, cancellationToken).ConfigureAwait(false);
         EnsureSuccess(response, "name its leader", null);
         return Encoding.UTF8.GetString(response.Body).Trim().Trim('"').Length > 0;
     }
@@ -271,7 +249,7 @@ internal sealed class ConsulClient : IDisposable
 
     private async Task<bool> PutForBoolAsync(string key, string query, string body, string what, CancellationToken cancellationToken)
     {
-        using var response = await SendAsync(_control, HttpMethod.Put, "/v1/kv/" + EscapePath(key) + "?" + query, body, RequestTimeout, what, key, cancellationToken).ConfigureAwait(false);
+        var response = await SendAsync(_control, HttpMethod.Put, "/v1/kv/" + EscapePath(key) + "?" + query, body, RequestTimeout, what, key, cancellationToken).ConfigureAwait(false);
         EnsureSuccess(response, what, key);
         return ParseBool(response, what, key);
     }
@@ -384,12 +362,7 @@ internal sealed class ConsulClient : IDisposable
 
     private static string Shorten(string text) => text.Length <= 200 ? text : text[..200] + "...";
 
-    private readonly record struct ConsulResponse(HttpStatusCode Status, byte[] Body, ulong Index) : IDisposable
-    {
-        public void Dispose()
-        {
-        }
-    }
+    private readonly record struct ConsulResponse(HttpStatusCode Status, byte[] Body, ulong Index);
 }
 
 /// <summary>The entries a KV read returned, and Consul's index to block on for the next change.</summary>
