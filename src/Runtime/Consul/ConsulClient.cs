@@ -27,6 +27,8 @@ internal sealed class ConsulClient : IDisposable
     private readonly List<HttpMessageHandler> _ownedHandlers = [];
     private readonly string? _token;
     private readonly string _datacenterQuery;
+    private readonly bool? _sendsClientCertificate;
+    private bool _disposed;
     private long _lastAnswerAt;
     private long _lastFailureAt;
     private ConsulLockException? _lastFailure;
@@ -51,6 +53,7 @@ internal sealed class ConsulClient : IDisposable
         _renewals = NewHttpClient(options, renewalConnections, transport);
         _watches = NewHttpClient(options, WatchConnections, transport);
         _control = NewHttpClient(options, controlConnections, transport);
+        _sendsClientCertificate = transport is null ? SendsClientCertificate((HttpClientHandler)_ownedHandlers[0]) : null;
         _lastAnswerAt = Stopwatch.GetTimestamp();
     }
 
@@ -196,6 +199,7 @@ internal sealed class ConsulClient : IDisposable
 
     public void Dispose()
     {
+        Volatile.Write(ref _disposed, true);
         _control.Dispose();
         _renewals.Dispose();
         _watches.Dispose();
@@ -206,14 +210,18 @@ internal sealed class ConsulClient : IDisposable
     }
 
     /// <summary>
-    /// Whether a failure may pass by itself, so that a wait may retry it: no answer (refused, reset, timed out), 429,
-    /// or a 5xx such as 500 "No cluster leader" and 503. A 4xx answer (ACL, bad request) or a malformed answer is
-    /// permanent.
+    /// Whether a failure may pass by itself, so that a wait may retry it: no answer (refused, reset, timed out, any
+    /// unexpected exception from the transport), 429, or a 5xx such as 500 "No cluster leader" and 503. A 4xx answer
+    /// (ACL, bad request), a malformed answer, and a TLS set-up that cannot work (a certificate refused on either side;
+    /// <see cref="TransportFailure"/> decides) are permanent. A failure that wraps another <see cref="ConsulLockException"/>
+    /// is the engine's verdict after retrying, not a transport failure, so it is permanent too.
     /// </summary>
     public static bool IsTransient(ConsulLockException exception) =>
         exception.GetType() == typeof(ConsulLockException)
         && (exception.StatusCode is 429 or >= 500
-            || (exception.StatusCode is null && exception.InnerException is HttpRequestException or OperationCanceledException));
+            || (exception.StatusCode is null
+                && exception.InnerException is { } cause and not ConsulLockException
+                && TransportFailure.IsTransient(cause)));
 
     internal static string EscapePath(string key) =>
         string.Join('/', key.Split('/').Select(Uri.EscapeDataString));
@@ -246,6 +254,10 @@ internal sealed class ConsulClient : IDisposable
         options.ConfigureHttpHandler?.Invoke(handler);
         return handler;
     }
+
+    /// <summary>Whether the handler sends a client certificate, for the message when Consul refuses one; null when it picks one itself.</summary>
+    private static bool? SendsClientCertificate(HttpClientHandler handler) =>
+        handler.ClientCertificateOptions == ClientCertificateOption.Manual ? handler.ClientCertificates.Count > 0 : null;
 
     private async Task<bool> PutForBoolAsync(string key, string query, string body, string what, CancellationToken cancellationToken)
     {
@@ -289,14 +301,25 @@ internal sealed class ConsulClient : IDisposable
             Volatile.Write(ref _lastAnswerAt, Stopwatch.GetTimestamp());
             return new ConsulResponse(response.StatusCode, content, index);
         }
-        catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested)
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            throw Failed(new ConsulLockException(
-                $"Consul at {Address} did not answer within {timeout.TotalSeconds:0.#} s when asked to {what}.", key, null, ex));
+            throw;
         }
-        catch (HttpRequestException ex)
+        catch (Exception ex) when (cancellationToken.IsCancellationRequested)
         {
-            throw Failed(new ConsulLockException($"Consul at {Address} could not be reached to {what}: {ex.Message}", key, null, ex));
+            // The caller cancelled and the transport reported the abort its own way (a reset, a disposed stream).
+            throw new OperationCanceledException($"The request to {what} was cancelled.", ex, cancellationToken);
+        }
+        catch (ObjectDisposedException) when (Volatile.Read(ref _disposed))
+        {
+            // This client was disposed (the provider is going away): the engine and the health check expect that as is.
+            throw;
+        }
+        catch (Exception ex)
+        {
+            // Any other exception from sending the request or reading its answer, whatever its type: see TransportFailure.
+            throw Failed(TransportFailure.ToException(
+                ex, Address, what, key, timeoutSource.IsCancellationRequested ? timeout : null, _sendsClientCertificate));
         }
     }
 
