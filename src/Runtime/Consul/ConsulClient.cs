@@ -27,6 +27,8 @@ internal sealed class ConsulClient : IDisposable
     private readonly List<HttpMessageHandler> _ownedHandlers = [];
     private readonly string? _token;
     private readonly string _datacenterQuery;
+    private readonly bool? _sendsClientCertificate;
+    private bool _disposed;
     private long _lastAnswerAt;
     private long _lastFailureAt;
     private ConsulLockException? _lastFailure;
@@ -51,6 +53,7 @@ internal sealed class ConsulClient : IDisposable
         _renewals = NewHttpClient(options, renewalConnections, transport);
         _watches = NewHttpClient(options, WatchConnections, transport);
         _control = NewHttpClient(options, controlConnections, transport);
+        _sendsClientCertificate = transport is null ? SendsClientCertificate((HttpClientHandler)_ownedHandlers[0]) : null;
         _lastAnswerAt = Stopwatch.GetTimestamp();
     }
 
@@ -74,7 +77,7 @@ internal sealed class ConsulClient : IDisposable
     public async Task<string> CreateSessionAsync(SessionCreateRequest body, CancellationToken cancellationToken)
     {
         var json = JsonSerializer.Serialize(body, ConsulJsonContext.Default.SessionCreateRequest);
-        using var response = await SendAsync(_control, HttpMethod.Put, "/v1/session/create", json, RequestTimeout, "create a session", null, cancellationToken).ConfigureAwait(false);
+        var response = await SendAsync(_control, HttpMethod.Put, "/v1/session/create", json, RequestTimeout, "create a session", null, cancellationToken).ConfigureAwait(false);
         EnsureSuccess(response, "create a session", null);
         var created = Parse(response, ConsulJsonContext.Default.SessionCreateResponse, "create a session", null);
         return string.IsNullOrEmpty(created?.ID)
@@ -85,7 +88,7 @@ internal sealed class ConsulClient : IDisposable
     /// <summary>Renews a session on the renewal pool; false when Consul no longer knows it.</summary>
     public async Task<bool> RenewSessionAsync(string sessionId, TimeSpan timeout, CancellationToken cancellationToken)
     {
-        using var response = await SendAsync(_renewals, HttpMethod.Put, "/v1/session/renew/" + sessionId, "", timeout, "renew a session", null, cancellationToken).ConfigureAwait(false);
+        var response = await SendAsync(_renewals, HttpMethod.Put, "/v1/session/renew/" + sessionId, "", timeout, "renew a session", null, cancellationToken).ConfigureAwait(false);
         if (response.Status == HttpStatusCode.NotFound)
         {
             return false;
@@ -97,21 +100,13 @@ internal sealed class ConsulClient : IDisposable
 
     public async Task DestroySessionAsync(string sessionId, CancellationToken cancellationToken)
     {
-        using var response = await SendAsync(_control, HttpMethod.Put, "/v1/session/destroy/" + sessionId, "", RequestTimeout, "destroy a session", null, cancellationToken).ConfigureAwait(false);
+        var response = await SendAsync(_control, HttpMethod.Put, "/v1/session/destroy/" + sessionId, "", RequestTimeout, "destroy a session", null, cancellationToken).ConfigureAwait(false);
         EnsureSuccess(response, "destroy a session", null);
-    }
-
-    public async Task<SessionEntry?> GetSessionAsync(string sessionId, CancellationToken cancellationToken)
-    {
-        using var response = await SendAsync(_control, HttpMethod.Get, "/v1/session/info/" + sessionId, null, RequestTimeout, "read a session", null, cancellationToken).ConfigureAwait(false);
-        EnsureSuccess(response, "read a session", null);
-        var sessions = Parse(response, ConsulJsonContext.Default.ListSessionEntry, "read a session", null);
-        return sessions is { Count: > 0 } ? sessions[0] : null;
     }
 
     public async Task<IReadOnlyList<SessionEntry>> ListSessionsAsync(CancellationToken cancellationToken)
     {
-        using var response = await SendAsync(_control, HttpMethod.Get, "/v1/session/list", null, RequestTimeout, "list sessions", null, cancellationToken).ConfigureAwait(false);
+        var response = await SendAsync(_control, HttpMethod.Get, "/v1/session/list", null, RequestTimeout, "list sessions", null, cancellationToken).ConfigureAwait(false);
         EnsureSuccess(response, "list sessions", null);
         return Parse(response, ConsulJsonContext.Default.ListSessionEntry, "list sessions", null) ?? [];
     }
@@ -145,7 +140,7 @@ internal sealed class ConsulClient : IDisposable
         }
 
         var what = recurse ? $"read the keys under '{key}'" : $"read the key '{key}'";
-        using var response = await SendAsync(pool, HttpMethod.Get, "/v1/kv/" + EscapePath(key) + "?" + query.ToString().TrimEnd('&'), null, timeout, what, key, cancellationToken).ConfigureAwait(false);
+        var response = await SendAsync(pool, HttpMethod.Get, "/v1/kv/" + EscapePath(key) + "?" + query.ToString().TrimEnd('&'), null, timeout, what, key, cancellationToken).ConfigureAwait(false);
         var consulIndex = response.Index;
         if (response.Status == HttpStatusCode.NotFound)
         {
@@ -171,20 +166,6 @@ internal sealed class ConsulClient : IDisposable
     public Task<bool> ReleaseAsync(string key, string sessionId, ulong flags, CancellationToken cancellationToken) =>
         PutForBoolAsync(key, $"release={sessionId}&flags={flags}", "", $"release the key '{key}'", cancellationToken);
 
-    /// <summary>Writes a value, with check-and-set when <paramref name="cas"/> is given (0 = only if absent).</summary>
-    public Task<bool> PutAsync(string key, string value, ulong? cas, ulong flags, CancellationToken cancellationToken) =>
-        PutForBoolAsync(key, (cas is { } index ? $"cas={index}&" : "") + $"flags={flags}", value, $"write the key '{key}'", cancellationToken);
-
-    /// <summary>Deletes a key, with check-and-set when <paramref name="cas"/> is given.</summary>
-    public async Task<bool> DeleteAsync(string key, ulong? cas, CancellationToken cancellationToken)
-    {
-        var what = $"delete the key '{key}'";
-        var query = cas is { } index ? "?cas=" + index.ToString(CultureInfo.InvariantCulture) : "";
-        using var response = await SendAsync(_control, HttpMethod.Delete, "/v1/kv/" + EscapePath(key) + query, null, RequestTimeout, what, key, cancellationToken).ConfigureAwait(false);
-        EnsureSuccess(response, what, key);
-        return ParseBool(response, what, key);
-    }
-
     /// <summary>
     /// Runs a transaction. Returns its results when it committed, or its errors when Consul rolled it back (409):
     /// a failed check or a lock held by another session is an answer, not an exception.
@@ -192,7 +173,7 @@ internal sealed class ConsulClient : IDisposable
     public async Task<TxnResponse> TransactAsync(List<TxnOperation> operations, string key, string what, CancellationToken cancellationToken)
     {
         var json = JsonSerializer.Serialize(operations, ConsulJsonContext.Default.ListTxnOperation);
-        using var response = await SendAsync(_control, HttpMethod.Put, "/v1/txn", json, RequestTimeout, what, key, cancellationToken).ConfigureAwait(false);
+        var response = await SendAsync(_control, HttpMethod.Put, "/v1/txn", json, RequestTimeout, what, key, cancellationToken).ConfigureAwait(false);
         if (response.Status != HttpStatusCode.Conflict)
         {
             EnsureSuccess(response, what, key);
@@ -211,13 +192,14 @@ internal sealed class ConsulClient : IDisposable
     /// <summary>Whether Consul names a leader: the cheapest proof that it answers and can serve writes.</summary>
     public async Task<bool> PingAsync(CancellationToken cancellationToken)
     {
-        using var response = await SendAsync(_control, HttpMethod.Get, "/v1/status/leader", null, RequestTimeout, "name its leader", null, cancellationToken).ConfigureAwait(false);
+        var response = await SendAsync(_control, HttpMethod.Get, "/v1/status/leader", null, RequestTimeout, "name its leader", null, cancellationToken).ConfigureAwait(false);
         EnsureSuccess(response, "name its leader", null);
         return Encoding.UTF8.GetString(response.Body).Trim().Trim('"').Length > 0;
     }
 
     public void Dispose()
     {
+        Volatile.Write(ref _disposed, true);
         _control.Dispose();
         _renewals.Dispose();
         _watches.Dispose();
@@ -228,14 +210,18 @@ internal sealed class ConsulClient : IDisposable
     }
 
     /// <summary>
-    /// Whether a failure may pass by itself, so that a wait may retry it: no answer (refused, reset, timed out), 429,
-    /// or a 5xx such as 500 "No cluster leader" and 503. A 4xx answer (ACL, bad request) or a malformed answer is
-    /// permanent.
+    /// Whether a failure may pass by itself, so that a wait may retry it: no answer (refused, reset, timed out, any
+    /// unexpected exception from the transport), 429, or a 5xx such as 500 "No cluster leader" and 503. A 4xx answer
+    /// (ACL, bad request), a malformed answer, and a TLS set-up that cannot work (a certificate refused on either side;
+    /// <see cref="TransportFailure"/> decides) are permanent. A failure that wraps another <see cref="ConsulLockException"/>
+    /// is the engine's verdict after retrying, not a transport failure, so it is permanent too.
     /// </summary>
     public static bool IsTransient(ConsulLockException exception) =>
         exception.GetType() == typeof(ConsulLockException)
         && (exception.StatusCode is 429 or >= 500
-            || (exception.StatusCode is null && exception.InnerException is HttpRequestException or OperationCanceledException));
+            || (exception.StatusCode is null
+                && exception.InnerException is { } cause and not ConsulLockException
+                && TransportFailure.IsTransient(cause)));
 
     internal static string EscapePath(string key) =>
         string.Join('/', key.Split('/').Select(Uri.EscapeDataString));
@@ -269,9 +255,13 @@ internal sealed class ConsulClient : IDisposable
         return handler;
     }
 
+    /// <summary>Whether the handler sends a client certificate, for the message when Consul refuses one; null when it picks one itself.</summary>
+    private static bool? SendsClientCertificate(HttpClientHandler handler) =>
+        handler.ClientCertificateOptions == ClientCertificateOption.Manual ? handler.ClientCertificates.Count > 0 : null;
+
     private async Task<bool> PutForBoolAsync(string key, string query, string body, string what, CancellationToken cancellationToken)
     {
-        using var response = await SendAsync(_control, HttpMethod.Put, "/v1/kv/" + EscapePath(key) + "?" + query, body, RequestTimeout, what, key, cancellationToken).ConfigureAwait(false);
+        var response = await SendAsync(_control, HttpMethod.Put, "/v1/kv/" + EscapePath(key) + "?" + query, body, RequestTimeout, what, key, cancellationToken).ConfigureAwait(false);
         EnsureSuccess(response, what, key);
         return ParseBool(response, what, key);
     }
@@ -311,14 +301,25 @@ internal sealed class ConsulClient : IDisposable
             Volatile.Write(ref _lastAnswerAt, Stopwatch.GetTimestamp());
             return new ConsulResponse(response.StatusCode, content, index);
         }
-        catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested)
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            throw Failed(new ConsulLockException(
-                $"Consul at {Address} did not answer within {timeout.TotalSeconds:0.#} s when asked to {what}.", key, null, ex));
+            throw;
         }
-        catch (HttpRequestException ex)
+        catch (Exception ex) when (cancellationToken.IsCancellationRequested)
         {
-            throw Failed(new ConsulLockException($"Consul at {Address} could not be reached to {what}: {ex.Message}", key, null, ex));
+            // The caller cancelled and the transport reported the abort its own way (a reset, a disposed stream).
+            throw new OperationCanceledException($"The request to {what} was cancelled.", ex, cancellationToken);
+        }
+        catch (ObjectDisposedException) when (Volatile.Read(ref _disposed))
+        {
+            // This client was disposed (the provider is going away): the engine and the health check expect that as is.
+            throw;
+        }
+        catch (Exception ex)
+        {
+            // Any other exception from sending the request or reading its answer, whatever its type: see TransportFailure.
+            throw Failed(TransportFailure.ToException(
+                ex, Address, what, key, timeoutSource.IsCancellationRequested ? timeout : null, _sendsClientCertificate));
         }
     }
 
@@ -384,12 +385,7 @@ internal sealed class ConsulClient : IDisposable
 
     private static string Shorten(string text) => text.Length <= 200 ? text : text[..200] + "...";
 
-    private readonly record struct ConsulResponse(HttpStatusCode Status, byte[] Body, ulong Index) : IDisposable
-    {
-        public void Dispose()
-        {
-        }
-    }
+    private readonly record struct ConsulResponse(HttpStatusCode Status, byte[] Body, ulong Index);
 }
 
 /// <summary>The entries a KV read returned, and Consul's index to block on for the next change.</summary>
