@@ -200,6 +200,13 @@ public sealed class ScaleTests(ConsulAgentFixture fixture, ITestOutputHelper out
     /// Counted: Consul requests per grant, at most 4 at 2, 8 and 32 providers; the order of grants across processes
     /// (first come, first served: between two grants of one process, every other waiting process has one); and that
     /// nothing is left in Consul afterwards, neither the key nor a queue entry.
+    /// Issue 17: the bound of 4 had no margin and failed on a clean clone (4.0045) without any protocol waste. The
+    /// requests were counted between two moments while other processes were mid-cycle (a join sent just before or just
+    /// after the moment moved the count by one or two), the window started at the providerCount-th grant whether or not
+    /// every process had queued by then (a process that took the key past the queue delays others' first round into
+    /// it), and a held key's watch (a hold longer than 5 ms on a loaded machine) was counted as the queue's. Now every
+    /// request is named and assigned to the grant it serves (<see cref="GrantCycles"/>), and the bounds are on the
+    /// queue's requests: exactly 4 (3) per grant once all have queued, in every run seen.
     /// </summary>
     [Theory]
     [InlineData(2, 4, 40)]
@@ -210,8 +217,9 @@ public sealed class ScaleTests(ConsulAgentFixture fixture, ITestOutputHelper out
     [InlineData(32, 1, 10)]
     public async Task Providers_taking_turns_on_one_key_cost_at_most_4_requests_per_grant_in_first_come_order(int providerCount, int callersPerProvider, int grantsPerCaller)
     {
-        var counters = Enumerable.Range(0, providerCount).Select(_ => new CountingHandler()).ToArray();
-        var providers = counters.Select(c => Counted(c)).ToArray();
+        var cycles = Enumerable.Range(0, providerCount).Select(_ => new GrantCycles(new CountingHandler())).ToArray();
+        var counters = cycles.Select(c => c.Counter).ToArray();
+        var providers = cycles.Select(c => Counted(c)).ToArray();
         try
         {
             // Warm: every provider has taken the key once (session created, key read).
@@ -221,14 +229,12 @@ public sealed class ScaleTests(ConsulAgentFixture fixture, ITestOutputHelper out
             }
 
             var before = counters.Sum(c => c.Requests);
+            var marks = cycles.Select(c => c.Mark()).ToArray();
             var inside = 0;
             var overlaps = 0;
             var grants = new int[providerCount * callersPerProvider];
             var total = grants.Length * grantsPerCaller;
             var order = new List<int>();
-            // The steady state: from the moment every process has had a grant (all of them have queued once) until as
-            // many grants before the end (none has left yet). Requests are read inside a grant, when nothing is sent.
-            var steady = new long[2];
             await Task.WhenAll(Enumerable.Range(0, grants.Length).Select(caller => Task.Run(async () =>
             {
                 var provider = providers[caller % providerCount];
@@ -244,10 +250,6 @@ public sealed class ScaleTests(ConsulAgentFixture fixture, ITestOutputHelper out
                     lock (order)
                     {
                         order.Add(caller % providerCount);
-                        if (order.Count == providerCount || order.Count == total - providerCount)
-                        {
-                            steady[order.Count == providerCount ? 0 : 1] = counters.Sum(c => c.Requests);
-                        }
                     }
 
                     await Task.Yield();
@@ -257,7 +259,39 @@ public sealed class ScaleTests(ConsulAgentFixture fixture, ITestOutputHelper out
 
             var requests = counters.Sum(c => c.Requests) - before;
             var perGrant = (double)requests / total;
-            var steadyPerGrant = (double)(steady[1] - steady[0]) / (total - 2 * providerCount);
+            // Each grant with the requests of its cycle (see GrantCycles), in the order granted.
+            var ofProvider = cycles.Select((c, i) => c.CyclesSince(marks[i])).ToArray();
+            Assert.All(Enumerable.Range(0, providerCount), p => Assert.Equal(order.Count(o => o == p), ofProvider[p].Count));
+            var taken = new int[providerCount];
+            var byGrant = order.Select(p => ofProvider[p][taken[p]++]).ToList();
+
+            // A grant came through the queue when its process joined the queue for it, or when the release before it
+            // took the place (several callers per process). Otherwise the process took the key by the fast path: its
+            // last grant was not contended as far as it knows, so it tries the key before queueing, and, when the key
+            // is free at that moment, takes it past the waiters (on this engine, again and again until a try fails).
+            var queued = new bool[total];
+            var firstQueued = Enumerable.Repeat(-1, providerCount).ToArray();
+            var placeTaken = new bool[providerCount];
+            for (var i = 0; i < total; i++)
+            {
+                var p = order[i];
+                queued[i] = placeTaken[p] || byGrant[i].Contains("join queue");
+                placeTaken[p] = byGrant[i][^1] == "release taking a place";
+                if (queued[i] && firstQueued[p] < 0)
+                {
+                    firstQueued[p] = i;
+                }
+            }
+
+            var pastTheQueue = queued.Count(q => !q);
+            // The steady state: from the first grant after every process has had one through the queue and the last
+            // grant taken past it, to the last round (none has left the queue yet). Counted per grant cycle, not
+            // between two moments, so no other process's half-done cycle is in or out of the count.
+            var from = Math.Max(firstQueued.Max(), Array.FindLastIndex(queued, q => !q)) + 1;
+            var steady = byGrant.Take(total - providerCount).Skip(from).ToList();
+            var protocol = byGrant.Sum(g => g.Count(IsProtocol));
+            var steadyPerGrant = steady.Count == 0 ? 0 : (double)steady.Sum(g => g.Count(IsProtocol)) / steady.Count;
+            var heldKeyWatches = byGrant.Sum(g => g.Count(k => k.StartsWith("watch held key", StringComparison.Ordinal)));
             // First come, first served: between two grants of one process, no other process has two (which it would
             // only get by queueing twice while the first waited).
             var intervals = 0;
@@ -273,14 +307,30 @@ public sealed class ScaleTests(ConsulAgentFixture fixture, ITestOutputHelper out
             }
 
             output.WriteLine(FormattableString.Invariant(
-                $"{providerCount} providers x {callersPerProvider} callers: {total} grants, {requests} Consul requests, {perGrant:0.00} requests per grant ({steadyPerGrant:0.00} once all have queued, without the first and last {providerCount}); a process overtaken in {overtaken} of {intervals} waits"));
+                $"{providerCount} providers x {callersPerProvider} callers: {total} grants, {requests} Consul requests ({perGrant:0.00} per grant), {protocol} of them the queue's ({(double)protocol / total:0.00} per grant); {steadyPerGrant:0.00} per grant once all have queued ({steady.Count} grants from grant {from + 1}); {pastTheQueue} grants taken past the queue; a process overtaken in {overtaken} of {intervals} waits"));
+            output.WriteLine($"steady, by kind: {CountKinds(steady)}");
+            output.WriteLine($"whole run, by kind: {CountKinds(byGrant)}");
+            foreach (var (grant, i) in byGrant.Select((g, i) => (g, i)).Where(x => x.i >= from && x.i < total - providerCount && x.g.Count(IsProtocol) > 4))
+            {
+                output.WriteLine($"steady grant {i + 1} (provider {order[i]}): {string.Join(" | ", grant)}");
+            }
 
             Assert.Equal(0, overlaps);
             Assert.All(grants, g => Assert.Equal(grantsPerCaller, g));
-            Assert.InRange(steadyPerGrant, 1, 4);
-            // The first round costs each process up to two requests more: its first try meets the key held before it
-            // queues, and the first in the queue reads the key before it watches it.
-            Assert.InRange(perGrant, 1, 4 + 2.0 * providerCount / total);
+            // Once every process waits in the queue, a grant costs its process at most 4 requests: join the queue (a
+            // lock on its entry, reading the queue in the same transaction), watch the entry before its own until it
+            // goes, lock the key, release it (deleting its entry in the same transaction). With several callers per
+            // process, the release takes the next local caller's place in the same transaction: 3.
+            Assert.InRange(steadyPerGrant, steady.Count == 0 ? 0 : 1, 4);
+            // The whole run adds, per process, the first round: its first try meets the key held before it queues (1),
+            // and the first in the queue behind a holder without an entry reads the key before it watches it (1). A
+            // grant taken past the queue costs the waiter it passed up to 4: its try meets the key taken (1), it reads
+            // the key (1) and the queue again (1), and watches the key itself (1).
+            Assert.InRange(protocol, total, (4 * total) + (2 * providerCount) + (4 * pastTheQueue));
+            // A held key's watch (started when a hold outlasts HeldKeyWatchDelay) and a session's renewals (every half
+            // TTL) are not the queue's: they follow how long callers hold and how long the run takes, not the number of
+            // grants. A held key is watched at most once per grant.
+            Assert.InRange(heldKeyWatches, 0, total);
             // The rare overtaking: a process slow to queue again after its release (its thread delayed) comes later.
             Assert.True(overtaken <= intervals / 20, $"a process was overtaken in {overtaken} of {intervals} waits");
             Assert.Equal(0, await KeysUnderAsync("turns"));
@@ -340,13 +390,190 @@ public sealed class ScaleTests(ConsulAgentFixture fixture, ITestOutputHelper out
         Assert.Equal(count, await KeysUnderAsync(folder + "/"));
     }
 
-    private ConsulLockProvider Counted(CountingHandler counter) =>
+    private ConsulLockProvider Counted(HttpMessageHandler counter) =>
         new(new ConsulLockOptions { Address = Agent.Address, KeyPrefix = Prefix, LockDelay = TimeSpan.Zero }, loggerFactory: null, counter);
+
+    /// <summary>Whether a request is part of the queue protocol (what a grant costs), as <see cref="GrantCycles"/> names it.</summary>
+    private static bool IsProtocol(string kind) => kind != "renew session" && !kind.StartsWith("watch held key", StringComparison.Ordinal);
+
+    private static string CountKinds(IEnumerable<string[]> grants) =>
+        string.Join(", ", grants.SelectMany(g => g).GroupBy(k => k).OrderBy(g => g.Key, StringComparer.Ordinal).Select(g => $"{g.Key} {g.Count()}"));
 
     private static Task Lost(IConsulLockHandle handle)
     {
         var lost = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         handle.LostToken.Register(() => lost.TrySetResult());
         return lost.Task;
+    }
+
+    /// <summary>
+    /// One provider's requests, each named by the part it plays (from its path, its query, a transaction's operations
+    /// and the answer) and assigned to the grant it serves: a grant's cycle is every request sent after the release
+    /// of the provider's previous grant, up to and including its own release. So a count per grant needs no snapshot
+    /// while other processes are mid-cycle. The total stays with the <see cref="CountingHandler"/> it wraps.
+    /// </summary>
+    private sealed class GrantCycles(CountingHandler counter) : DelegatingHandler(counter)
+    {
+        private readonly object _sync = new();
+        private readonly List<Sent> _sent = [];
+        private readonly List<int> _cycleEnds = [];
+        private long _granted;
+        private long _released;
+
+        public CountingHandler Counter { get; } = counter;
+
+        /// <summary>How many cycles have ended so far (the next one is the cycle of the provider's next grant).</summary>
+        public int Mark()
+        {
+            lock (_sync)
+            {
+                return _cycleEnds.Count;
+            }
+        }
+
+        /// <summary>The kinds of requests of each cycle ended since <paramref name="mark"/>, one array per grant, in grant order.</summary>
+        public List<string[]> CyclesSince(int mark)
+        {
+            lock (_sync)
+            {
+                var cycles = new List<string[]>();
+                for (var i = mark; i < _cycleEnds.Count; i++)
+                {
+                    var from = i == 0 ? 0 : _cycleEnds[i - 1];
+                    cycles.Add([.. _sent.Skip(from).Take(_cycleEnds[i] - from).Select(r => r.Kind)]);
+                }
+
+                return cycles;
+            }
+        }
+
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            var body = request.Content is null ? null : await request.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
+            var sent = new Sent();
+            lock (_sync)
+            {
+                sent.Kind = Classify(request.Method, request.RequestUri!, body, Interlocked.Read(ref _granted), out var asked);
+                sent.Asked = asked;
+                _sent.Add(sent);
+                if (sent.Kind is "release" or "release taking a place" && _granted != _released)
+                {
+                    _released = _granted;
+                    _cycleEnds.Add(_sent.Count);
+                }
+            }
+
+            var response = await base.SendAsync(request, cancellationToken).ConfigureAwait(false);
+            if (sent.Kind == "lock")
+            {
+                if (response.StatusCode != HttpStatusCode.OK)
+                {
+                    sent.Kind = "lock refused";
+                }
+                else
+                {
+                    using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false));
+                    foreach (var result in json.RootElement.GetProperty("Results").EnumerateArray())
+                    {
+                        if (result.TryGetProperty("KV", out var kv) && kv.ValueKind == JsonValueKind.Object)
+                        {
+                            Interlocked.Exchange(ref _granted, kv.GetProperty("ModifyIndex").GetInt64());
+                        }
+                    }
+                }
+            }
+            else if (sent.Kind.StartsWith("watch", StringComparison.Ordinal)
+                && response.Headers.TryGetValues("X-Consul-Index", out var values) && long.TryParse(values.First(), out var index) && index == sent.Asked)
+            {
+                // Answered because Consul's blocking wait elapsed, not because the key changed.
+                sent.Kind += " (wait elapsed)";
+            }
+
+            return response;
+        }
+
+        private static string Classify(HttpMethod method, Uri uri, string? body, long granted, out long asked)
+        {
+            var path = Uri.UnescapeDataString(uri.AbsolutePath);
+            asked = -1;
+            foreach (var part in uri.Query.TrimStart('?').Split('&'))
+            {
+                if (part.StartsWith("index=", StringComparison.Ordinal))
+                {
+                    asked = long.Parse(part.AsSpan(6), System.Globalization.CultureInfo.InvariantCulture);
+                }
+            }
+
+            var inQueue = path.Contains("/.consullock-queue/", StringComparison.Ordinal) || path.EndsWith("/.consullock-queue", StringComparison.Ordinal);
+            if (path.StartsWith("/v1/session/renew/", StringComparison.Ordinal))
+            {
+                return "renew session";
+            }
+
+            if (path.StartsWith("/v1/session/", StringComparison.Ordinal))
+            {
+                return "session " + path["/v1/session/".Length..].Split('/')[0];
+            }
+
+            if (path.StartsWith("/v1/kv/", StringComparison.Ordinal) && method == HttpMethod.Get)
+            {
+                return (asked >= 0, inQueue) switch
+                {
+                    (true, true) => "watch queue entry",
+                    (true, false) => asked == granted ? "watch held key" : "watch key",
+                    (false, true) => "read queue",
+                    (false, false) => "read key",
+                };
+            }
+
+            if (path != "/v1/txn" || body is null)
+            {
+                return method.Method + " " + path;
+            }
+
+            using var json = JsonDocument.Parse(body);
+            var operations = json.RootElement.EnumerateArray().Select(o => o.GetProperty("KV")).Select(kv => (
+                Verb: kv.GetProperty("Verb").GetString()!,
+                InQueue: kv.GetProperty("Key").GetString()!.Contains("/.consullock-queue/", StringComparison.Ordinal),
+                Index: kv.TryGetProperty("Index", out var at) ? at.GetInt64() : 0)).ToList();
+            if (operations.Exists(o => o.Verb == "lock" && !o.InQueue))
+            {
+                return "lock";
+            }
+
+            if (operations.Exists(o => (o.Verb == "unlock" || (o.Verb == "delete-cas" && o.Index == granted)) && !o.InQueue))
+            {
+                return operations.Exists(o => o.Verb == "lock" && o.InQueue) ? "release taking a place" : "release";
+            }
+
+            if (operations.Exists(o => o.Verb == "delete-cas" && !o.InQueue))
+            {
+                return "remove free key";
+            }
+
+            if (operations.Exists(o => o.Verb == "lock" && o.InQueue))
+            {
+                return "join queue";
+            }
+
+            if (operations.TrueForAll(o => o.Verb == "check-index"))
+            {
+                return "batch check";
+            }
+
+            if (operations.TrueForAll(o => o.InQueue && o.Verb is "delete" or "delete-cas"))
+            {
+                return operations.Count == 1 ? "leave queue" : "remove dead entries";
+            }
+
+            return "txn " + string.Join('+', operations.Select(o => o.Verb));
+        }
+
+        private sealed class Sent
+        {
+            public string Kind { get; set; } = "";
+
+            public long Asked { get; set; }
+        }
     }
 }
