@@ -112,10 +112,20 @@ internal sealed class LockReleaser(
     {
         if (!session.IsGone)
         {
-            // Untouched since the grant: delete it, so that released keys do not pile up.
-            var deleted = await client.TransactAsync(QueueTransactions.WithExit([TxnOperation.DeleteCas(key, grantIndex)], queueEntry), key, $"release the lock '{key}'", CancellationToken.None).ConfigureAwait(false);
+            // Untouched since the grant: delete it, so that released keys do not pile up. A holder that came past the
+            // queue also reads the queue (a read; it changes nothing): when others wait there, its next acquire of the key
+            // queues behind them instead of slipping in ahead of the one this release wakes.
+            var release = queueEntry is null
+                ? [TxnOperation.DeleteCas(key, grantIndex), TxnOperation.GetTree(QueueLayout.Folder(key))]
+                : QueueTransactions.WithExit([TxnOperation.DeleteCas(key, grantIndex)], queueEntry);
+            var deleted = await client.TransactAsync(release, key, $"release the lock '{key}'", CancellationToken.None).ConfigureAwait(false);
             if (deleted.Errors is not { Count: > 0 })
             {
+                if (queueEntry is null && QueueTransactions.EntriesIn(deleted, key).Exists(e => !string.IsNullOrEmpty(e.Session)))
+                {
+                    recentReleases.Note(key);
+                }
+
                 Log.Released(logger, key);
                 return true;
             }
