@@ -4,7 +4,11 @@ using System.Text;
 
 namespace ConsulLock.Aop.Chaos;
 
-/// <summary>What the checker found in one scenario. The first five counts must be 0; the rest are figures.</summary>
+/// <summary>
+/// What the checker found in one scenario. The counts before <see cref="ExcusedOverlaps"/> and
+/// <see cref="RecoveryViolations"/> must be 0; the rest are figures. <see cref="KeyHealToGrantMs"/>: the largest time
+/// from a heal to the next grant of a key that someone waited for (the figure the recovery bound judges).
+/// </summary>
 public sealed record ScenarioReport(
     string Scenario,
     int Grants,
@@ -20,9 +24,23 @@ public sealed record ScenarioReport(
     int Errors,
     double? HealToGrantMs,
     int WorkInFaults,
-    IReadOnlyList<string> Findings)
+    IReadOnlyList<string> Findings,
+    int RecoveryViolations = 0,
+    double? KeyHealToGrantMs = null)
 {
-    public bool Clean => Overlaps == 0 && TokenOrderViolations == 0 && StaleAccepted == 0 && FalseLosses == 0;
+    public bool Clean => Overlaps == 0 && TokenOrderViolations == 0 && StaleAccepted == 0 && FalseLosses == 0 && RecoveryViolations == 0;
+}
+
+/// <summary>
+/// One wait of a flow for a key, from its <c>wait</c> line (sent before the call) to the first line that ends it:
+/// <c>start</c> (granted), <c>timeout</c>, <c>error</c>, <c>quit</c> (the caller cancelled), <c>why</c>.
+/// <see cref="End"/> null: still waiting when the history ends.
+/// </summary>
+public sealed record Wait(string Flow, string Key, long Start, long? End, string Outcome)
+{
+    public string Worker => Flow.Split('.')[0];
+
+    public bool OpenAt(long at) => Start <= at && (End ?? long.MaxValue) > at;
 }
 
 /// <summary>
@@ -38,6 +56,8 @@ public sealed record ScenarioReport(
 /// <item>False loss: a lost-token of a worker at a time no fault that may cause a loss for that worker covers
 /// (from its start to its heal plus <see cref="LossGrace"/>), nor two overlapping faults on that worker that last
 /// <see cref="CombinedOutage"/> together.</item>
+/// <item>Recovery bound (issue 18): after a fault heals, a key that someone waits for is granted again within
+/// <see cref="RecoverySlack"/>, later only as far as a holder in the way explains; see <see cref="Recovery"/>.</item>
 /// </list>
 /// </summary>
 public static class Checker
@@ -49,6 +69,34 @@ public static class Checker
     /// <summary>How long overlapping faults on one worker must last together to count as a cause of a loss: the
     /// single-fault threshold, TTL/2 (see <c>Nemesis.OutageMayCauseLoss</c>).</summary>
     public static readonly TimeSpan CombinedOutage = ChaosRun.SessionTtl / 2;
+
+    /// <summary>What the recovery bound allows on top of what a holder in the way explains (issue 18: 2 s).</summary>
+    public static readonly TimeSpan RecoverySlack = TimeSpan.FromSeconds(2);
+
+    public static IReadOnlyList<Wait> Waits(IReadOnlyList<RegisterEvent> history)
+    {
+        var waits = new List<Wait>();
+        var open = new Dictionary<string, RegisterEvent>();
+        foreach (var e in history.OrderBy(e => e.At))
+        {
+            if (e.Kind == "wait")
+            {
+                if (open.Remove(e.Flow, out var unfinished))
+                {
+                    waits.Add(new Wait(unfinished.Flow, unfinished.Key, unfinished.At, e.At, "unknown"));
+                }
+
+                open[e.Flow] = e;
+            }
+            else if (e.Kind is "start" or "timeout" or "error" or "quit" or "why" && open.Remove(e.Flow, out var wait))
+            {
+                waits.Add(new Wait(wait.Flow, wait.Key, wait.At, e.At, e.Kind == "start" ? "granted" : e.Kind));
+            }
+        }
+
+        waits.AddRange(open.Values.Select(w => new Wait(w.Flow, w.Key, w.At, null, "open")));
+        return waits;
+    }
 
     public static IReadOnlyList<Section> Sections(IReadOnlyList<RegisterEvent> history)
     {
@@ -173,6 +221,7 @@ public static class Checker
             }
         }
 
+        var (recoveryViolations, keyHealToGrant) = Recovery(scenario, history, sections, allFaults, findings);
         var workInFaults = sections.Count(s => s.Outcome == "done" && scenario.Faults.Any(f => s.End >= f.Start && s.End <= f.Heal));
         return new ScenarioReport(
             scenario.Name,
@@ -189,18 +238,162 @@ public static class Checker
             history.Count(e => e.Kind == "error" && InScenario(e.At)),
             healToGrant,
             workInFaults,
-            findings);
+            findings,
+            recoveryViolations,
+            keyHealToGrant);
+    }
+
+    /// <summary>
+    /// The recovery bound of issue 18, per heal of a fault of the scenario and per key. What the history knows: when
+    /// each flow began to wait for a key (its <c>wait</c> line) and stopped waiting, each section's grant (after the
+    /// real one), end (before the real release) and lost-token, and each fault's start and heal. It does not know
+    /// renewals, so a session's end is bounded from the lost-token.
+    /// <list type="bullet">
+    /// <item>Demand: a wait for the key open at the heal H, else the first wait that begins after H and before the next
+    /// fault starts; its time D (H or that wait's start).</item>
+    /// <item>Deadline: D + <see cref="RecoverySlack"/>, later where a section of the key that holds it at D explains
+    /// it: its release, at its end or when the faults that cut its worker off at that moment healed, + the slack; and
+    /// when its holder saw its lost-token (cut off or frozen past the TTL, its session destroyed, the state lost), the
+    /// latest end of its session (2 x TTL after the lost-token, the holder's last renewal being before it; a leader
+    /// elected meanwhile restarts Consul's timers: 2 x TTL after that heal) + the lock-delay + the slack.</item>
+    /// <item>Judged only when no other fault is active at H or starts before the deadline (then the window extends to
+    /// that fault's heal, which is judged itself), and the deadline is before the workers stopped.</item>
+    /// <item>Violation: no grant of the key from D to the deadline while someone still waits for it at the deadline.
+    /// A holder the history does not know (a grant whose answer was lost, a queue entry of a cut-off waiter) explains
+    /// nothing: the engine must clear those within the bound.</item>
+    /// </list>
+    /// Returns the violations (each also a finding) and the largest time from a heal to the next grant of a key that
+    /// was waited for (judged pairs; with no grant, the time until the history ends, a lower bound).
+    /// </summary>
+    public static (int Violations, double? LargestMs) Recovery(
+        ScenarioRun scenario, IReadOnlyList<RegisterEvent> history, IReadOnlyList<Section> sections, IReadOnlyList<Fault> allFaults, List<string> findings)
+    {
+        if (history.Count == 0)
+        {
+            return (0, null);
+        }
+
+        var waits = Waits(history);
+        var byes = history.Where(e => e.Kind == "bye").Select(e => e.At).ToList();
+        var historyEnd = byes.Count > 0 ? byes.Min() : history.Max(e => e.At);
+        var keys = sections.Select(s => s.Key).Concat(waits.Select(w => w.Key)).Where(k => k.Length > 0).Distinct().Order(StringComparer.Ordinal).ToList();
+        var slack = Ticks(RecoverySlack);
+        var violations = 0;
+        double? largest = null;
+        foreach (var fault in scenario.Faults)
+        {
+            var heal = fault.Heal;
+            if (allFaults.Any(g => !ReferenceEquals(g, fault) && g.Start <= heal && g.Heal > heal))
+            {
+                continue;
+            }
+
+            var nextFault = allFaults.Where(g => g.Start > heal).Select(g => g.Start).DefaultIfEmpty(long.MaxValue).Min();
+            foreach (var key in keys)
+            {
+                var keyWaits = waits.Where(w => w.Key == key).ToList();
+                long demand;
+                if (keyWaits.Any(w => w.OpenAt(heal)))
+                {
+                    demand = heal;
+                }
+                else if (keyWaits.Where(w => w.Start > heal && w.Start < nextFault).Select(w => (long?)w.Start).Min() is { } first)
+                {
+                    demand = first;
+                }
+                else
+                {
+                    continue;
+                }
+
+                var deadline = demand + slack;
+                var why = new List<string>();
+                // The last grant of the key before the demand: who may still hold it in Consul then (a holder cut off
+                // releases only once it reaches Consul again; an earlier grant was superseded by this one).
+                var before = sections.Where(s => s.Key == key && s.Start < demand).ToList();
+                var lastStart = before.Count == 0 ? 0 : before.Max(s => s.Start);
+                foreach (var holder in before.Where(s => s.Start == lastStart))
+                {
+                    if (holder.End is not { } end)
+                    {
+                        deadline = long.MaxValue;
+                        break;
+                    }
+
+                    var release = end;
+                    for (var changed = true; changed;)
+                    {
+                        changed = false;
+                        foreach (var f in allFaults.Where(f => f.Hits(holder.Worker) && f.Start <= release && f.Heal > release))
+                        {
+                            release = f.Heal;
+                            changed = true;
+                        }
+                    }
+
+                    deadline = Math.Max(deadline, release + slack);
+                    if (release > demand)
+                    {
+                        why.Add($"{holder.Flow} held it (token {holder.Token}) until {At(end)}, could release it by {At(release)}");
+                    }
+
+                    if (holder.Lost is { } lost)
+                    {
+                        var sessionEnd = lost + (2 * Ticks(ChaosRun.SessionTtl));
+                        for (var changed = true; changed;)
+                        {
+                            changed = false;
+                            foreach (var f in allFaults.Where(f => f.Workers is null && f.Heal >= lost && f.Heal + (2 * Ticks(ChaosRun.SessionTtl)) > sessionEnd))
+                            {
+                                sessionEnd = f.Heal + (2 * Ticks(ChaosRun.SessionTtl));
+                                changed = true;
+                            }
+                        }
+
+                        if (sessionEnd + Ticks(ChaosRun.LockDelay) > demand)
+                        {
+                            deadline = Math.Max(deadline, sessionEnd + Ticks(ChaosRun.LockDelay) + slack);
+                            why.Add($"{holder.Flow} saw its lost-token at {At(lost)}: its session ends by {At(sessionEnd)}, + lock-delay");
+                        }
+                    }
+                }
+
+                if (deadline == long.MaxValue || deadline > historyEnd || allFaults.Any(g => g.Start > heal && g.Start <= deadline))
+                {
+                    continue;
+                }
+
+                var grant = sections.Where(s => s.Key == key && s.Start >= demand).Select(s => (long?)s.Start).Min();
+                var figure = Ms((grant ?? historyEnd) - heal);
+                largest = Math.Max(largest ?? 0, figure);
+                if ((grant is null || grant > deadline) && keyWaits.Any(w => w.OpenAt(deadline)))
+                {
+                    violations++;
+                    var waiting = keyWaits.Where(w => w.Start <= deadline && (w.End ?? long.MaxValue) > demand)
+                        .Select(w => $"{w.Flow} {At(w.Start)}-{(w.End is { } e ? At(e) : "end")} {w.Outcome}");
+                    findings.Add(
+                        $"recovery bound: key {key} not granted within {Ms(deadline - heal):F0} ms of the heal of '{fault.Name}' (healed at {At(heal)}, waited for from {At(demand)}): " +
+                        $"{(grant is { } g ? $"next grant {Ms(g - heal):F0} ms after the heal, at {At(g)}" : "no grant before the workers stopped")}; " +
+                        $"holders in the way: {(why.Count == 0 ? "none known" : string.Join("; ", why))}; waiters: {string.Join(", ", waiting)}");
+                }
+            }
+        }
+
+        return (violations, largest);
+
+        string At(long at) => $"{Ms(at - scenario.Start) / 1000:F1} s";
     }
 
     /// <summary>The table the suite prints: one row per scenario, then the findings that make a row fail.</summary>
     public static string Format(IReadOnlyList<ScenarioReport> reports, string? footer = null)
     {
         var text = new StringBuilder();
-        text.AppendLine(CultureInfo.InvariantCulture, $"{"scenario",-34} {"grants",6} {"overlap",7} {"tokord",6} {"staleOK",7} {"falseL",6} | {"excused",7} {"tokreset",8} {"fenced",6} {"losses",6} {"tmouts",6} {"errors",6} {"heal>grant ms",13} {"work in fault",13}");
+        text.AppendLine(CultureInfo.InvariantCulture, $"{"scenario",-34} {"grants",6} {"overlap",7} {"tokord",6} {"staleOK",7} {"falseL",6} {"bound",5} | {"excused",7} {"tokreset",8} {"fenced",6} {"losses",6} {"tmouts",6} {"errors",6} {"key>grant ms",12} {"heal>grant ms",13} {"work in fault",13}");
         foreach (var r in reports)
         {
             var heal = r.HealToGrantMs is { } ms ? ms.ToString("F0", CultureInfo.InvariantCulture) : "-";
-            text.AppendLine(CultureInfo.InvariantCulture, $"{r.Scenario,-34} {r.Grants,6} {r.Overlaps,7} {r.TokenOrderViolations,6} {r.StaleAccepted,7} {r.FalseLosses,6} | {r.ExcusedOverlaps,7} {r.TokenResets,8} {r.FencedOff,6} {r.Losses,6} {r.Timeouts,6} {r.Errors,6} {heal,13} {r.WorkInFaults,13}");
+            var keyHeal = r.KeyHealToGrantMs is { } keyMs ? keyMs.ToString("F0", CultureInfo.InvariantCulture) : "-";
+            text.AppendLine(CultureInfo.InvariantCulture, $"{r.Scenario,-34} {r.Grants,6} {r.Overlaps,7} {r.TokenOrderViolations,6} {r.StaleAccepted,7} {r.FalseLosses,6} {r.RecoveryViolations,5} | {r.ExcusedOverlaps,7} {r.TokenResets,8} {r.FencedOff,6} {r.Losses,6} {r.Timeouts,6} {r.Errors,6} {keyHeal,12} {heal,13} {r.WorkInFaults,13}");
         }
 
         if (footer is not null)

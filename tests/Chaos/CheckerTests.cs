@@ -202,6 +202,95 @@ public sealed class CheckerTests
         Assert.Matches(@"\nall +3 .* 250 +2\r?\n", Checker.Format([report]));
     }
 
+    [Fact]
+    public void A_key_waited_for_and_not_granted_within_2_s_of_a_heal_breaks_the_recovery_bound()
+    {
+        var history = Replay(
+            "start w0.0 a 10 1000",
+            "end w0.0 a 10 1500 done",
+            "wait w1.0 a 3000",
+            "start w1.0 a 11 9000",
+            "end w1.0 a 11 9100 done");
+        var election = new Fault("kill leader", Ms(2000), Ms(4000), null, MayCauseLoss: false);
+
+        var report = Checker.Check(s_all with { Faults = [election] }, history, [election]);
+
+        Assert.Equal(1, report.RecoveryViolations);
+        Assert.False(report.Clean);
+        Assert.Equal(5000, report.KeyHealToGrantMs!.Value, precision: 0);
+        var finding = Assert.Single(report.Findings);
+        Assert.Contains("recovery bound: key a not granted within 2000 ms", finding, StringComparison.Ordinal);
+        Assert.Contains("w1.0 3.0 s-9.0 s granted", finding, StringComparison.Ordinal);
+        Assert.Matches(@"\nall +2 +0 +0 +0 +0 +1 \| .* 5000 ", Checker.Format([report]));
+    }
+
+    [Fact]
+    public void Within_the_recovery_bound_a_grant_may_wait_for_the_holder_in_the_way_and_no_longer()
+    {
+        var election = new Fault("kill leader", Ms(2000), Ms(4000), null, MayCauseLoss: false);
+        string[] before =
+        [
+            "wait w1.0 a 3000",
+            "start w2.0 a 10 3500",
+            "end w2.0 a 10 7000 done",
+        ];
+        // A line long after, so that the history outlasts every deadline (a deadline past its end is not judged).
+        const string later = "quit w9.0 z 60000";
+
+        // Granted 1.5 s after the heal: within 2 s.
+        var quick = Replay("wait w1.0 a 3000", "start w1.0 a 10 5500", "end w1.0 a 10 5600 done", "wait w2.0 a 9000");
+        Assert.Equal(0, Checker.Check(s_all with { Faults = [election] }, quick, [election]).RecoveryViolations);
+
+        // A connected holder in the way ends at 7 s: the waiter gets the key 1 s after that, within the bound.
+        var behindHolder = Replay([.. before, "start w1.0 a 11 8000", "end w1.0 a 11 8100 done", later]);
+        var report = Checker.Check(s_all with { Faults = [election] }, behindHolder, [election]);
+        Assert.True(report.Clean, string.Join("\n", report.Findings));
+        Assert.Equal(4000, report.KeyHealToGrantMs!.Value, precision: 0);
+
+        // ... but not 2.5 s after the holder's end.
+        var tooLate = Replay([.. before, "start w1.0 a 11 9500", "end w1.0 a 11 9600 done", later]);
+        Assert.Equal(1, Checker.Check(s_all with { Faults = [election] }, tooLate, [election]).RecoveryViolations);
+
+        // A holder that saw its lost-token (cut off past the TTL) explains its session's end + the lock-delay.
+        var blackhole = new Fault("w2: blackhole 12 s", Ms(3600), Ms(15600), ["w2"], MayCauseLoss: true);
+        var lostHolder = Replay(
+            "wait w1.0 a 3000",
+            "start w2.0 a 10 3500",
+            "lost w2.0 a 10 13600",
+            "end w2.0 a 10 13700 lost",
+            "start w1.0 a 11 40000",
+            "end w1.0 a 11 40100 done",
+            later);
+        var cutOff = Checker.Check(s_all with { Faults = [blackhole] }, lostHolder, [blackhole]);
+        Assert.True(cutOff.Clean, string.Join("\n", cutOff.Findings));
+        Assert.Equal(24400, cutOff.KeyHealToGrantMs!.Value, precision: 0);
+    }
+
+    [Fact]
+    public void A_fault_that_starts_before_the_bound_elapses_moves_the_bound_to_its_heal()
+    {
+        var history = Replay(
+            "wait w1.0 a 3000",
+            "start w1.0 a 11 9000",
+            "end w1.0 a 11 9100 done",
+            "wait w1.0 a 9200",
+            "start w1.0 a 12 9300",
+            "end w1.0 a 12 9400 done",
+            "quit w9.0 z 60000");
+        var election = new Fault("kill leader", Ms(2000), Ms(4000), null, MayCauseLoss: false);
+        var nextInside = new Fault("w0: refuse 3 s", Ms(5000), Ms(8000), ["w0"], MayCauseLoss: false);
+        var nextAfter = new Fault("w0: refuse 3 s", Ms(6500), Ms(8000), ["w0"], MayCauseLoss: false);
+
+        // The next fault starts 1 s after the heal, within the bound: judged from its heal (8 s), the grant at 9 s is in time.
+        var excused = Checker.Check(s_all with { Faults = [election, nextInside] }, history, [election, nextInside]);
+        Assert.True(excused.Clean, string.Join("\n", excused.Findings));
+        Assert.Equal(1000, excused.KeyHealToGrantMs!.Value, precision: 0);
+
+        // Starting after the bound elapsed (6 s), it excuses nothing.
+        var late = Checker.Check(s_all with { Faults = [election, nextAfter] }, history, [election, nextAfter]);
+        Assert.Equal(1, late.RecoveryViolations);
+    }
+
     /// <summary>Feeds lines (times in ms) to a real register, so that acceptance is the register's own decision.</summary>
     private static IReadOnlyList<RegisterEvent> Replay(params string[] lines)
     {
@@ -211,7 +300,9 @@ public sealed class CheckerTests
             foreach (var line in lines)
             {
                 var f = line.Split(' ');
-                f[4] = Ms(long.Parse(f[4], System.Globalization.CultureInfo.InvariantCulture)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+                // start, end and lost carry a token before the time; wait, quit, timeout, error and why do not.
+                var at = f[0] is "start" or "end" or "lost" ? 4 : 3;
+                f[at] = Ms(long.Parse(f[at], System.Globalization.CultureInfo.InvariantCulture)).ToString(System.Globalization.CultureInfo.InvariantCulture);
                 register.Handle(string.Join(' ', f));
             }
 

@@ -71,6 +71,8 @@ public sealed class FencedRegister : IAsyncDisposable
                 case "timeout":
                 case "error":
                 case "why":
+                case "wait":
+                case "quit":
                     _events.Add(new RegisterEvent(kind, f[1], f[2], 0, long.Parse(f[3], CultureInfo.InvariantCulture), f.Length > 4 ? f[4] : "", true));
                     return "ok";
                 case "hello":

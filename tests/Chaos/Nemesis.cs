@@ -125,7 +125,7 @@ public sealed class Nemesis(ChaosRun run, ChaosTopology? cluster)
         {
             p.Delay(delay);
             return Task.CompletedTask;
-        }, mayCauseLoss: delay >= ChaosRun.SessionTtl / 3);
+        }, mayCauseLoss: delay >= ChaosRun.SessionTtl / 3, drain: delay);
 
     /// <summary>An operator destroys a holder's session: Consul invalidates it and applies the lock-delay.</summary>
     public Task<Fault> DestroySessionAsync() =>
@@ -156,7 +156,9 @@ public sealed class Nemesis(ChaosRun run, ChaosTopology? cluster)
         return new Fault("dev agent restarted, state lost", start, healed, null, MayCauseLoss: true, FaultExcuse.StateLost);
     }
 
-    private async Task<Fault> ConnectionFaultAsync(string name, TimeSpan length, Func<FaultProxy, Task> inject, bool? mayCauseLoss = null)
+    /// <param name="drain">How long chunks already held back by the fault still take to pass after the proxy heals
+    /// (a delay's chunks wait their full delay): the heal is when the connection forwards plainly again.</param>
+    private async Task<Fault> ConnectionFaultAsync(string name, TimeSpan length, Func<FaultProxy, Task> inject, bool? mayCauseLoss = null, TimeSpan drain = default)
     {
         var worker = (await HolderAsync(requireSession: false).ConfigureAwait(false)).Worker;
         try
@@ -166,6 +168,7 @@ public sealed class Nemesis(ChaosRun run, ChaosTopology? cluster)
             await inject(proxy).ConfigureAwait(false);
             await Task.Delay(length).ConfigureAwait(false);
             proxy.Heal();
+            await Task.Delay(drain).ConfigureAwait(false);
             var healed = Stopwatch.GetTimestamp();
             return new Fault($"{worker}: {name}", start, healed, [worker], mayCauseLoss ?? OutageMayCauseLoss(start, healed));
         }

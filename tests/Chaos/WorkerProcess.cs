@@ -63,6 +63,9 @@ public sealed class WorkerProcess : IAsyncDisposable
 
     public bool HasExited => _process.HasExited;
 
+    /// <summary>Exited with code 0 (stopped, its provider disposed), not killed.</summary>
+    public bool StoppedCleanly => _process.HasExited && _process.ExitCode == 0;
+
     public string OutputTail(int lines = 20) => string.Join(Environment.NewLine, _output.TakeLast(lines));
 
     /// <summary>

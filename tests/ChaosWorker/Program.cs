@@ -46,6 +46,8 @@ async Task RunFlowAsync(IConsulLockProvider provider, string flow, Random random
     {
         var key = keys[random.Next(keys.Length)];
         var roll = random.Next(100);
+        // When the flow began to wait for the key: the checker's recovery bound judges keys that someone waits for.
+        await register.SendAsync("wait", flow, key, Stopwatch.GetTimestamp());
         try
         {
             if (roll < 50)
@@ -80,6 +82,8 @@ async Task RunFlowAsync(IConsulLockProvider provider, string flow, Random random
         }
         catch (OperationCanceledException)
         {
+            // The caller gave up (or the worker stops): ends its wait, if it was still waiting.
+            await register.SendAsync("quit", flow, key, Stopwatch.GetTimestamp());
         }
         catch (Exception ex) when (ex is ConsulLockException or HttpRequestException or ObjectDisposedException or InvalidOperationException)
         {

@@ -386,6 +386,18 @@ internal sealed class ConsulClient : IDisposable
     private static string Shorten(string text) => text.Length <= 200 ? text : text[..200] + "...";
 
     private readonly record struct ConsulResponse(HttpStatusCode Status, byte[] Body, ulong Index);
+
+    /// <summary>
+    /// The sessions named <paramref name="name"/>, read consistently (the leader confirms its leadership first): how
+    /// the engine finds a session whose create answer was lost. Needs <c>session read</c> (the README's policy grants
+    /// it with <c>session_prefix "" { policy = "write" }</c>); without it Consul filters the list instead of refusing.
+    /// </summary>
+    public async Task<IReadOnlyList<SessionEntry>> ListSessionsNamedAsync(string name, CancellationToken cancellationToken)
+    {
+        var response = await SendAsync(_control, HttpMethod.Get, "/v1/session/list?consistent", null, RequestTimeout, "list sessions", null, cancellationToken).ConfigureAwait(false);
+        EnsureSuccess(response, "list sessions", null);
+        return (Parse(response, ConsulJsonContext.Default.ListSessionEntry, "list sessions", null) ?? []).Where(s => s.Name == name).ToList();
+    }
 }
 
 /// <summary>The entries a KV read returned, and Consul's index to block on for the next change.</summary>

@@ -6,7 +6,8 @@ namespace ConsulLock.Aop.Engine;
 /// <summary>
 /// Hands out shared sessions: one live session per distinct <see cref="SessionSettings"/>. A session with no lock
 /// left is destroyed after <see cref="ConsulLockOptions.SessionIdleTimeout"/> (so a caller that locks again soon
-/// reuses it), a lost one at once, and all of them when the provider is disposed.
+/// reuses it), a lost one at once, and all of them when the provider is disposed. A create whose answer was lost
+/// leaves a clean-up behind (find the session by its attempt's name, destroy it); disposal waits for those too.
 /// </summary>
 internal sealed class SessionPool : IAsyncDisposable
 {
@@ -15,6 +16,7 @@ internal sealed class SessionPool : IAsyncDisposable
     private readonly HashSet<LockSession> _alive = [];
     private readonly List<Task> _ending = [];
     private readonly SemaphoreSlim _creating = new(1, 1);
+    private readonly CancellationTokenSource _disposing = new();
     private readonly ConsulLockOptions _options;
     private readonly ConsulClient _client;
     private readonly ILogger _logger;
@@ -75,7 +77,8 @@ internal sealed class SessionPool : IAsyncDisposable
                 return raced;
             }
 
-            var created = await LockSession.CreateAsync(settings, _options, _client, _logger, OnLost, cancellationToken).ConfigureAwait(false);
+            var created = await LockSession.CreateAsync(
+                settings, _options, _client, _logger, OnLost, Track, _disposing.Token, cancellationToken).ConfigureAwait(false);
             lock (_sync)
             {
                 if (!_disposed)
@@ -185,6 +188,7 @@ internal sealed class SessionPool : IAsyncDisposable
             }
 
             _disposed = true;
+            _disposing.Cancel();
             alive = [.. _alive];
             foreach (var session in alive)
             {
@@ -196,6 +200,10 @@ internal sealed class SessionPool : IAsyncDisposable
         }
 
         await Task.WhenAll(alive.Select(s => s.EndAsync())).ConfigureAwait(false);
+
+        // A create still out hands its clean-up over before it lets go of the gate; after it, no create starts.
+        await _creating.WaitAsync().ConfigureAwait(false);
+        _creating.Release();
         lock (_sync)
         {
             ending = [.. _ending];
@@ -203,6 +211,7 @@ internal sealed class SessionPool : IAsyncDisposable
 
         await Task.WhenAll(ending).ConfigureAwait(false);
         _creating.Dispose();
+        _disposing.Dispose();
     }
 
     private LockSession? TryRent(SessionSettings settings)
@@ -266,9 +275,11 @@ internal sealed class SessionPool : IAsyncDisposable
         }
     }
 
-    private void EndInBackground(LockSession session)
+    private void EndInBackground(LockSession session) => Track(session.EndAsync());
+
+    /// <summary>Keeps a background ending or clean-up for disposal to await.</summary>
+    private void Track(Task ending)
     {
-        var ending = session.EndAsync();
         lock (_sync)
         {
             _ending.RemoveAll(t => t.IsCompleted);
