@@ -52,4 +52,13 @@ internal static partial class Log
 
     [LoggerMessage(21, LogLevel.Debug, "Waiting for lock {Key}: {WaitingFor}.")]
     public static partial void Waiting(ILogger logger, string key, string waitingFor);
+
+    [LoggerMessage(22, LogLevel.Debug, "The answer to creating session '{SessionName}' was lost; Consul may have made it: looking for it to destroy it.")]
+    public static partial void SessionCreateInDoubt(ILogger logger, string sessionName, Exception exception);
+
+    [LoggerMessage(23, LogLevel.Information, "Destroyed session {SessionId} ('{SessionName}'), made by a create whose answer was lost.")]
+    public static partial void SessionInDoubtDestroyed(ILogger logger, string sessionId, string sessionName);
+
+    [LoggerMessage(24, LogLevel.Warning, "Could not make sure that session '{SessionName}', whose create answer was lost, is gone; if Consul made it, it ends by its TTL (up to 2 x TTL) and holds no key.")]
+    public static partial void SessionInDoubtGaveUp(ILogger logger, string sessionName, Exception? exception);
 }

@@ -85,4 +85,38 @@ public sealed class SessionSharingTests(ConsulAgentFixture fixture, ITestOutputH
         Assert.InRange(provider.Engine.Sessions.TrackedEndings, 0, 1);
         Assert.Equal([session!], provider.SessionIds);
     }
+
+    [Fact]
+    public async Task A_session_of_its_own_is_shared_with_nobody_and_ends_when_returned_while_the_shared_one_stays()
+    {
+        var provider = NewProvider(o => o.SessionIdleTimeout = TimeSpan.FromMinutes(5));
+        var settings = Aop.Engine.SessionSettings.From(null, new ConsulLockOptions());
+        var shared = await provider.Engine.Sessions.RentAsync(settings, CancellationToken.None);
+        var own = await Task.WhenAll(Enumerable.Range(0, 3).Select(_ => provider.Engine.Sessions.RentOwnAsync(settings, CancellationToken.None).AsTask()));
+
+        // Equal settings, yet four sessions: three of their own and the shared one.
+        Assert.Equal(4, own.Select(s => s.Id).Append(shared.Id).Distinct().Count());
+        var inConsul = await SessionIdsAsync();
+        Assert.All(own, s => Assert.Contains(s.Id, inConsul));
+
+        foreach (var session in own)
+        {
+            provider.Engine.Sessions.Return(session);
+        }
+
+        provider.Engine.Sessions.Return(shared);
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (own.Any(s => !s.IsGone) && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(50);
+        }
+
+        // Returned, each one of its own was destroyed at once (no event to await: polled); the shared one waits for its
+        // idle timeout.
+        inConsul = await SessionIdsAsync();
+        Assert.All(own, s => Assert.DoesNotContain(s.Id, inConsul));
+        Assert.Contains(shared.Id, inConsul);
+        await provider.DisposeAsync();
+        Assert.DoesNotContain(shared.Id, await SessionIdsAsync());
+    }
 }

@@ -44,8 +44,8 @@ internal sealed class BackgroundWork(ILogger logger)
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
         while (!_running.IsEmpty)
         {
-            var left = limit - System.Diagnostics.Stopwatch.GetElapsedTime(started);
-            if (left <= TimeSpan.Zero)
+            var left = limit == Timeout.InfiniteTimeSpan ? limit : limit - System.Diagnostics.Stopwatch.GetElapsedTime(started);
+            if (left != Timeout.InfiniteTimeSpan && left <= TimeSpan.Zero)
             {
                 return;
             }

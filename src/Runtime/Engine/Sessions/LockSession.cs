@@ -60,173 +60,23 @@ internal sealed class LockSession
     /// <summary>Locks and acquires currently using the session; guarded by the owning <see cref="SessionPool"/>.</summary>
     internal int Rentals { get; set; }
 
+    /// <summary>False for a session of one holder only (<see cref="SessionPool.RentOwnAsync"/>), which ends when returned.</summary>
+    internal bool IsShared { get; set; } = true;
+
     /// <summary>Set when a release was refused for good: the session may still hold that key, so it takes no new locks.</summary>
     internal bool IsRetired { get; set; }
 
     /// <summary>Ends the session once it has been idle for the idle timeout; owned by the <see cref="SessionPool"/>.</summary>
     internal Timer? IdleTimer { get; set; }
 
-    /// <summary>
-    /// Creates a session. Each attempt carries a name of its own (<see cref="ConsulLockOptions.SessionName"/> and a
-    /// short attempt id, <c>ConsulLock.Aop #1a2b3c4d</c>), so that when its answer is lost (a timeout, a reset, an
-    /// agent that restarts) while Consul may have created it, the session can be found by that name and destroyed
-    /// instead of living, renewed by nobody, until its TTL ends it (up to 2 x TTL). That clean-up runs in the
-    /// background and is handed to <paramref name="trackInDoubt"/> so that disposal waits for it. A caller that gives
-    /// up while the request is out does not cut it short: it finishes (within the request timeout) and whatever it
-    /// made is destroyed.
-    /// </summary>
-    public static async Task<LockSession> CreateAsync(
-        SessionSettings settings, ConsulLockOptions options, ConsulClient client, ILogger logger, Action<LockSession> onLost,
-        Action<Task> trackInDoubt, CancellationToken disposing, CancellationToken cancellationToken)
+    /// <summary>Starts the life of a session Consul just created (see <see cref="SessionCreation"/>): renewals from now on.</summary>
+    internal static LockSession Start(string id, SessionSettings settings, long createdAt, ConsulClient client, ILogger logger, Action<LockSession> onLost)
     {
-        var name = AttemptName(options.SessionName);
-        var createdAt = Stopwatch.GetTimestamp();
-        var create = client.CreateSessionAsync(
-            new SessionCreateRequest
-            {
-                Name = name,
-                TTL = ConsulDuration.Format(settings.Ttl),
-                LockDelay = ConsulDuration.Format(settings.LockDelay),
-                Behavior = settings.Behavior == SessionBehavior.Delete ? "delete" : "release",
-                Checks = [.. options.SessionChecks],
-            },
-            CancellationToken.None);
-        string id;
-        try
-        {
-            id = await create.WaitAsync(cancellationToken).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
-            trackInDoubt(EndAbandonedCreateAsync(create, name, settings, createdAt, client, logger, disposing));
-            throw;
-        }
-        catch (Exception ex) when (MayHaveCreated(ex))
-        {
-            s_createInDoubt(logger, name, ex);
-            trackInDoubt(FindAndDestroyAsync(name, null, settings, createdAt, client, logger, disposing));
-            throw;
-        }
-
         var session = new LockSession(id, settings, createdAt, client, logger);
         Log.SessionCreated(logger, id, settings.Ttl, settings.LockDelay, settings.Behavior);
         session._renewLoop = session.RenewLoopAsync(onLost);
         return session;
     }
-
-    /// <summary>The name of one create attempt: the configured name, readable to operators, and a short id of its own.</summary>
-    internal static string AttemptName(string sessionName) =>
-        sessionName + " #" + Guid.NewGuid().ToString("N")[..8];
-
-    /// <summary>Whether a failed create may still have made a session: unless Consul answered with a refusal (4xx).</summary>
-    private static bool MayHaveCreated(Exception exception) =>
-        exception is not ConsulLockException { StatusCode: >= 400 and < 500 };
-
-    /// <summary>A create the caller stopped waiting for: let it finish, then destroy what it made.</summary>
-    private static async Task EndAbandonedCreateAsync(
-        Task<string> create, string name, SessionSettings settings, long attemptAt, ConsulClient client, ILogger logger, CancellationToken disposing)
-    {
-        string? id = null;
-        try
-        {
-            id = await create.ConfigureAwait(false);
-        }
-        catch (Exception ex) when (MayHaveCreated(ex))
-        {
-            s_createInDoubt(logger, name, ex);
-        }
-        catch (ConsulLockException)
-        {
-            // Consul refused it: nothing was made.
-            return;
-        }
-
-        await FindAndDestroyAsync(name, id, settings, attemptAt, client, logger, disposing).ConfigureAwait(false);
-    }
-
-    /// <summary>
-    /// Destroys the session <paramref name="knownId"/>, or the one named <paramref name="name"/> if Consul made it.
-    /// A session found is destroyed and that is the end of it (one attempt makes at most one session). Not found is
-    /// believed only once Consul has answered looks for one request timeout: a create still on its way (held in a
-    /// buffer, or forwarded to a server during an election) may land a few seconds after its sender gave up. Gives
-    /// up (with a warning) when Consul must have ended the session by itself (2 x TTL after the attempt, plus the
-    /// request timeouts), or two request timeouts after disposal began.
-    /// </summary>
-    private static async Task FindAndDestroyAsync(
-        string name, string? knownId, SessionSettings settings, long attemptAt, ConsulClient client, ILogger logger, CancellationToken disposing)
-    {
-        var timeout = client.RequestTimeout;
-        var giveUpAt = attemptAt + TicksOf(settings.Ttl * 2 + timeout * 2);
-        var disposalSeen = false;
-        long? firstAnswerAt = null;
-        var backoff = new Backoff(TimeSpan.FromMilliseconds(250), TimeSpan.FromSeconds(2));
-        Exception? last = null;
-        while (true)
-        {
-            var lookAt = Stopwatch.GetTimestamp();
-            if (!disposalSeen && disposing.IsCancellationRequested)
-            {
-                disposalSeen = true;
-                giveUpAt = Math.Min(giveUpAt, lookAt + TicksOf(timeout * 2));
-            }
-
-            if (lookAt > giveUpAt)
-            {
-                s_inDoubtGaveUp(logger, name, last);
-                return;
-            }
-
-            try
-            {
-                IReadOnlyList<string> found = knownId is not null
-                    ? [knownId]
-                    : [.. (await client.ListSessionsNamedAsync(name, CancellationToken.None).ConfigureAwait(false)).Select(s => s.ID)];
-                firstAnswerAt ??= lookAt;
-                foreach (var id in found)
-                {
-                    await client.DestroySessionAsync(id, CancellationToken.None).ConfigureAwait(false);
-                    s_inDoubtDestroyed(logger, id, name, null);
-                }
-
-                if (found.Count > 0 || lookAt - firstAnswerAt.Value >= TicksOf(timeout))
-                {
-                    return;
-                }
-            }
-            catch (ConsulLockException ex) when (!ConsulClient.IsTransient(ex) && ex.StatusCode is not null)
-            {
-                // Refused (an ACL token without session read or write): Consul ends the session within 2 x TTL.
-                s_inDoubtGaveUp(logger, name, ex);
-                return;
-            }
-            catch (Exception ex) when (ex is not ObjectDisposedException)
-            {
-                // No answer, 5xx, or whatever the transport threw: Consul is not back yet.
-                last = ex;
-            }
-            catch (ObjectDisposedException ex)
-            {
-                s_inDoubtGaveUp(logger, name, ex);
-                return;
-            }
-
-            await Task.Delay(backoff.Next(), CancellationToken.None).ConfigureAwait(false);
-        }
-    }
-
-    private static long TicksOf(TimeSpan span) => (long)(span.TotalSeconds * Stopwatch.Frequency);
-
-    private static readonly Action<ILogger, string, Exception?> s_createInDoubt = LoggerMessage.Define<string>(
-        LogLevel.Debug, new EventId(201, "SessionCreateInDoubt"),
-        "The answer to creating session '{SessionName}' was lost; Consul may have made it: looking for it to destroy it.");
-
-    private static readonly Action<ILogger, string, string, Exception?> s_inDoubtDestroyed = LoggerMessage.Define<string, string>(
-        LogLevel.Information, new EventId(202, "SessionInDoubtDestroyed"),
-        "Destroyed session {SessionId} ('{SessionName}'), made by a create whose answer was lost.");
-
-    private static readonly Action<ILogger, string, Exception?> s_inDoubtGaveUp = LoggerMessage.Define<string>(
-        LogLevel.Warning, new EventId(203, "SessionInDoubtGaveUp"),
-        "Could not make sure that session '{SessionName}', whose create answer was lost, is gone; if Consul made it, it ends by its TTL (up to 2 x TTL) and holds no key.");
 
     /// <summary>Consul said it no longer knows the session (for example in a transaction's answer).</summary>
     public void MarkGone(string reason)
@@ -261,29 +111,26 @@ internal sealed class LockSession
 
     private async Task DestroyAsync()
     {
+        // Within one request timeout in all: Consul invalidates it within two TTLs of the last renewal anyway, which
+        // released its keys' holders already.
+        var budget = _client.RequestTimeout;
         var started = Stopwatch.GetTimestamp();
-        var backoff = new Backoff(TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(1));
-        while (true)
-        {
-            var left = _client.RequestTimeout - Stopwatch.GetElapsedTime(started);
-            try
+        var outcome = await Retry.UntilDoneAsync(
+            async () =>
             {
+                var left = budget - Stopwatch.GetElapsedTime(started);
                 using var timeout = new CancellationTokenSource(left > TimeSpan.FromSeconds(1) ? left : TimeSpan.FromSeconds(1));
                 await _client.DestroySessionAsync(Id, timeout.Token).ConfigureAwait(false);
-                _gone = true;
-                Log.SessionDestroyed(_logger, Id);
-                return;
-            }
-            catch (ConsulLockException ex) when (ConsulClient.IsTransient(ex) && left > TimeSpan.Zero)
-            {
-                await Task.Delay(backoff.Next(left)).ConfigureAwait(false);
-            }
-            catch (Exception ex) when (ex is ConsulLockException or OperationCanceledException)
-            {
-                // Consul invalidates it within two TTLs of the last renewal, which released its keys' holders already.
-                Log.DestroyFailed(_logger, Id, ex);
-                return;
-            }
+                return true;
+            },
+            new RetryPolicy(TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(1), budget),
+            ex => Log.DestroyFailed(_logger, Id, ex),
+            static () => true,
+            CancellationToken.None).ConfigureAwait(false);
+        if (outcome == RetryOutcome.Done)
+        {
+            _gone = true;
+            Log.SessionDestroyed(_logger, Id);
         }
     }
 

@@ -14,7 +14,7 @@ internal sealed class SessionPool : IAsyncDisposable
     private readonly object _sync = new();
     private readonly Dictionary<SessionSettings, LockSession> _current = [];
     private readonly HashSet<LockSession> _alive = [];
-    private readonly List<Task> _ending = [];
+    private readonly BackgroundWork _endings;
     private readonly SemaphoreSlim _creating = new(1, 1);
     private readonly CancellationTokenSource _disposing = new();
     private readonly ConsulLockOptions _options;
@@ -27,6 +27,7 @@ internal sealed class SessionPool : IAsyncDisposable
         _options = options;
         _client = client;
         _logger = logger;
+        _endings = new BackgroundWork(logger);
     }
 
     /// <summary>Ids of the sessions this pool has not ended yet.</summary>
@@ -41,17 +42,8 @@ internal sealed class SessionPool : IAsyncDisposable
         }
     }
 
-    /// <summary>Session endings still tracked for disposal to await; stays small however many locks come and go.</summary>
-    internal int TrackedEndings
-    {
-        get
-        {
-            lock (_sync)
-            {
-                return _ending.Count;
-            }
-        }
-    }
+    /// <summary>Session endings (and clean-ups of creates in doubt) still running; stays small however many locks come and go.</summary>
+    internal int TrackedEndings => _endings.Count;
 
     /// <summary>How recently each live session had a renewal acknowledged; for health checks.</summary>
     internal IReadOnlyList<SessionHealth> Health()
@@ -69,22 +61,42 @@ internal sealed class SessionPool : IAsyncDisposable
             return existing;
         }
 
+        return await CreateAsync(settings, shared: true, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// A session of its own, that no other holder shares: for a holder that must show in Consul as a contender of its
+    /// own (a semaphore permit: Consul's layout counts sessions, so two permits on one session would merge into one).
+    /// Returned, it ends at once.
+    /// </summary>
+    public ValueTask<LockSession> RentOwnAsync(SessionSettings settings, CancellationToken cancellationToken) =>
+        CreateAsync(settings, shared: false, cancellationToken);
+
+    private async ValueTask<LockSession> CreateAsync(SessionSettings settings, bool shared, CancellationToken cancellationToken)
+    {
+        // One create at a time: disposal waits on this gate, after which no create starts and every create in doubt
+        // has handed its clean-up over.
         await _creating.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            if (TryRent(settings) is { } raced)
+            if (shared && TryRent(settings) is { } raced)
             {
                 return raced;
             }
 
-            var created = await LockSession.CreateAsync(
-                settings, _options, _client, _logger, OnLost, Track, _disposing.Token, cancellationToken).ConfigureAwait(false);
+            var created = await SessionCreation.CreateAsync(
+                settings, _options, _client, _logger, OnLost, t => _endings.Track(t), _disposing.Token, cancellationToken).ConfigureAwait(false);
             lock (_sync)
             {
                 if (!_disposed)
                 {
                     created.Rentals = 1;
-                    _current[settings] = created;
+                    created.IsShared = shared;
+                    if (shared)
+                    {
+                        _current[settings] = created;
+                    }
+
                     _alive.Add(created);
                     return created;
                 }
@@ -108,7 +120,7 @@ internal sealed class SessionPool : IAsyncDisposable
                 return;
             }
 
-            if (!session.IsLost && !session.IsRetired && !_disposed)
+            if (session.IsShared && !session.IsLost && !session.IsRetired && !_disposed)
             {
                 // One timer per session, pushed back on every return: a busy loop of locks costs no allocation, and
                 // the session ends once no lock has used it for the idle timeout.
@@ -179,7 +191,6 @@ internal sealed class SessionPool : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         LockSession[] alive;
-        Task[] ending;
         lock (_sync)
         {
             if (_disposed)
@@ -204,12 +215,7 @@ internal sealed class SessionPool : IAsyncDisposable
         // A create still out hands its clean-up over before it lets go of the gate; after it, no create starts.
         await _creating.WaitAsync().ConfigureAwait(false);
         _creating.Release();
-        lock (_sync)
-        {
-            ending = [.. _ending];
-        }
-
-        await Task.WhenAll(ending).ConfigureAwait(false);
+        await _endings.WhenDoneAsync(Timeout.InfiniteTimeSpan).ConfigureAwait(false);
         _creating.Dispose();
         _disposing.Dispose();
     }
@@ -275,17 +281,7 @@ internal sealed class SessionPool : IAsyncDisposable
         }
     }
 
-    private void EndInBackground(LockSession session) => Track(session.EndAsync());
-
-    /// <summary>Keeps a background ending or clean-up for disposal to await.</summary>
-    private void Track(Task ending)
-    {
-        lock (_sync)
-        {
-            _ending.RemoveAll(t => t.IsCompleted);
-            _ending.Add(ending);
-        }
-    }
+    private void EndInBackground(LockSession session) => _endings.Track(session.EndAsync());
 
     private sealed class IdleSession(SessionPool pool, LockSession session)
     {
