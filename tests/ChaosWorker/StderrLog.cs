@@ -4,7 +4,8 @@ using Microsoft.Extensions.Logging;
 namespace ConsulLock.Aop.ChaosWorker;
 
 /// <summary>
-/// Writes the engine's warnings to standard error as <c>log &lt;monotonic timestamp&gt; &lt;level&gt; &lt;message&gt;</c>, one
+/// Writes the engine's warnings, and at Debug what each waiter waits for (event "Waiting": the key, a queued
+/// predecessor, the lock-delay, a failing Consul), to standard error as <c>log &lt;monotonic timestamp&gt; &lt;level&gt; &lt;message&gt;</c>, one
 /// line each, so that the harness can put them into the run's history beside the sections and faults of that moment.
 /// </summary>
 internal sealed class StderrLog : ILoggerProvider, ILogger
@@ -15,11 +16,11 @@ internal sealed class StderrLog : ILoggerProvider, ILogger
 
     public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
 
-    public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Warning;
+    public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Debug;
 
     public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
     {
-        if (!IsEnabled(logLevel))
+        if (logLevel < LogLevel.Warning && eventId.Name != "Waiting")
         {
             return;
         }

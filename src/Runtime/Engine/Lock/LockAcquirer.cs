@@ -143,6 +143,7 @@ internal sealed class LockAcquirer(
                             return null;
                         }
 
+                        Log.Waiting(logger, key, "Consul's lock-delay after the holder's session was invalidated");
                         await disposal.PauseAsync(attempt.Deadline.AtMost(lockDelayPause), attempt.CancellationToken).ConfigureAwait(false);
                         lockDelayPause = lockDelayPause * 2 < s_maxLockDelayBackoff ? lockDelayPause * 2 : s_maxLockDelayBackoff;
                         break;
@@ -176,6 +177,7 @@ internal sealed class LockAcquirer(
                 }
 
                 next = attempt.InDoubt ? NextTry.ReadKey : next;
+                Log.Waiting(logger, key, "Consul, failing: " + ex.Message);
                 await disposal.PauseAsync(retry.Next(left), attempt.CancellationToken).ConfigureAwait(false);
                 continue;
             }
