@@ -104,6 +104,14 @@ internal sealed class ConsulClient : IDisposable
         EnsureSuccess(response, "destroy a session", null);
     }
 
+    /// <summary>Whether Consul knows the session (<c>/v1/session/info</c> answers an empty list for one it does not).</summary>
+    public async Task<bool> SessionExistsAsync(string sessionId, CancellationToken cancellationToken)
+    {
+        var response = await SendAsync(_control, HttpMethod.Get, "/v1/session/info/" + sessionId, null, RequestTimeout, "read a session", null, cancellationToken).ConfigureAwait(false);
+        EnsureSuccess(response, "read a session", null);
+        return Parse(response, ConsulJsonContext.Default.ListSessionEntry, "read a session", null) is { Count: > 0 };
+    }
+
     public async Task<IReadOnlyList<SessionEntry>> ListSessionsAsync(CancellationToken cancellationToken)
     {
         var response = await SendAsync(_control, HttpMethod.Get, "/v1/session/list", null, RequestTimeout, "list sessions", null, cancellationToken).ConfigureAwait(false);

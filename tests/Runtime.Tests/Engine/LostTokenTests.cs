@@ -24,6 +24,34 @@ public sealed class LostTokenTests(ConsulAgentFixture fixture, ITestOutputHelper
         output.WriteLine($"lost-token after session destroy: {delay.TotalMilliseconds:0.0} ms");
     }
 
+    [Theory]
+    [InlineData(SessionBehavior.Release)]
+    [InlineData(SessionBehavior.Delete)]
+    public async Task A_session_destroyed_through_Consuls_API_is_reported_as_the_session_gone_not_as_a_change_of_the_key(SessionBehavior behavior)
+    {
+        // Consul's destroy releases (with the Delete behaviour: deletes) the session's keys, and the key's watch sees
+        // that long before a renewal would learn that the session is gone. The reason the caller gets is the evidence.
+        await using var handle = await NewProvider().AcquireAsync("lost/reason-" + behavior, new ConsulLockRequest { Behavior = behavior });
+
+        await MeasureAsync(handle, () => PutAsync("/v1/session/destroy/" + handle.SessionId), s_generous);
+
+        var reason = ((ConsulLock.Aop.Engine.LockHandle)handle).LostReason;
+        output.WriteLine($"{behavior}: {reason}");
+        Assert.Contains("no longer knows the session", reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_key_released_by_someone_else_while_the_session_lives_is_reported_as_that()
+    {
+        await using var handle = await NewProvider().AcquireAsync("lost/reason-released");
+
+        await MeasureAsync(handle, () => PutAsync($"/v1/kv/{handle.Key}?release={handle.SessionId}&flags={0x2ddccbc058a50c18UL}"), s_generous);
+
+        var reason = ((ConsulLock.Aop.Engine.LockHandle)handle).LostReason;
+        Assert.Contains("released by someone else", reason, StringComparison.Ordinal);
+        Assert.DoesNotContain("no longer knows the session", reason, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Fires_when_the_key_is_deleted()
     {

@@ -37,6 +37,9 @@ internal sealed class LockSession
         LostToken = _lost.Token;
     }
 
+    /// <summary>Why a session that Consul no longer knows was lost.</summary>
+    public const string GoneReason = "Consul no longer knows the session (it was destroyed or invalidated)";
+
     public string Id { get; }
 
     public SessionSettings Settings { get; }
@@ -76,6 +79,30 @@ internal sealed class LockSession
         Log.SessionCreated(logger, id, settings.Ttl, settings.LockDelay, settings.Behavior);
         session._renewLoop = session.RenewLoopAsync(onLost);
         return session;
+    }
+
+    /// <summary>
+    /// Asks Consul whether it still knows the session, within <paramref name="timeout"/>; when it does not, the session is
+    /// marked gone (every holder on it learns at once). Null when Consul did not answer in time.
+    /// </summary>
+    public async Task<bool?> ConfirmAliveAsync(TimeSpan timeout)
+    {
+        try
+        {
+            using var limit = new CancellationTokenSource(timeout);
+            if (await _client.SessionExistsAsync(Id, limit.Token).ConfigureAwait(false))
+            {
+                return true;
+            }
+
+            MarkGone(GoneReason);
+            return false;
+        }
+        catch (Exception)
+        {
+            // Any failure (Consul failing, the client disposed with the provider) leaves the question open.
+            return null;
+        }
     }
 
     /// <summary>Consul said it no longer knows the session (for example in a transaction's answer).</summary>
@@ -189,7 +216,7 @@ internal sealed class LockSession
                 {
                     if (!await _client.RenewSessionAsync(Id, left < attemptTimeout ? left : attemptTimeout, _stop.Token).ConfigureAwait(false))
                     {
-                        MarkGone("Consul no longer knows the session (it was destroyed or invalidated)");
+                        MarkGone(GoneReason);
                         break;
                     }
 

@@ -13,6 +13,9 @@ namespace ConsulLock.Aop.Engine;
 /// </summary>
 internal sealed class LossMonitor : IKeyObserver, IAsyncDisposable
 {
+    // A loss must not wait long for its reason: past this, the key's change is reported as seen.
+    private static readonly TimeSpan s_confirmTimeout = TimeSpan.FromSeconds(1);
+
     private readonly KeyWatches _watches;
     private readonly LockSession _session;
     private readonly KvEntry _granted;
@@ -113,8 +116,28 @@ internal sealed class LossMonitor : IKeyObserver, IAsyncDisposable
             return false;
         }
 
+        if (entry is null || string.IsNullOrEmpty(entry.Session))
+        {
+            // Deleted or released: the end of the session does either (by its behaviour), and the key's watch sees it
+            // long before a renewal would. Ask Consul about the session first, briefly, so that the reason is what
+            // happened: a session gone is reported by the session (to every holder on it), else the key's change.
+            _ = ConfirmAndReportAsync(reason);
+            return true;
+        }
+
         Report(reason);
         return true;
+    }
+
+    private async Task ConfirmAndReportAsync(string keyReason)
+    {
+        if (await _session.ConfirmAliveAsync(s_confirmTimeout).ConfigureAwait(false) == false)
+        {
+            // Marked gone: the session's lost-token reports it (see Start).
+            return;
+        }
+
+        Report(keyReason);
     }
 
     // A watch that cannot read the key is not evidence of a loss: the session's renewals decide. Keep watching.
