@@ -150,6 +150,27 @@ public sealed class FaultTests(ConsulAgentFixture fixture) : ConsulTestContext(f
     }
 
     [Fact]
+    public async Task A_release_that_failed_through_a_long_outage_lands_within_the_recovery_bound_of_the_heal()
+    {
+        // Issue 18's recovery bound: a key someone waits for is granted again within 2 s of a heal when its holder is
+        // alive and connected. A release retried with a back-off that grew through the outage would land seconds late.
+        await using var proxy = FaultProxy.Start(Agent.Address);
+        var provider = NewProvider(o => o.SessionTtl = TimeSpan.FromMinutes(5), proxy.Address);
+        var handle = await provider.AcquireAsync("release/after-a-long-outage");
+
+        await proxy.RefuseAsync();
+        await handle.DisposeAsync().AsTask().WaitAsync(s_generous);
+        await Task.Delay(TimeSpan.FromSeconds(6)); // the outage: long enough for a doubling back-off to pass 3 s
+        Assert.Equal(handle.SessionId, await HolderAsync(handle.Key));
+        proxy.Heal();
+        var healed = Stopwatch.GetTimestamp();
+
+        await UntilAsync(async () => await ReadKeyAsync(handle.Key) is null, "the failed release was not retried");
+        var took = Stopwatch.GetElapsedTime(healed);
+        Assert.True(took < TimeSpan.FromSeconds(2), $"the release landed {took.TotalMilliseconds:F0} ms after the heal; the bound is 2 s");
+    }
+
+    [Fact]
     public async Task Waiters_that_subscribe_while_the_key_changes_miss_nothing()
     {
         // A missed update would leave a waiter blocked until the blocking query's 60-second wait ends.

@@ -5,7 +5,19 @@ using ConsulLock.Aop.Consul;
 namespace ConsulLock.Aop.Engine;
 
 /// <summary>How a retried piece of background work is paced: jittered back-off from <see cref="First"/> to <see cref="Cap"/>, within an optional budget.</summary>
-internal readonly record struct RetryPolicy(TimeSpan First, TimeSpan Cap, TimeSpan? Budget = null);
+internal readonly record struct RetryPolicy(TimeSpan First, TimeSpan Cap, TimeSpan? Budget = null)
+{
+    /// <summary>
+    /// The longest pause between tries of work that others may be waiting behind: a release, a queue exit, an orphan's
+    /// unlock, a key's watch, an acquire's next try. A heal is noticed within it, which leaves the rest of the recovery
+    /// bound (a key granted again within 2 s of a heal, CONTRACT.md section 6) for the handover. Longer pauses spare a
+    /// Consul that is down little (a refused connection costs it nothing) and cost every waiter behind them.
+    /// </summary>
+    public static readonly TimeSpan HealNoticedWithin = TimeSpan.FromSeconds(1);
+
+    /// <summary>Back-off from 100 ms to <see cref="HealNoticedWithin"/>: for work that others may be waiting behind.</summary>
+    public static readonly RetryPolicy Prompt = new(TimeSpan.FromMilliseconds(100), HealNoticedWithin);
+}
 
 internal enum RetryOutcome
 {

@@ -13,7 +13,7 @@ internal sealed class InDoubtCleanup(
     ConsulClient client, KeyGates gates, SessionPool sessions, LockReleaser releaser, QueueTransactions queue,
     BackgroundWork background, Disposal disposal, ILogger logger)
 {
-    private static readonly RetryPolicy s_unlocking = new(TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(2));
+    private static readonly RetryPolicy s_unlocking = RetryPolicy.Prompt;
 
     /// <summary>An acquire ended without a handle: cleans up what it leaves, then ends its turn at the key.</summary>
     public void GiveUp(LockAttempt attempt)

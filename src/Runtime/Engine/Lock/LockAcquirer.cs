@@ -27,7 +27,7 @@ internal sealed class LockAcquirer(
     private static readonly TimeSpan s_firstLockDelayBackoff = TimeSpan.FromMilliseconds(50);
     private static readonly TimeSpan s_maxLockDelayBackoff = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan s_firstRetry = TimeSpan.FromMilliseconds(50);
-    private static readonly TimeSpan s_maxRetry = TimeSpan.FromSeconds(2);
+    private static readonly TimeSpan s_maxRetry = RetryPolicy.HealNoticedWithin;
 
     /// <summary>Acquires the attempt's key; null when its deadline passed while another holder kept it.</summary>
     public async ValueTask<LockHandle?> AcquireAsync(LockAttempt attempt)

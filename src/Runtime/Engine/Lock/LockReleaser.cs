@@ -16,7 +16,7 @@ internal sealed class LockReleaser(
     ConsulClient client, KeyGates gates, SessionPool sessions, QueueTransactions queue, RecentQueueReleases recentReleases,
     HeldLocks held, BackgroundWork background, Disposal disposal, ILogger logger)
 {
-    private static readonly RetryPolicy s_releasing = new(TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(5));
+    private static readonly RetryPolicy s_releasing = RetryPolicy.Prompt;
 
     /// <summary>Releases a handle's key and ends its holder's turn (see the class remarks).</summary>
     public async Task ReleaseAsync(LockHandle handle)

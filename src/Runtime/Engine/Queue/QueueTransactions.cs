@@ -11,7 +11,7 @@ namespace ConsulLock.Aop.Engine;
 /// </summary>
 internal sealed class QueueTransactions(ConsulClient client, BackgroundWork background, Disposal disposal, ILogger logger)
 {
-    private static readonly RetryPolicy s_leaving = new(TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(2));
+    private static readonly RetryPolicy s_leaving = RetryPolicy.Prompt;
 
     /// <summary>
     /// Writes <paramref name="entry"/> locked with <paramref name="sessionId"/> (it dies with the session) and reads the

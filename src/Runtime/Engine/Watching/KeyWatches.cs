@@ -17,7 +17,7 @@ internal sealed partial class KeyWatches : IAsyncDisposable
 {
     private const int MaxOperationsPerTransaction = 64;
     private static readonly TimeSpan s_firstRetry = TimeSpan.FromMilliseconds(100);
-    private static readonly TimeSpan s_maxRetry = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan s_maxRetry = RetryPolicy.HealNoticedWithin;
 
     private readonly object _sync = new();
     private readonly Dictionary<string, KeyWatch> _keys = new(StringComparer.Ordinal);
