@@ -81,7 +81,12 @@ public sealed class ConsulLockOptions
 
     private List<string> _sessionChecks = [];
 
-    /// <summary>The name Consul shows for the sessions. Default: <c>"ConsulLock.Aop"</c>.</summary>
+    /// <summary>
+    /// The name of the provider's sessions. Default: <c>"ConsulLock.Aop"</c>. Consul shows each session as this name
+    /// followed by a short id of the attempt that created it (<c>"ConsulLock.Aop #1a2b3c4d"</c>): after a create whose
+    /// answer was lost, the provider finds that session by its name and destroys it (listing sessions needs the ACL
+    /// permission <c>session read</c>).
+    /// </summary>
     public string SessionName { get; set; } = "ConsulLock.Aop";
 
     /// <summary>
