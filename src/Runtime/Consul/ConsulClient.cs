@@ -104,10 +104,14 @@ internal sealed class ConsulClient : IDisposable
         EnsureSuccess(response, "destroy a session", null);
     }
 
-    /// <summary>Whether Consul knows the session (<c>/v1/session/info</c> answers an empty list for one it does not).</summary>
+    /// <summary>
+    /// Whether Consul knows the session, by a consistent read (<c>/v1/session/info?consistent</c> answers an empty list
+    /// for one it does not): the leader answers only once it has applied its log, unlike a renewal, which a leader
+    /// just elected may answer "not found" from a state that is behind.
+    /// </summary>
     public async Task<bool> SessionExistsAsync(string sessionId, CancellationToken cancellationToken)
     {
-        var response = await SendAsync(_control, HttpMethod.Get, "/v1/session/info/" + sessionId, null, RequestTimeout, "read a session", null, cancellationToken).ConfigureAwait(false);
+        var response = await SendAsync(_control, HttpMethod.Get, "/v1/session/info/" + sessionId + "?consistent", null, RequestTimeout, "read a session", null, cancellationToken).ConfigureAwait(false);
         EnsureSuccess(response, "read a session", null);
         return Parse(response, ConsulJsonContext.Default.ListSessionEntry, "read a session", null) is { Count: > 0 };
     }

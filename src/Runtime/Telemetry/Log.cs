@@ -61,4 +61,7 @@ internal static partial class Log
 
     [LoggerMessage(24, LogLevel.Warning, "Could not make sure that session '{SessionName}', whose create answer was lost, is gone; if Consul made it, it ends by its TTL (up to 2 x TTL) and holds no key.")]
     public static partial void SessionInDoubtGaveUp(ILogger logger, string sessionName, Exception? exception);
+
+    [LoggerMessage(29, LogLevel.Warning, "Consul answered that it does not know session {SessionId}, but a consistent read did not confirm it (a leader not yet caught up); renewing again.")]
+    public static partial void RenewNotFoundNotConfirmed(ILogger logger, string sessionId);
 }

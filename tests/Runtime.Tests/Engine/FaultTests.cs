@@ -406,6 +406,26 @@ public sealed class FaultTests(ConsulAgentFixture fixture) : ConsulTestContext(f
         Assert.False(handle.LostToken.IsCancellationRequested, ((LockHandle)handle).LostReason);
     }
 
+    [Fact]
+    public async Task A_renewal_answered_not_found_by_a_leader_that_has_not_caught_up_is_not_believed_while_the_session_lives()
+    {
+        // The issue-18 soak: after a quorum loss, a restarted server elected leader answered renewals from a state that
+        // had not yet applied its log: 404 for sessions that lived on, which then held their keys, renewed by nobody,
+        // for 2 x TTL + lock-delay. Session.Renew reads the leader's state without a barrier; a consistent read waits
+        // until the leader is ready for consistent reads. Only that read may say the session is gone.
+        var transport = new StaleRenewalAnswer();
+        var options = new ConsulLockOptions { Address = Agent.Address, KeyPrefix = Prefix, LockDelay = TimeSpan.Zero, SessionTtl = s_ttl };
+        await using var provider = new ConsulLockProvider(options, loggerFactory: null, transport);
+        await using var handle = await provider.AcquireAsync("stale/renewal");
+
+        // The renewals due at TTL/2 get 404s; the session lives in Consul all along.
+        await transport.Answered.Task.WaitAsync(s_generous);
+        await UntilAsync(() => Task.FromResult(transport.Renewals > transport.StaleAnswers), "no renewal was tried after the stale answers");
+
+        Assert.False(handle.LostToken.IsCancellationRequested, ((LockHandle)handle).LostReason);
+        Assert.Equal(handle.SessionId, await HolderAsync(handle.Key));
+    }
+
     private async Task<string?> HolderAsync(string key) =>
         await ReadKeyAsync(key) is { } entry && entry.TryGetProperty("Session", out var session) ? session.GetString() : null;
 
@@ -417,6 +437,36 @@ public sealed class FaultTests(ConsulAgentFixture fixture) : ConsulTestContext(f
         if (left > TimeSpan.Zero)
         {
             await Task.Delay(left);
+        }
+    }
+
+    /// <summary>Answers the first two session renewals 404, as a leader that has not applied its log yet would.</summary>
+    private sealed class StaleRenewalAnswer() : DelegatingHandler(new SocketsHttpHandler())
+    {
+        private int _renewals;
+        private int _stale;
+
+        public TaskCompletionSource Answered { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public int Renewals => Volatile.Read(ref _renewals);
+
+        public int StaleAnswers => Volatile.Read(ref _stale);
+
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            if (request.RequestUri?.AbsolutePath.StartsWith("/v1/session/renew/", StringComparison.Ordinal) == true)
+            {
+                Interlocked.Increment(ref _renewals);
+                if (Interlocked.Increment(ref _stale) <= 2)
+                {
+                    Answered.TrySetResult();
+                    return Task.FromResult(new HttpResponseMessage(HttpStatusCode.NotFound) { Content = new StringContent("") });
+                }
+
+                Interlocked.Decrement(ref _stale);
+            }
+
+            return base.SendAsync(request, cancellationToken);
         }
     }
 

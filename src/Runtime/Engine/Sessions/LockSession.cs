@@ -216,8 +216,16 @@ internal sealed class LockSession
                 {
                     if (!await _client.RenewSessionAsync(Id, left < attemptTimeout ? left : attemptTimeout, _stop.Token).ConfigureAwait(false))
                     {
-                        MarkGone(GoneReason);
-                        break;
+                        // "Not found" from a leader just elected may come from a state that has not applied its log yet
+                        // (a renewal reads without a barrier): believed only when a consistent read agrees.
+                        if (await ConfirmAliveAsync(left < attemptTimeout ? left : attemptTimeout).ConfigureAwait(false) == false)
+                        {
+                            break;
+                        }
+
+                        Log.RenewNotFoundNotConfirmed(_logger, Id);
+                        lastAttemptFailed = true;
+                        continue;
                     }
 
                     // Consul restarted the TTL no earlier than when the request left; count from then.
