@@ -58,6 +58,31 @@ public sealed class CompileAndRunTests(ConsulAgentFixture fixture) : IAsyncLifet
     }
 
     [Fact]
+    public async Task A_locked_method_that_implements_an_interface_member_runs_under_its_lock_when_called_through_the_interface()
+    {
+        var ran = new List<string>();
+        Task Work(string name, CancellationToken cancellationToken)
+        {
+            lock (ran)
+            {
+                ran.Add(name);
+            }
+
+            return Task.CompletedTask;
+        }
+
+        // Quartz calls IJob.Execute on every instance; the key comes from the job's name, a path through the context.
+        IJobLike[] instances = [new LockedJobLike(NewProvider(), Work), new LockedJobLike(NewProvider(), Work)];
+        var context = new JobContext(new JobDetailLike(new JobKeyLike("report", "nightly")));
+        foreach (var instance in instances)
+        {
+            await instance.Execute(context).WaitAsync(s_generous);
+        }
+
+        Assert.Equal(["report"], ran);
+    }
+
+    [Fact]
     public async Task A_hung_job_past_its_MaxHold_ends_in_ConsulLockLostException_saying_so_and_frees_the_key()
     {
         var job = new ScheduledJob(NewProvider(), cancellationToken => Task.Delay(Timeout.Infinite, cancellationToken));
@@ -182,5 +207,10 @@ public sealed class CompileAndRunTests(ConsulAgentFixture fixture) : IAsyncLifet
         {
             await provider.DisposeAsync();
         }
+    }
+
+    private sealed record JobContext(JobDetailLike JobDetail) : IJobContextLike
+    {
+        public CancellationToken CancellationToken => CancellationToken.None;
     }
 }

@@ -17,3 +17,30 @@ public sealed partial class ScheduledJob(IConsulLockProvider locks, Func<Cancell
 
     private Task RunHungCoreAsync(DateOnly day, CancellationToken cancellationToken) => work(cancellationToken);
 }
+
+/// <summary>The shape of Quartz.NET's job interface: a [ConsulLocked] method may implement an interface member.</summary>
+public interface IJobLike
+{
+    Task Execute(IJobContextLike context);
+}
+
+public interface IJobContextLike
+{
+    JobDetailLike JobDetail { get; }
+
+    CancellationToken CancellationToken { get; }
+}
+
+public sealed record JobDetailLike(JobKeyLike Key);
+
+public sealed record JobKeyLike(string Name, string Group);
+
+/// <summary>A Quartz-shaped job whose <c>Execute</c> is the locked method, keyed by the job's name.</summary>
+public sealed partial class LockedJobLike(IConsulLockProvider locks, Func<string, CancellationToken, Task> work) : IJobLike
+{
+    [ConsulLocked("jobs/{context.JobDetail.Key.Name}", WaitTimeout = "0s", OnTimeout = LockTimeoutBehavior.Skip, MinHold = "1s")]
+    public partial Task Execute(IJobContextLike context);
+
+    private Task ExecuteCore(IJobContextLike context, ConsulLockContext lockContext) =>
+        work(context.JobDetail.Key.Name, lockContext.CancellationToken);
+}
