@@ -1,3 +1,4 @@
+using ConsulLock.Aop;
 using Quartz;
 
 namespace ScheduledJobs;
@@ -24,7 +25,9 @@ public sealed class FiringListener(JobWork work, JobSchedule schedule, FinishLin
 
         if (jobException is not null)
         {
-            Console.WriteLine($"[{work.Instance}] {job} {JobWork.TimeOf(firing)}: stopped, {jobException.InnerException?.Message ?? jobException.Message}");
+            // Quartz wraps what Execute threw; MaxHold reached is a ConsulLockLostException inside.
+            var cause = Causes(jobException).OfType<ConsulLockLostException>().FirstOrDefault() ?? (Exception)jobException;
+            Console.WriteLine($"[{work.Instance}] {job} {JobWork.TimeOf(firing)}: stopped, {cause.Message}");
         }
         else if (!work.RanHere(job, firing))
         {
@@ -37,5 +40,13 @@ public sealed class FiringListener(JobWork work, JobSchedule schedule, FinishLin
         }
 
         return ValueTask.CompletedTask;
+    }
+
+    private static IEnumerable<Exception> Causes(Exception exception)
+    {
+        for (Exception? current = exception; current is not null; current = current.InnerException)
+        {
+            yield return current;
+        }
     }
 }

@@ -60,6 +60,7 @@ using var host = builder.Build();
 var log = host.Services.GetRequiredService<RunLog>();
 log.Plan(ReportJob.Name, ReportJob.Scheduler, schedule, options.Instance);
 log.Plan(CleanupJob.Name, CleanupJob.Scheduler, schedule, options.Instance);
+await host.StartAsync();
 if (clock.GetUtcNow() > schedule.First)
 {
     Console.WriteLine($"[{options.Instance}] late: started after its first firing ({JobWork.TimeOf(schedule.First)} on its clock); give the instances a later ScheduledJobs:From");
@@ -68,5 +69,5 @@ if (clock.GetUtcNow() > schedule.First)
 Console.WriteLine(
     $"[{options.Instance}] ready: clock {options.ClockSkew:0.###} s behind; {schedule.Firings.Count} firings of '{schedule.Cron}' from {JobWork.TimeOf(schedule.First)}; " +
     $"runs of {options.JobLength:0.###} s; {(options.MinHold ? "MinHold 8s" : "WITHOUT MinHold")}");
-await host.RunAsync();
+await host.WaitForShutdownAsync();
 return 0;
