@@ -24,6 +24,12 @@ public sealed class ReportService(ReportJob report, JobSchedule schedule, Schedu
                 // MaxHold reached (or the lock lost otherwise): this run is over; the next firing is a key of its own.
                 Console.WriteLine($"[{work.Instance}] {ReportJob.Name} {JobWork.TimeOf(firing)}: stopped, {lost.Message}");
             }
+            catch (ConsulLockException failed)
+            {
+                // Consul unreachable or refusing: this firing is not run here; the schedule goes on.
+                Console.WriteLine($"[{work.Instance}] {ReportJob.Name} {JobWork.TimeOf(firing)}: not run, {failed.Message}");
+                continue;
+            }
 
             if (!work.RanHere(ReportJob.Name, firing))
             {
