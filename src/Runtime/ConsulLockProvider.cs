@@ -52,9 +52,9 @@ public sealed class ConsulLockProvider : IConsulLockProvider, IAsyncDisposable, 
     /// <inheritdoc />
     public ValueTask<IConsulLockHandle> AcquireAsync(string key, ConsulLockRequest? request = null, CancellationToken cancellationToken = default)
     {
-        var (fullKey, settings) = Prepare(key, request);
+        var (fullKey, settings, holds) = Prepare(key, request);
         var marker = FlowLocks.Enter(this, fullKey);
-        return AcquireCoreAsync(fullKey, settings, marker, cancellationToken);
+        return AcquireCoreAsync(fullKey, settings, holds, marker, cancellationToken);
     }
 
     /// <inheritdoc />
@@ -65,9 +65,9 @@ public sealed class ConsulLockProvider : IConsulLockProvider, IAsyncDisposable, 
             throw new ArgumentOutOfRangeException(nameof(timeout), timeout, "The timeout cannot be negative (TimeSpan.Zero tries once).");
         }
 
-        var (fullKey, settings) = Prepare(key, request);
+        var (fullKey, settings, holds) = Prepare(key, request);
         var marker = FlowLocks.Enter(this, fullKey);
-        return _engine.AcquireAsync(fullKey, settings, timeout == Timeout.InfiniteTimeSpan ? null : timeout, marker, cancellationToken);
+        return _engine.AcquireAsync(fullKey, settings, holds, timeout == Timeout.InfiniteTimeSpan ? null : timeout, marker, cancellationToken);
     }
 
     /// <summary>Ends every session of this provider, which releases the locks it still holds; their lost-tokens fire.</summary>
@@ -85,13 +85,13 @@ public sealed class ConsulLockProvider : IConsulLockProvider, IAsyncDisposable, 
     /// <summary>Synchronous disposal for containers that need it; prefer <see cref="DisposeAsync"/>.</summary>
     public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
 
-    private (string FullKey, SessionSettings Settings) Prepare(string key, ConsulLockRequest? request)
+    private (string FullKey, SessionSettings Settings, HoldLimits Holds) Prepare(string key, ConsulLockRequest? request)
     {
         ArgumentNullException.ThrowIfNull(key);
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         var fullKey = FullKey(key);
         LockKey.Validate(fullKey);
-        return (fullKey, SessionSettings.From(request, _options));
+        return (fullKey, SessionSettings.From(request, _options), HoldLimits.From(request));
     }
 
     /// <inheritdoc />
@@ -99,7 +99,8 @@ public sealed class ConsulLockProvider : IConsulLockProvider, IAsyncDisposable, 
 
     private string FullKey(string key) => KeyFolder.Join(_options.KeyPrefix, key);
 
-    private async ValueTask<IConsulLockHandle> AcquireCoreAsync(string fullKey, SessionSettings settings, FlowLocks.Marker marker, CancellationToken cancellationToken) =>
-        await _engine.AcquireAsync(fullKey, settings, timeout: null, marker, cancellationToken).ConfigureAwait(false)
+    private async ValueTask<IConsulLockHandle> AcquireCoreAsync(
+        string fullKey, SessionSettings settings, HoldLimits holds, FlowLocks.Marker marker, CancellationToken cancellationToken) =>
+        await _engine.AcquireAsync(fullKey, settings, holds, timeout: null, marker, cancellationToken).ConfigureAwait(false)
         ?? throw new InvalidOperationException("An acquire without a timeout ended without the lock.");
 }

@@ -14,4 +14,19 @@ public sealed record ConsulLockRequest
 
     /// <summary>What Consul does with the key when the holding session ends.</summary>
     public SessionBehavior? Behavior { get; init; }
+
+    /// <summary>
+    /// How long the key stays held at least, from the grant, 0 to 24 hours (contract section 7): when the holder
+    /// releases sooner, and also when its process exits or crashes meanwhile, the key stays held in Consul until then,
+    /// so a scheduled job whose timer fires a little later on another instance does not run a second time. Free again
+    /// within a second of that time while the holder's process lives; at most 20 seconds later when it does not.
+    /// </summary>
+    public TimeSpan? MinHold { get; init; }
+
+    /// <summary>
+    /// How long the key is held at most, from the grant, 1 second to 24 hours: then the holder's lost-token fires
+    /// (its reason says the hold limit was reached) and the key is released, so a hung job cannot block later runs.
+    /// Not shorter than <see cref="MinHold"/>.
+    /// </summary>
+    public TimeSpan? MaxHold { get; init; }
 }

@@ -57,6 +57,20 @@ public sealed class ConsulLockedAttribute : Attribute
     /// <summary>What Consul does with the key when the holding session ends. Default: <see cref="SessionBehavior.Release"/>.</summary>
     public SessionBehavior Behavior { get; set; }
 
+    /// <summary>
+    /// How long the key stays held at least, from the grant, from <c>"0s"</c> to <c>"24h"</c>: when the body ends
+    /// sooner, and also when the process exits or crashes meanwhile, the key stays held in Consul until then, so an
+    /// instance whose timer fires a little later does not run the job a second time (see <see cref="ConsulLockRequest.MinHold"/>).
+    /// </summary>
+    public string? MinHold { get; set; }
+
+    /// <summary>
+    /// How long the key is held at most, from the grant, from <c>"1s"</c> to <c>"24h"</c>, not shorter than
+    /// <see cref="MinHold"/>: then the body's token fires, the caller gets <see cref="ConsulLockLostException"/> with
+    /// <see cref="ConsulLockLostException.HoldLimitReached"/> set, and the key is released (see <see cref="ConsulLockRequest.MaxHold"/>).
+    /// </summary>
+    public string? MaxHold { get; set; }
+
     /// <summary>The name of the body method, when it does not follow the <c>XCore</c> / <c>XCoreAsync</c> convention.</summary>
     public string? Body { get; set; }
 

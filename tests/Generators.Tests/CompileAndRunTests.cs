@@ -37,6 +37,65 @@ public sealed class CompileAndRunTests(ConsulAgentFixture fixture) : IAsyncLifet
     }
 
     [Fact]
+    public async Task A_scheduled_job_firing_on_three_instances_up_to_a_second_apart_runs_once_for_its_minimum_hold()
+    {
+        var ran = 0;
+        var instances = Enumerable.Range(0, 3).Select(_ => new ScheduledJob(NewProvider(), _ =>
+        {
+            Interlocked.Increment(ref ran);
+            return Task.Delay(100, CancellationToken.None); // a job far shorter than the timers' skew
+        })).ToList();
+        var day = new DateOnly(2026, 12, 3);
+
+        // The timers fire 0, 0.5 and 1 s apart: each instance runs or skips, and only one runs.
+        for (var i = 0; i < instances.Count; i++)
+        {
+            await instances[i].RunAsync(day, CancellationToken.None).WaitAsync(s_generous);
+            await Task.Delay(500);
+        }
+
+        Assert.Equal(1, ran);
+    }
+
+    [Fact]
+    public async Task A_locked_method_that_implements_an_interface_member_runs_under_its_lock_when_called_through_the_interface()
+    {
+        var ran = new List<string>();
+        Task Work(string name, CancellationToken cancellationToken)
+        {
+            lock (ran)
+            {
+                ran.Add(name);
+            }
+
+            return Task.CompletedTask;
+        }
+
+        // Quartz calls IJob.Execute on every instance; the key comes from the job's name, a path through the context.
+        IJobLike[] instances = [new LockedJobLike(NewProvider(), Work), new LockedJobLike(NewProvider(), Work)];
+        var context = new JobContext(new JobDetailLike(new JobKeyLike("report", "nightly")));
+        foreach (var instance in instances)
+        {
+            await instance.Execute(context).WaitAsync(s_generous);
+        }
+
+        Assert.Equal(["report"], ran);
+    }
+
+    [Fact]
+    public async Task A_hung_job_past_its_MaxHold_ends_in_ConsulLockLostException_saying_so_and_frees_the_key()
+    {
+        var job = new ScheduledJob(NewProvider(), cancellationToken => Task.Delay(Timeout.Infinite, cancellationToken));
+
+        var error = await Assert.ThrowsAsync<ConsulLockLostException>(() => job.RunHungAsync(new DateOnly(2026, 12, 3), CancellationToken.None).WaitAsync(s_generous));
+
+        Assert.True(error.HoldLimitReached, error.Message);
+        Assert.Contains("MaxHold 1s", error.Message, StringComparison.Ordinal);
+        await using var next = await NewProvider().TryAcquireAsync("jobs/hung/2026-12-03", TimeSpan.FromSeconds(5));
+        Assert.NotNull(next);
+    }
+
+    [Fact]
     public async Task Calls_with_different_ids_overlap()
     {
         var first = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -148,5 +207,10 @@ public sealed class CompileAndRunTests(ConsulAgentFixture fixture) : IAsyncLifet
         {
             await provider.DisposeAsync();
         }
+    }
+
+    private sealed record JobContext(JobDetailLike JobDetail) : IJobContextLike
+    {
+        public CancellationToken CancellationToken => CancellationToken.None;
     }
 }

@@ -116,10 +116,26 @@ public sealed class DiagnosticTests
     [InlineData("LockDelay = [|\"61s\"|]", "out of range")]
     [InlineData("WaitTimeout = [|\"-1s\"|]", "is not a duration")]
     [InlineData("WaitTimeout = [|\"10 seconds\"|]", "is not a duration")]
+    [InlineData("MinHold = [|\"25h\"|]", "out of range")]
+    [InlineData("MinHold = [|\"-1s\"|]", "is not a duration")]
+    [InlineData("MaxHold = [|\"500ms\"|]", "out of range")]
+    [InlineData("MaxHold = [|\"25h\"|]", "out of range")]
+    [InlineData("MaxHold = [|\"an hour\"|]", "is not a duration")]
     public Task CLA007_a_bad_duration(string property, string problem) => Expect("CLA007", problem, $$"""
         public partial class Jobs
         {
             [ConsulLocked("jobs/{id}", {{property}})]
+            public partial Task RunAsync(int id, CancellationToken cancellationToken);
+
+            private Task RunCoreAsync(int id, CancellationToken cancellationToken) => Task.CompletedTask;
+        }
+        """);
+
+    [Fact]
+    public Task CLA016_a_minimum_hold_longer_than_the_maximum() => Expect("CLA016", "shorten MinHold or lengthen MaxHold", """
+        public partial class Jobs
+        {
+            [ConsulLocked("jobs/{id}", WaitTimeout = "0s", OnTimeout = LockTimeoutBehavior.Skip, MinHold = [|"10m"|], MaxHold = "5m")]
             public partial Task RunAsync(int id, CancellationToken cancellationToken);
 
             private Task RunCoreAsync(int id, CancellationToken cancellationToken) => Task.CompletedTask;
@@ -218,6 +234,7 @@ public sealed class DiagnosticTests
     [InlineData("CLA006", """[ConsulLocked("jobs/{id}")] public partial Task<string> MissingAsync(int id, CancellationToken cancellationToken);""")]
     [InlineData("CLA007", """[ConsulLocked("jobs/{id}", WaitTimeout = "soon")] public partial Task RunAsync(int id, CancellationToken cancellationToken);""")]
     [InlineData("CLA008", """[ConsulLocked("jobs/{id}")] public partial Task RunAsync(int id, out int count, ref string text, in long big, CancellationToken cancellationToken);""")]
+    [InlineData("CLA016", """[ConsulLocked("jobs/{id}", MinHold = "2h", MaxHold = "1h")] public partial Task RunAsync(int id, CancellationToken cancellationToken);""")]
     [InlineData("CLA008", """[ConsulLocked("jobs/{id}")] internal static partial ValueTask<T?> RunAsync<T>(int id, ref T item) where T : class, new();""")]
     public async Task A_method_with_an_error_gets_a_throwing_placeholder_so_the_only_error_is_ours(string id, string declaration)
     {

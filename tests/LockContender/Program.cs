@@ -21,6 +21,20 @@ if (args[0] == "hold")
     return 0;
 }
 
+// Usage: LockContender hold-min <consul address> <key prefix> <key> <MinHold>
+// Takes the key with a minimum hold, prints "held <fencing token>", releases it (the hold goes on in Consul), prints
+// "released" and waits until killed (the MinHold test kills it with SIGKILL during the hold).
+if (args[0] == "hold-min")
+{
+    var jobs = new ConsulLockProvider(new ConsulLockOptions { Address = new Uri(args[1]), KeyPrefix = args[2], LockDelay = TimeSpan.Zero });
+    var job = await jobs.AcquireAsync(args[3], new ConsulLockRequest { MinHold = TimeSpan.Parse(args[4], CultureInfo.InvariantCulture) });
+    Console.WriteLine($"held {job.FencingToken}");
+    await job.DisposeAsync();
+    Console.WriteLine("released");
+    await Task.Delay(Timeout.Infinite);
+    return 0;
+}
+
 var address = new Uri(args[0]);
 var prefix = args[1];
 var rounds = int.Parse(args[2], CultureInfo.InvariantCulture);

@@ -88,11 +88,16 @@ internal static class DiagnosticDescriptors
         "The lock provider of a [ConsulLocked] method is ambiguous or not found",
         "{0}; {1}");
 
+    public static readonly DiagnosticDescriptor HoldLimitsInverted = Error(
+        "CLA016",
+        "MinHold is longer than MaxHold",
+        "MinHold = \"{0}\" is longer than MaxHold = \"{1}\": the key would have to be released at the limit and still held; shorten MinHold or lengthen MaxHold");
+
     private static readonly Dictionary<string, DiagnosticDescriptor> s_byId = new[]
     {
         NotPartialMethod, ContainingTypeNotPartial, UnknownPlaceholder, MalformedKey, UnsupportedReturnType, BodyMismatch,
         BadDuration, UnsupportedParameter, BodyCannotObserveLoss, UnstablePlaceholder, SkipReturnsDefault,
-        BodyCalledDirectly, NoLockCanBeGenerated, BadPlaceholderFormat, ProviderChoice,
+        BodyCalledDirectly, NoLockCanBeGenerated, BadPlaceholderFormat, ProviderChoice, HoldLimitsInverted,
     }.ToDictionary(d => d.Id);
 
     /// <summary>Every descriptor, in id order.</summary>

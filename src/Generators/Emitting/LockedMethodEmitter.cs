@@ -239,6 +239,16 @@ internal static class LockedMethodEmitter
                 writer.Line($"Behavior = {Runtime}.SessionBehavior.Delete,");
             }
 
+            if (settings.MinHold is { } minHold)
+            {
+                writer.Line($"MinHold = {Duration(minHold)},");
+            }
+
+            if (settings.MaxHold is { } maxHold)
+            {
+                writer.Line($"MaxHold = {Duration(maxHold)},");
+            }
+
             writer.Close(",");
         }
 

@@ -5,7 +5,7 @@ using Microsoft.CodeAnalysis;
 
 namespace ConsulLock.Aop.Generators.Parsing;
 
-// Settings: the attribute's durations and behaviours, checked at compile time (CLA007, CLA011).
+// Settings: the attribute's durations and behaviours, checked at compile time (CLA007, CLA011, CLA016).
 internal sealed partial class LockedMethodParser
 {
     private LockSettingsSpec? ParseSettings(ReturnKind? returnKind)
@@ -14,6 +14,14 @@ internal sealed partial class LockedMethodParser
         var wait = Duration("WaitTimeout", TimeSpan.Zero, null, ref ok);
         var ttl = Duration("SessionTtl", TimeSpan.FromSeconds(10), TimeSpan.FromHours(24), ref ok);
         var delay = Duration("LockDelay", TimeSpan.Zero, TimeSpan.FromSeconds(60), ref ok);
+        var minHold = Duration("MinHold", TimeSpan.Zero, TimeSpan.FromHours(24), ref ok);
+        var maxHold = Duration("MaxHold", TimeSpan.FromSeconds(1), TimeSpan.FromHours(24), ref ok);
+        if (minHold is not null && maxHold is not null && minHold.Ticks > maxHold.Ticks)
+        {
+            Report(DiagnosticDescriptors.HoldLimitsInverted, ArgumentLocation("MinHold"), minHold.Text, maxHold.Text);
+            ok = false;
+        }
+
         var skip = NamedInt(_attribute, "OnTimeout") == 1;
         var delete = NamedInt(_attribute, "Behavior") == 1;
         if (skip && returnKind is ReturnKind.TaskOfT or ReturnKind.ValueTaskOfT)
@@ -22,7 +30,7 @@ internal sealed partial class LockedMethodParser
             Report(DiagnosticDescriptors.SkipReturnsDefault, ArgumentLocation("OnTimeout"), _method.Name, result);
         }
 
-        return ok ? new LockSettingsSpec(wait, skip, ttl, delay, delete) : null;
+        return ok ? new LockSettingsSpec(wait, skip, ttl, delay, delete, minHold, maxHold) : null;
     }
 
     private DurationSpec? Duration(string property, TimeSpan min, TimeSpan? max, ref bool ok)

@@ -87,9 +87,11 @@ internal sealed record LockSettingsSpec(
     bool SkipOnTimeout,
     DurationSpec? SessionTtl,
     DurationSpec? LockDelay,
-    bool DeleteOnSessionEnd)
+    bool DeleteOnSessionEnd,
+    DurationSpec? MinHold,
+    DurationSpec? MaxHold)
 {
-    public bool HasRequest => SessionTtl is not null || LockDelay is not null || DeleteOnSessionEnd;
+    public bool HasRequest => SessionTtl is not null || LockDelay is not null || DeleteOnSessionEnd || MinHold is not null || MaxHold is not null;
 }
 
 internal sealed record DurationSpec(long Ticks, string Text);

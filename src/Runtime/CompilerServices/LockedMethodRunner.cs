@@ -89,7 +89,8 @@ public static class LockedMethodRunner
             catch (OperationCanceledException ex) when (handle.LostToken.IsCancellationRequested && ex is not ConsulLockLostException)
             {
                 // The engine's handle knows why (deleted, taken, session gone, no renewal for a TTL); say it.
-                throw new ConsulLockLostException(handle.Key, (handle as Engine.LockHandle)?.LostReason, ex, handle.LostToken);
+                var engineHandle = handle as Engine.LockHandle;
+                throw new ConsulLockLostException(handle.Key, engineHandle?.LostReason, engineHandle?.HoldLimitReached == true, ex, handle.LostToken);
             }
         }
     }

@@ -39,7 +39,8 @@ internal sealed class LockEngine : IAsyncDisposable
         var queue = new QueueTransactions(client, _background, _disposal, logger);
         var recentReleases = new RecentQueueReleases();
         _gates = new KeyGates(queue.LeaveUnusedHandoff);
-        _releaser = new LockReleaser(client, _gates, Sessions, queue, recentReleases, _held, _background, _disposal, logger);
+        var holds = new HoldKeeper(client, options, _background, _disposal, logger);
+        _releaser = new LockReleaser(client, _gates, Sessions, queue, recentReleases, holds, _held, _background, _disposal, logger);
         _inDoubt = new InDoubtCleanup(client, _gates, Sessions, _releaser, queue, _background, _disposal, logger);
         _timeouts = new TimeoutCause(client);
         var queueWait = new QueueWait(client, Sessions, Watches, queue, _timeouts, logger);
@@ -55,7 +56,7 @@ internal sealed class LockEngine : IAsyncDisposable
 
     /// <summary>Acquires <paramref name="key"/>; null when <paramref name="timeout"/> passed while another holder kept it.</summary>
     public async ValueTask<IConsulLockHandle?> AcquireAsync(
-        string key, SessionSettings settings, TimeSpan? timeout, FlowLocks.Marker marker, CancellationToken cancellationToken)
+        string key, SessionSettings settings, HoldLimits holds, TimeSpan? timeout, FlowLocks.Marker marker, CancellationToken cancellationToken)
     {
         var started = Stopwatch.GetTimestamp();
         using var activity = LockTelemetry.Source.StartActivity("ConsulLock.Acquire");
@@ -80,7 +81,7 @@ internal sealed class LockEngine : IAsyncDisposable
 
             if (await EnterGateAsync(key, deadline, token, cancellationToken).ConfigureAwait(false))
             {
-                var attempt = new LockAttempt(key, settings, deadline, marker, bounded?.Token ?? cancellationToken, cancellationToken);
+                var attempt = new LockAttempt(key, settings, holds, deadline, marker, bounded?.Token ?? cancellationToken, cancellationToken);
                 try
                 {
                     handle = await _acquirer.AcquireAsync(attempt).ConfigureAwait(false);

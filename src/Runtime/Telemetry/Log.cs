@@ -62,6 +62,15 @@ internal static partial class Log
     [LoggerMessage(24, LogLevel.Warning, "Could not make sure that session '{SessionName}', whose create answer was lost, is gone; if Consul made it, it ends by its TTL (up to 2 x TTL) and holds no key.")]
     public static partial void SessionInDoubtGaveUp(ILogger logger, string sessionName, Exception? exception);
 
-    [LoggerMessage(29, LogLevel.Warning, "Consul answered that it does not know session {SessionId}, but a consistent read did not confirm it (a leader not yet caught up); renewing again.")]
+    [LoggerMessage(25, LogLevel.Debug, "Lock {Key} is held until {Until:O} (MinHold) by session {SessionId}, which Consul ends then even if this process does not.")]
+    public static partial void HeldUntil(ILogger logger, string key, DateTimeOffset until, string sessionId);
+
+    [LoggerMessage(26, LogLevel.Warning, "Handing lock {Key} over to a session that keeps it until {Until:O} (MinHold) failed; this process keeps it until then, and a crash meanwhile frees it sooner.")]
+    public static partial void HoldHandOverFailed(ILogger logger, string key, DateTimeOffset until, Exception exception);
+
+    [LoggerMessage(27, LogLevel.Debug, "The minimum hold of lock {Key} ended; its key is free.")]
+    public static partial void HoldEnded(ILogger logger, string key);
+
+    [LoggerMessage(28, LogLevel.Warning, "Consul answered that it does not know session {SessionId}, but a consistent read did not confirm it (a leader not yet caught up); renewing again.")]
     public static partial void RenewNotFoundNotConfirmed(ILogger logger, string sessionId);
 }

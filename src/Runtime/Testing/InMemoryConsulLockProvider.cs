@@ -109,6 +109,7 @@ public sealed class InMemoryConsulLockProvider : IConsulLockProvider, IAsyncDisp
         var fullKey = FullKey(key);
         LockKey.Validate(fullKey);
         _ = SessionSettings.From(request, _options);
+        _ = HoldLimits.From(request);
         var marker = FlowLocks.Enter(this, fullKey);
         return AcquireCoreAsync(fullKey, timeout, marker, cancellationToken);
     }

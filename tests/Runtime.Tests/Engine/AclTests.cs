@@ -56,6 +56,39 @@ public sealed class AclTests : IAsyncLifetime
 
         Assert.Equal("locks/ok", handle.Key);
     }
+
+    [Fact]
+    public async Task Under_the_READMEs_policy_a_minimum_hold_is_handed_to_its_own_session_and_ends_on_time_and_a_hold_limit_releases()
+    {
+        // The README's least-privilege policy, unchanged: holds need no more than locks do.
+        var token = await _agent.CreateTokenAsync("""
+            key_prefix "locks/" { policy = "write" }
+            session_prefix "" { policy = "write" }
+            """);
+        await using var provider = new ConsulLockProvider(new ConsulLockOptions { Address = _agent.Address, Token = token, KeyPrefix = "locks/", LockDelay = TimeSpan.Zero });
+        await using var other = new ConsulLockProvider(new ConsulLockOptions { Address = _agent.Address, Token = token, KeyPrefix = "locks/", LockDelay = TimeSpan.Zero });
+
+        var held = await provider.AcquireAsync("job", new ConsulLockRequest { MinHold = TimeSpan.FromSeconds(2) });
+        await held.DisposeAsync();
+        Assert.Null(await other.TryAcquireAsync("job", TimeSpan.Zero));
+        await using (var next = await other.TryAcquireAsync("job", TimeSpan.FromSeconds(20)))
+        {
+            Assert.NotNull(next);
+        }
+
+        var limited = await provider.AcquireAsync("limited", new ConsulLockRequest { MaxHold = TimeSpan.FromSeconds(1) });
+        await using (var after = await other.TryAcquireAsync("limited", TimeSpan.FromSeconds(20)))
+        {
+            Assert.NotNull(after);
+            Assert.True(limited.LostToken.IsCancellationRequested);
+        }
+
+        await limited.DisposeAsync();
+        await provider.DisposeAsync();
+        await other.DisposeAsync();
+        var (_, sessions) = await ConsulHttp.SendAsync(HttpMethod.Get, _agent.Address, "/v1/session/list", token: _agent.MasterToken);
+        Assert.Equal("[]", sessions.Trim());
+    }
 }
 
 internal sealed class RecordingLoggerProvider : ILoggerProvider

@@ -258,7 +258,7 @@ internal sealed class LockAcquirer(
         }
 
         var monitor = new LossMonitor(watches, key, entry, session, e => LockKeyFormat.LossReason(e, session.Id), logger);
-        var handle = new LockHandle(releaser, monitor, session, entry, attempt.Marker, queueEntry);
+        var handle = new LockHandle(releaser, monitor, session, entry, attempt.Marker, queueEntry, attempt.Holds);
         attempt.Session = null;
         attempt.QueueEntry = null;
         held.Add(handle);

@@ -6,17 +6,20 @@ namespace ConsulLock.Aop.Engine;
 /// <summary>One acquire's state, so that giving up knows what to clean (see <see cref="InDoubtCleanup"/>).</summary>
 /// <param name="key">The full key.</param>
 /// <param name="settings">The session settings the lock asks for.</param>
+/// <param name="holds">How long the lock is held at least and at most.</param>
 /// <param name="deadline">When the caller stops waiting.</param>
 /// <param name="marker">The caller's flow's mark on the key (reentrancy).</param>
 /// <param name="cancellationToken">Fires when the caller cancels or its deadline passes: every request and wait of the
 /// attempt is bounded by it, so the caller never waits past its deadline, whatever Consul does.</param>
 /// <param name="callerToken">The caller's own token.</param>
 internal sealed class LockAttempt(
-    string key, SessionSettings settings, Deadline deadline, FlowLocks.Marker marker, CancellationToken cancellationToken, CancellationToken callerToken)
+    string key, SessionSettings settings, HoldLimits holds, Deadline deadline, FlowLocks.Marker marker, CancellationToken cancellationToken, CancellationToken callerToken)
 {
     public string Key { get; } = key;
 
     public SessionSettings Settings { get; } = settings;
+
+    public HoldLimits Holds { get; } = holds;
 
     public Deadline Deadline { get; } = deadline;
 

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using ConsulLock.Aop.Common;
 using ConsulLock.Aop.Consul;
 using ConsulLock.Aop.Telemetry;
 
@@ -6,7 +7,9 @@ namespace ConsulLock.Aop.Engine;
 
 /// <summary>
 /// A held lock. Its <see cref="LossMonitor"/> watches the key (deleted, released or taken by someone else = lost) and
-/// the session (gone or unrenewed for one TTL = lost); disposing it releases the key, whatever it saw before.
+/// the session (gone or unrenewed for one TTL = lost); disposing it releases the key, whatever it saw before (kept
+/// until the end of its minimum hold, when it has one: <see cref="HoldKeeper"/>). At its hold limit (<c>MaxHold</c>)
+/// the lock reports its loss with that reason and releases itself, whatever the holder does.
 /// </summary>
 internal sealed class LockHandle : IConsulLockHandle
 {
@@ -14,9 +17,12 @@ internal sealed class LockHandle : IConsulLockHandle
     private readonly FlowLocks.Marker _marker;
     private readonly LossMonitor _monitor;
     private readonly long _grantedAt = Stopwatch.GetTimestamp();
+    private readonly Timer? _holdLimit;
     private int _disposed;
+    private int _holdLimitReached;
 
-    public LockHandle(LockReleaser releaser, LossMonitor monitor, LockSession session, KvEntry granted, FlowLocks.Marker marker, string? queueEntry)
+    public LockHandle(
+        LockReleaser releaser, LossMonitor monitor, LockSession session, KvEntry granted, FlowLocks.Marker marker, string? queueEntry, HoldLimits holds)
     {
         _releaser = releaser;
         _monitor = monitor;
@@ -24,6 +30,16 @@ internal sealed class LockHandle : IConsulLockHandle
         Session = session;
         QueueEntry = queueEntry;
         FencingToken = granted.ModifyIndex;
+        if (holds.MinHold > TimeSpan.Zero)
+        {
+            HoldUntil = _grantedAt + (long)(holds.MinHold.TotalSeconds * Stopwatch.Frequency);
+        }
+
+        if (holds.MaxHold is { } limit)
+        {
+            _holdLimit = new Timer(static state => ((LockHandle)state!).ReachHoldLimit(), this, limit, Timeout.InfiniteTimeSpan);
+            MaxHold = limit;
+        }
     }
 
     public string Key => _monitor.Key;
@@ -39,6 +55,15 @@ internal sealed class LockHandle : IConsulLockHandle
 
     internal LockSession Session { get; }
 
+    /// <summary>The end of the minimum hold (a <see cref="Stopwatch"/> timestamp), when the lock has one.</summary>
+    public long? HoldUntil { get; }
+
+    /// <summary>The hold limit, when the lock has one.</summary>
+    public TimeSpan? MaxHold { get; }
+
+    /// <summary>Whether the lock ended at its hold limit (<c>MaxHold</c>).</summary>
+    public bool HoldLimitReached => Volatile.Read(ref _holdLimitReached) != 0;
+
     /// <summary>Why the lock was lost, once it was.</summary>
     public string? LostReason => _monitor.LostReason;
 
@@ -52,9 +77,43 @@ internal sealed class LockHandle : IConsulLockHandle
             return;
         }
 
+        if (_holdLimit is not null)
+        {
+            await _holdLimit.DisposeAsync().ConfigureAwait(false);
+        }
+
         await _monitor.DisposeAsync().ConfigureAwait(false);
         _marker.Exit();
         LockTelemetry.HoldDuration.Record(LockTelemetry.Seconds(_grantedAt));
         await _releaser.ReleaseAsync(this).ConfigureAwait(false);
+    }
+
+    private void ReachHoldLimit()
+    {
+        if (Volatile.Read(ref _disposed) != 0)
+        {
+            return;
+        }
+
+        _ = ReachHoldLimitAsync();
+    }
+
+    private async Task ReachHoldLimitAsync()
+    {
+        try
+        {
+            if (_monitor.LostReason is null)
+            {
+                Volatile.Write(ref _holdLimitReached, 1);
+            }
+
+            await _monitor.ReportAsync($"the hold limit was reached (MaxHold {ConsulDuration.Format(MaxHold!.Value)} after the grant)").ConfigureAwait(false);
+            await DisposeAsync().ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            // Not expected (the report and the release log their own failures); logged, never unobserved.
+            Log.BackgroundFailed(_releaser.Logger, ex);
+        }
     }
 }

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using ConsulLock.Aop.Consul;
 using ConsulLock.Aop.Telemetry;
 using Microsoft.Extensions.Logging;
@@ -10,13 +11,17 @@ namespace ConsulLock.Aop.Engine;
 /// lock granted through the queue leaves the queue in the same transaction. A release that fails is retried in the
 /// background until it succeeds or the session is known to be gone; until then the key's gate stays closed, so no
 /// caller of this process meets the key held by its own session. Every caller's turn at a key ends here
-/// (<see cref="EndTurn"/>).
+/// (<see cref="EndTurn"/>). A lock with a minimum hold that is not over yet is not released but handed to
+/// <see cref="HoldKeeper"/>.
 /// </summary>
 internal sealed class LockReleaser(
     ConsulClient client, KeyGates gates, SessionPool sessions, QueueTransactions queue, RecentQueueReleases recentReleases,
-    HeldLocks held, BackgroundWork background, Disposal disposal, ILogger logger)
+    HoldKeeper holds, HeldLocks held, BackgroundWork background, Disposal disposal, ILogger logger)
 {
     private static readonly RetryPolicy s_releasing = RetryPolicy.Prompt;
+
+    /// <summary>Where the handles' own background events are logged.</summary>
+    public ILogger Logger => logger;
 
     /// <summary>Releases a handle's key and ends its holder's turn (see the class remarks).</summary>
     public async Task ReleaseAsync(LockHandle handle)
@@ -30,6 +35,11 @@ internal sealed class LockReleaser(
         if (handle.QueueEntry is not null)
         {
             recentReleases.Note(handle.Key);
+        }
+
+        if (handle.HoldUntil is { } until && Stopwatch.GetTimestamp() < until && !handle.Session.IsGone && await KeepHeldAsync(handle, until).ConfigureAwait(false))
+        {
+            return;
         }
 
         try
@@ -60,16 +70,64 @@ internal sealed class LockReleaser(
         });
     }
 
-    /// <summary>Disposal: one release attempt per held key (the sessions' end releases what this misses).</summary>
+    /// <summary>
+    /// Disposal: one release attempt per held key (the sessions' end releases what this misses); a key in its minimum
+    /// hold is handed to a hold session instead, which Consul ends when the hold ends.
+    /// </summary>
     public async Task ReleaseOnDisposalAsync(LockHandle handle)
     {
         try
         {
+            if (handle.HoldUntil is { } until && Stopwatch.GetTimestamp() < until && !handle.Session.IsGone
+                && await holds.HandOverAsync(handle.Key, handle.Session, handle.FencingToken, handle.QueueEntry, until, endWhenDue: false).ConfigureAwait(false))
+            {
+                return;
+            }
+
             await TryReleaseAsync(handle.Key, handle.Session, handle.FencingToken, handle.QueueEntry).ConfigureAwait(false);
         }
         catch (Exception ex)
         {
             Log.ReleaseFailed(logger, handle.Key, ex);
+        }
+    }
+
+    /// <summary>
+    /// A minimum hold not over yet: the key goes to a hold session (see <see cref="HoldKeeper"/>) and the holder's turn
+    /// ends. When Consul fails meanwhile, this process keeps the key with its own session until the hold ends, then
+    /// releases it. False when the key is not the holder's any more: then it is released as usual.
+    /// </summary>
+    private async Task<bool> KeepHeldAsync(LockHandle handle, long until)
+    {
+        try
+        {
+            if (!await holds.HandOverAsync(handle.Key, handle.Session, handle.FencingToken, handle.QueueEntry, until, endWhenDue: true).ConfigureAwait(false))
+            {
+                return false;
+            }
+
+            EndTurn(handle.Key, handle.Session);
+            return true;
+        }
+        catch (Exception ex)
+        {
+            var left = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), until);
+            Log.HoldHandOverFailed(logger, handle.Key, DateTimeOffset.UtcNow + left, ex);
+            background.Run(async () =>
+            {
+                try
+                {
+                    await Task.Delay(left > TimeSpan.Zero ? left : TimeSpan.Zero, disposal.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    // Disposed: the sessions' end releases the key.
+                }
+
+                await RetryReleaseAsync(handle.Key, handle.Session, handle.FencingToken, handle.QueueEntry).ConfigureAwait(false);
+                EndTurn(handle.Key, handle.Session);
+            });
+            return true;
         }
     }
 

@@ -25,7 +25,20 @@ internal static class SessionCreation
         SessionSettings settings, ConsulLockOptions options, ConsulClient client, ILogger logger, Action<LockSession> onLost,
         Action<Task> trackInDoubt, CancellationToken disposing, CancellationToken cancellationToken)
     {
-        var name = AttemptName(options.SessionName);
+        var createdAt = Stopwatch.GetTimestamp();
+        var id = await CreateIdAsync(options.SessionName, settings, options.SessionChecks, client, logger, trackInDoubt, disposing, cancellationToken).ConfigureAwait(false);
+        return LockSession.Start(id, settings, createdAt, client, logger, onLost);
+    }
+
+    /// <summary>
+    /// Creates a session named <paramref name="name"/> and the attempt's id, with <paramref name="settings"/> and
+    /// <paramref name="checks"/>, and returns its id; nothing renews it (see <see cref="CreateAsync"/> for the rest).
+    /// </summary>
+    public static async Task<string> CreateIdAsync(
+        string name, SessionSettings settings, IEnumerable<string> checks, ConsulClient client, ILogger logger,
+        Action<Task> trackInDoubt, CancellationToken disposing, CancellationToken cancellationToken)
+    {
+        name = AttemptName(name);
         var createdAt = Stopwatch.GetTimestamp();
         var create = client.CreateSessionAsync(
             new SessionCreateRequest
@@ -34,13 +47,12 @@ internal static class SessionCreation
                 TTL = ConsulDuration.Format(settings.Ttl),
                 LockDelay = ConsulDuration.Format(settings.LockDelay),
                 Behavior = settings.Behavior == SessionBehavior.Delete ? "delete" : "release",
-                Checks = [.. options.SessionChecks],
+                Checks = [.. checks],
             },
             CancellationToken.None);
-        string id;
         try
         {
-            id = await create.WaitAsync(cancellationToken).ConfigureAwait(false);
+            return await create.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -53,8 +65,6 @@ internal static class SessionCreation
             trackInDoubt(FindAndDestroyAsync(name, null, settings, createdAt, client, logger, disposing));
             throw;
         }
-
-        return LockSession.Start(id, settings, createdAt, client, logger, onLost);
     }
 
     /// <summary>The name of one create attempt: the configured name, readable to operators, and a short id of its own.</summary>
