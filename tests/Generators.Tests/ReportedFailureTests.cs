@@ -391,6 +391,34 @@ public sealed class ReportedFailureTests
     }
 
     [Fact]
+    public async Task A_parameter_named_like_the_provider_member_is_the_placeholder_and_the_member_the_provider()
+    {
+        // Issue 19. Was CS0029 and CS1662: the generated code passed the string parameter 'provider' where it meant the
+        // static field 'provider'.
+        var build = CompiledCode.Build("""
+            public static partial class Sync
+            {
+                public static IConsulLockProvider provider = null!;
+
+                [ConsulLocked("sync/{provider}")]
+                public static partial Task<string> SyncAsync(string provider, CancellationToken cancellationToken);
+
+                private static Task<string> SyncCoreAsync(string provider, ConsulLockContext context, CancellationToken cancellationToken) =>
+                    Task.FromResult(context.Key + " " + provider);
+            }
+            """);
+        AssertClean(build);
+
+        var locks = new InMemoryConsulLockProvider();
+        var type = CompiledCode.Load(build.Output).GetType("Sync")!;
+        type.GetField("provider")!.SetValue(null, locks);
+        var result = await (Task<string>)type.GetMethod("SyncAsync")!.Invoke(null, ["github", CancellationToken.None])!;
+
+        Assert.Equal("sync/github github", result);
+        Assert.Equal(1, locks.GrantCount);
+    }
+
+    [Fact]
     public void Every_descriptor_links_to_its_page_in_the_repository()
     {
         var descriptors = typeof(LockedMethodGenerator).Assembly.GetType("ConsulLock.Aop.Generators.Diagnostics.DiagnosticDescriptors")!
