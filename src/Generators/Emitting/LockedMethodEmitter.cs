@@ -167,11 +167,10 @@ internal static class LockedMethodEmitter
 
     private static void WriteMethod(SourceWriter writer, LockedMethodSpec method)
     {
-        var settingsName = method.SettingsField;
         var parameters = string.Join(", ", method.Parameters.Select(p => $"{p.Prefix}{p.Type} {p.Name}"));
         writer.Line($"// The lock settings of {method.Name}, from its attribute.");
         writer.Line(GeneratedCode);
-        writer.Line($"private static readonly {Runtime}.CompilerServices.LockedMethodSettings {settingsName} = new(");
+        writer.Line($"private static readonly {Runtime}.CompilerServices.LockedMethodSettings {method.SettingsField} = new(");
         writer.Indent();
         WriteSettings(writer, method.Settings);
         writer.Outdent();
@@ -206,7 +205,7 @@ internal static class LockedMethodEmitter
         writer.Indent();
         writer.Line($"{method.Provider.Expression},");
         writer.Line($"{method.KeyVariable},");
-        writer.Line($"{settingsName},"); // named unlike anything the method declares, so nothing in it hides the field
+        writer.Line($"{method.SettingsField},"); // named unlike anything the method declares, so nothing in it hides the field
         // Qualified, so that a parameter named like the body does not stand in for it.
         var target = method.Body.IsStatic ? method.Type.QualifiedName : method.ThisCopyVariable ?? "this";
         writer.Line($"{method.ContextVariable} => {target}.{method.Body.Name}{method.Body.TypeArguments}({BodyArguments(method)}),");

@@ -148,7 +148,7 @@ internal sealed partial class LockedMethodParser
                     continue;
                 }
 
-                var access = (member.IsStatic ? type.ToDisplayString(SymbolDisplayFormat.FullyQualifiedFormat) : "this") + "." + SymbolText.Identifier(member.Name);
+                var access = (member.IsStatic ? type.ToDisplayString(SymbolText.TypeFormat) : "this") + "." + SymbolText.Identifier(member.Name);
                 yield return new ProviderCandidate(member.Name, access, $"the {(member is IFieldSymbol ? "field" : "property")} '{member.Name}'", false, member.IsStatic);
             }
 
@@ -164,21 +164,23 @@ internal sealed partial class LockedMethodParser
                 .Select(p => new ProviderCandidate(p.Name, SymbolText.Identifier(p.Name), $"the primary constructor parameter '{p.Name}'", false, IsPrimaryConstructorParameter: true));
 
     /// <summary>The parameters of the type's primary constructor; none for a record, whose parameters are its properties.</summary>
-    private IEnumerable<IParameterSymbol> PrimaryConstructorParameters()
+    private List<IParameterSymbol> PrimaryConstructorParameters()
     {
+        if (_primaryConstructorParameters is not null)
+        {
+            return _primaryConstructorParameters;
+        }
+
+        _primaryConstructorParameters = new List<IParameterSymbol>();
         foreach (var reference in _method.ContainingType.DeclaringSyntaxReferences)
         {
             if (reference.GetSyntax(_cancellationToken) is TypeDeclarationSyntax { ParameterList: { } list } declaration and not RecordDeclarationSyntax)
             {
                 var model = _compilation.GetSemanticModel(declaration.SyntaxTree);
-                foreach (var parameter in list.Parameters)
-                {
-                    if (model.GetDeclaredSymbol(parameter, _cancellationToken) is IParameterSymbol symbol)
-                    {
-                        yield return symbol;
-                    }
-                }
+                _primaryConstructorParameters.AddRange(list.Parameters.Select(p => model.GetDeclaredSymbol(p, _cancellationToken)).OfType<IParameterSymbol>());
             }
         }
+
+        return _primaryConstructorParameters;
     }
 }

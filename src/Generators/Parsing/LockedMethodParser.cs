@@ -44,6 +44,7 @@ internal sealed partial class LockedMethodParser
     private readonly List<(Diagnostic Diagnostic, string[] Arguments)> _diagnostics = new();
     private readonly CancellationToken _cancellationToken;
     private bool _canHavePlaceholder = true;
+    private List<IParameterSymbol>? _primaryConstructorParameters;
     private string _template = "";
 
     private LockedMethodParser(KnownTypes types, Compilation compilation, IMethodSymbol method, MethodDeclarationSyntax syntax, AttributeData attribute, CancellationToken cancellationToken)

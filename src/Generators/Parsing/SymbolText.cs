@@ -92,8 +92,8 @@ internal static class SymbolText
         var ns = type.ContainingNamespace is { IsGlobalNamespace: false } n
             ? n.ToDisplayString(SymbolDisplayFormat.FullyQualifiedFormat).Substring("global::".Length)
             : null;
-        var qualified = type.ToDisplayString(SymbolDisplayFormat.FullyQualifiedFormat);
-        var hint = new string(qualified.Replace("global::", "")
+        var qualified = type.ToDisplayString(TypeFormat);
+        var hint = new string(type.ToDisplayString(SymbolDisplayFormat.FullyQualifiedFormat).Replace("global::", "")
             .Select(c => char.IsLetterOrDigit(c) || c == '.' ? c : '_').ToArray());
         return new TypeHierarchy(ns, types.ToEquatableArray(), qualified, hint + ".ConsulLocked.g.cs");
     }
