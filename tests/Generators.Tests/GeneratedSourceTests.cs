@@ -257,6 +257,22 @@ public sealed class GeneratedSourceTests
         }
         """);
 
+    [Fact]
+    public void Parameters_named_like_what_the_generated_code_uses() => Verify("NameCollisions", """
+        namespace Sync;
+
+        public sealed partial class Syncer(IConsulLockProvider locks)
+        {
+            // Each parameter is named like something the generated code reads or declares: the provider (a primary
+            // constructor parameter, read through a member), its locals, the body, the settings field.
+            [ConsulLocked("sync/{locks}/{lockKey}")]
+            public partial Task SyncAsync(string locks, string lockKey, int lockContext, object SyncCoreAsync, string __SyncAsyncLockSettings, CancellationToken cancellationToken);
+
+            private Task SyncCoreAsync(string locks, string lockKey, int lockContext, object SyncCoreAsync, string __SyncAsyncLockSettings, CancellationToken cancellationToken) =>
+                Task.CompletedTask;
+        }
+        """);
+
     /// <summary>Checks the generated file against its snapshot; the compiler must find nothing, the generator only <paramref name="expectedErrors"/>.</summary>
     private static void Verify(string name, string source, params string[] expectedErrors)
     {

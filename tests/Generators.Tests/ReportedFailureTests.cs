@@ -391,6 +391,87 @@ public sealed class ReportedFailureTests
     }
 
     [Fact]
+    public async Task A_parameter_named_like_the_provider_member_is_the_placeholder_and_the_member_the_provider()
+    {
+        // Issue 19. Was CS0029 and CS1662: the generated code passed the string parameter 'provider' where it meant the
+        // static field 'provider'.
+        var build = CompiledCode.Build("""
+            public static partial class Sync
+            {
+                public static IConsulLockProvider provider = null!;
+
+                [ConsulLocked("sync/{provider}")]
+                public static partial Task<string> SyncAsync(string provider, CancellationToken cancellationToken);
+
+                private static Task<string> SyncCoreAsync(string provider, ConsulLockContext context, CancellationToken cancellationToken) =>
+                    Task.FromResult(context.Key + " " + provider);
+            }
+            """);
+        AssertClean(build);
+
+        var locks = new InMemoryConsulLockProvider();
+        var type = CompiledCode.Load(build.Output).GetType("Sync")!;
+        type.GetField("provider")!.SetValue(null, locks);
+        var result = await (Task<string>)type.GetMethod("SyncAsync")!.Invoke(null, ["github", CancellationToken.None])!;
+
+        Assert.Equal("sync/github github", result);
+        Assert.Equal(1, locks.GrantCount);
+    }
+
+    [Fact]
+    public async Task A_provider_member_hidden_by_a_derived_member_of_its_name_is_not_the_provider()
+    {
+        // Found with issue 19: 'this.Locks' read the derived string, not the base's provider (CS1503). C#'s member lookup
+        // finds the derived member, so the base's is no candidate; the primary-constructor parameter is. The namespace's
+        // keywords are escaped where the generated file reopens it.
+        var build = CompiledCode.Build("""
+            namespace Jobs.@event
+            {
+                public abstract class Worker
+                {
+                    protected IConsulLockProvider? Locks { get; init; }
+                }
+
+                public sealed partial class Importer(IConsulLockProvider locks) : Worker
+                {
+                    private new string Locks => "not a provider";
+
+                    [ConsulLocked("imports/{id}")]
+                    public partial Task<string> ImportAsync(int id, CancellationToken ct);
+
+                    private Task<string> ImportCoreAsync(int id, ConsulLockContext context, CancellationToken ct) => Task.FromResult(context.Key + " " + Locks);
+                }
+            }
+            """);
+        AssertClean(build);
+
+        var locks = new InMemoryConsulLockProvider();
+        var type = CompiledCode.Load(build.Output).GetType("Jobs.event.Importer")!;
+        var result = await (Task<string>)type.GetMethod("ImportAsync")!.Invoke(Activator.CreateInstance(type, locks), [7, CancellationToken.None])!;
+
+        Assert.Equal("imports/7 not a provider", result);
+        Assert.Equal(1, locks.GrantCount);
+    }
+
+    [Fact]
+    public void An_error_in_a_method_whose_parameter_hides_the_primary_constructor_provider_brings_no_CS9113()
+    {
+        // The placeholder written for a method with errors reads the provider through the same relay as a lock would.
+        var build = CompiledCode.Build("""
+            public sealed partial class Receiver(IConsulLockProvider locks)
+            {
+                [ConsulLocked("hooks/{nope}")]
+                public partial Task ReceiveAsync(string locks, CancellationToken ct);
+
+                private Task ReceiveCoreAsync(string locks, CancellationToken ct) => Task.CompletedTask;
+            }
+            """);
+
+        Assert.Equal(["CLA003"], build.Generator.Select(d => d.Id));
+        Assert.True(build.Compiler.Count == 0, string.Join("\n", build.Compiler) + "\n" + build.Generated);
+    }
+
+    [Fact]
     public void Every_descriptor_links_to_its_page_in_the_repository()
     {
         var descriptors = typeof(LockedMethodGenerator).Assembly.GetType("ConsulLock.Aop.Generators.Diagnostics.DiagnosticDescriptors")!

@@ -42,7 +42,6 @@ internal static class LockedMethodEmitter
             writer.Open($"{containing.Keyword} {containing.NameWithTypeParameters}");
         }
 
-        var settingsNames = new HashSet<string>();
         for (var i = 0; i < methods.Count; i++)
         {
             if (i > 0)
@@ -53,14 +52,14 @@ internal static class LockedMethodEmitter
             switch (methods[i])
             {
                 case LockedMethodSpec method:
-                    WriteMethod(writer, method, UniqueSettingsName(method, settingsNames));
+                    WriteMethod(writer, method);
                     break;
                 case PlaceholderMethodSpec placeholder:
                     WritePlaceholder(writer, placeholder);
                     break;
                 case ErrorOnlySpec { ProviderRead: { } provider } error:
                     writer.Line($"// Reads {provider}, so that the compiler does not add \"parameter is unread\" (CS9113) or \"field is never used\" to the CLA errors of {error.MethodName}.");
-                    writer.Line($"private {(error.ProviderIsStatic ? "static " : "")}void __ReadLockProviderFor{error.MethodName.TrimStart('@')}{i.ToString(CultureInfo.InvariantCulture)}() => _ = {provider};");
+                    writer.Line($"private {(error.ProviderIsStatic ? "static " : "")}void __ReadLockProviderFor{error.MethodName.TrimStart('@')}{i.ToString(CultureInfo.InvariantCulture)}() => {KeepAlive(provider)};");
                     break;
             }
         }
@@ -131,17 +130,47 @@ internal static class LockedMethodEmitter
         writer.Outdent();
         writer.Open();
         // Read, so that the compiler does not add "parameter is unread" (CS9113) or "field is never used" to our error.
-        writer.Line($"_ = {method.ProviderRead};");
+        writer.Line($"{KeepAlive(method.ProviderRead.Expression)};");
         writer.Line($"throw {exception};");
         writer.Close();
+        WriteRelay(writer, method.ProviderRead.Relay, method.Name);
     }
 
-    private static void WriteMethod(SourceWriter writer, LockedMethodSpec method, string settingsName)
+    /// <summary>
+    /// A read of <paramref name="expression"/> that no name of the user's changes: not <c>_ = x</c>, which assigns to
+    /// a parameter or member named <c>_</c> where there is one.
+    /// </summary>
+    private static string KeepAlive(string expression) => $"global::System.GC.KeepAlive({expression})";
+
+    /// <summary>The member that reads a primary-constructor parameter hidden inside the method (see <see cref="ProviderRelay"/>).</summary>
+    private static void WriteRelay(SourceWriter writer, ProviderRelay? relay, string methodName)
+    {
+        if (relay is null)
+        {
+            return;
+        }
+
+        writer.Line();
+        if (relay.InInitializer)
+        {
+            writer.Line($"// The primary constructor parameter '{relay.Parameter}', read here: in {methodName}, as in every member body, the member of that name hides it; an initializer sees it.");
+            writer.Line(GeneratedCode);
+            writer.Line($"private readonly {Runtime}.IConsulLockProvider? {relay.Member} = {relay.Parameter};");
+        }
+        else
+        {
+            writer.Line($"// The primary constructor parameter '{relay.Parameter}', read here: inside {methodName}, its parameter or type parameter of that name hides it.");
+            writer.Line(GeneratedCode);
+            writer.Line($"private {Runtime}.IConsulLockProvider? {relay.Member} => {relay.Parameter};");
+        }
+    }
+
+    private static void WriteMethod(SourceWriter writer, LockedMethodSpec method)
     {
         var parameters = string.Join(", ", method.Parameters.Select(p => $"{p.Prefix}{p.Type} {p.Name}"));
         writer.Line($"// The lock settings of {method.Name}, from its attribute.");
         writer.Line(GeneratedCode);
-        writer.Line($"private static readonly {Runtime}.CompilerServices.LockedMethodSettings {settingsName} = new(");
+        writer.Line($"private static readonly {Runtime}.CompilerServices.LockedMethodSettings {method.SettingsField} = new(");
         writer.Indent();
         WriteSettings(writer, method.Settings);
         writer.Outdent();
@@ -159,11 +188,12 @@ internal static class LockedMethodEmitter
 
         writer.Outdent();
         writer.Open();
-        writer.Line($"var {method.KeyVariable} = {KeyExpression(method.Key)};");
+        // Types written out, not 'var': a type of the user's named 'var' would change what 'var' means.
+        writer.Line($"string {method.KeyVariable} = {KeyExpression(method.Key)};");
 
         if (method.ThisCopyVariable is not null)
         {
-            writer.Line($"var {method.ThisCopyVariable} = this;");
+            writer.Line($"{method.Type.QualifiedName} {method.ThisCopyVariable} = this;");
         }
 
         var runner = method.ReturnKind switch
@@ -175,12 +205,14 @@ internal static class LockedMethodEmitter
         writer.Indent();
         writer.Line($"{method.Provider.Expression},");
         writer.Line($"{method.KeyVariable},");
-        writer.Line($"{settingsName},");
-        var target = method.ThisCopyVariable is null || method.Body.IsStatic ? "" : method.ThisCopyVariable + ".";
-        writer.Line($"{method.ContextVariable} => {target}{method.Body.Name}{method.Body.TypeArguments}({BodyArguments(method)}),");
+        writer.Line($"{method.SettingsField},"); // named unlike anything the method declares, so nothing in it hides the field
+        // Qualified, so that a parameter named like the body does not stand in for it.
+        var target = method.Body.IsStatic ? method.Type.QualifiedName : method.ThisCopyVariable ?? "this";
+        writer.Line($"{method.ContextVariable} => {target}.{method.Body.Name}{method.Body.TypeArguments}({BodyArguments(method)}),");
         writer.Line($"{method.CancellationTokenParameter ?? "default"});");
         writer.Outdent();
         writer.Close();
+        WriteRelay(writer, method.Provider.Relay, method.Name);
     }
 
     private static string KeyExpression(EquatableArray<KeyPart> key)
@@ -258,16 +290,4 @@ internal static class LockedMethodEmitter
 
     private static string Duration(DurationSpec duration) =>
         $"global::System.TimeSpan.FromTicks({duration.Ticks.ToString(CultureInfo.InvariantCulture)}) /* {duration.Text.Replace("*/", "* /")} */";
-
-    private static string UniqueSettingsName(LockedMethodSpec method, HashSet<string> taken)
-    {
-        var name = "__" + method.Name.TrimStart('@') + "LockSettings";
-        var candidate = name;
-        for (var i = 2; !taken.Add(candidate); i++)
-        {
-            candidate = name + i.ToString(CultureInfo.InvariantCulture);
-        }
-
-        return candidate;
-    }
 }

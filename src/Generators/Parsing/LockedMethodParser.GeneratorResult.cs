@@ -28,7 +28,7 @@ internal sealed partial class LockedMethodParser
                 _ => attribute.ApplicationSyntaxReference?.GetSyntax(cancellationToken).GetLocation() ?? node.GetLocation(),
             };
             var error = DiagnosticInfo.From(Diagnostic.Create(DiagnosticDescriptors.NoLockCanBeGenerated, location, what), new[] { what });
-            var hierarchy = target?.ContainingType is { } containing ? SymbolText.Hierarchy(containing) : new TypeHierarchy(null, EquatableArray<ContainingType>.Empty, "ConsulLocked.Errors.g.cs");
+            var hierarchy = target?.ContainingType is { } containing ? SymbolText.Hierarchy(containing) : new TypeHierarchy(null, EquatableArray<ContainingType>.Empty, "", "ConsulLocked.Errors.g.cs");
             return new ParseResult(Forced(hierarchy, new[] { error }, compilation, node.SyntaxTree), new[] { error }.ToEquatableArray());
         }
 

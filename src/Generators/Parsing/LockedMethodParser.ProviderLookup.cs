@@ -11,10 +11,9 @@ internal sealed partial class LockedMethodParser
 {
     private static readonly ProviderSpec s_defaultProvider = new("global::ConsulLock.Aop.ConsulLocking.Default", "ConsulLocking.Default");
 
-    private sealed record ProviderCandidate(string Name, string Expression, string Description, bool IsParameter, bool IsStatic = false)
-    {
-        public ProviderSpec Spec => new(Expression, Description);
-    }
+    /// <param name="Expression">How code in the type reads it where no name of the method hides it.</param>
+    /// <param name="IsPrimaryConstructorParameter">The one kind of candidate that cannot be qualified: see <see cref="SpecFor"/>.</param>
+    private sealed record ProviderCandidate(string Name, string Expression, string Description, bool IsParameter, bool IsStatic = false, bool IsPrimaryConstructorParameter = false);
 
     /// <summary>
     /// The provider, in this order: the one <c>Provider = nameof(…)</c> names; a parameter of the method; a field or
@@ -31,7 +30,30 @@ internal sealed partial class LockedMethodParser
             return null;
         }
 
-        return chosen?.Spec ?? s_defaultProvider;
+        return chosen is null ? s_defaultProvider : SpecFor(chosen);
+    }
+
+    /// <summary>
+    /// What the generated method reads. Members are qualified where they are found (<c>this.</c>, or the type's name for
+    /// static ones), so a parameter named like them does not capture them (issue 19). A primary-constructor parameter
+    /// has no qualified form: where a parameter or type parameter of the method, or a member of the type, has its name,
+    /// it is read through a member the generated code adds (<see cref="ProviderRelay"/>).
+    /// </summary>
+    private ProviderSpec SpecFor(ProviderCandidate candidate)
+    {
+        if (!candidate.IsPrimaryConstructorParameter)
+        {
+            return new ProviderSpec(candidate.Expression, candidate.Description);
+        }
+
+        var hiddenByMember = MemberHides(candidate.Name);
+        if (!hiddenByMember && !NamesInMethod().Contains(candidate.Name))
+        {
+            return new ProviderSpec(candidate.Expression, candidate.Description);
+        }
+
+        var relay = FreeMemberName("LockProvider");
+        return new ProviderSpec("this." + relay, candidate.Description, new ProviderRelay(relay, candidate.Expression, hiddenByMember));
     }
 
     /// <summary>
@@ -41,6 +63,10 @@ internal sealed partial class LockedMethodParser
     /// </summary>
     private string? ProviderToRead() =>
         ChooseProvider(out var problem) is { IsParameter: false } candidate && problem is null ? candidate.Expression : null;
+
+    /// <summary>As <see cref="ProviderToRead"/>, read from inside the method, where its own names may hide it.</summary>
+    private ProviderSpec? ProviderToReadInMethod() =>
+        ChooseProvider(out var problem) is { IsParameter: false } candidate && problem is null ? SpecFor(candidate) : null;
 
     /// <summary>Whether the provider <see cref="ProviderToRead"/> returns is a static member, readable from a static context.</summary>
     private bool ProviderToReadIsStatic() => ChooseProvider(out _) is { IsStatic: true };
@@ -90,53 +116,71 @@ internal sealed partial class LockedMethodParser
             .Where(p => p.RefKind == RefKind.None && _types.IsProvider(p.Type))
             .Select(p => new ProviderCandidate(p.Name, SymbolText.Identifier(p.Name), $"the parameter '{p.Name}'", true));
 
+    /// <summary>
+    /// The provider members the method's type can read, as C#'s member lookup finds them: a member of a more derived
+    /// type (an override, or any member of the same name) hides those of its bases, so the generated code's
+    /// <c>this.name</c> or <c>Type.name</c> reads the candidate itself.
+    /// </summary>
     private IEnumerable<ProviderCandidate> MemberCandidates()
     {
-        var seen = new HashSet<string>();
-        foreach (var type in BaseTypes(_method.ContainingType))
+        var type = _method.ContainingType;
+        var hidden = new HashSet<string>();
+        foreach (var declaring in BaseTypes(type))
         {
-            foreach (var member in type.GetMembers())
+            var declared = new List<string>();
+            foreach (var member in declaring.GetMembers())
             {
                 _cancellationToken.ThrowIfCancellationRequested();
+                if (hidden.Contains(member.Name) || !_compilation.IsSymbolAccessibleWithin(member, type))
+                {
+                    continue;
+                }
+
+                declared.Add(member.Name);
                 var memberType = member switch
                 {
                     IFieldSymbol { IsImplicitlyDeclared: false } field => field.Type,
                     IPropertySymbol { GetMethod: not null, Parameters.Length: 0 } property => property.Type,
                     _ => null,
                 };
-                if (memberType is null || !_types.IsProvider(memberType) || (_method.IsStatic && !member.IsStatic)
-                    || !_compilation.IsSymbolAccessibleWithin(member, _method.ContainingType) || !seen.Add(member.Name))
+                if (memberType is null || !_types.IsProvider(memberType) || (_method.IsStatic && !member.IsStatic))
                 {
                     continue;
                 }
 
-                var access = member.IsStatic ? SymbolText.Identifier(member.Name) : "this." + SymbolText.Identifier(member.Name);
+                var access = (member.IsStatic ? type.ToDisplayString(SymbolText.TypeFormat) : "this") + "." + SymbolText.Identifier(member.Name);
                 yield return new ProviderCandidate(member.Name, access, $"the {(member is IFieldSymbol ? "field" : "property")} '{member.Name}'", false, member.IsStatic);
             }
+
+            hidden.UnionWith(declared);
         }
     }
 
-    private IEnumerable<ProviderCandidate> PrimaryConstructorCandidates()
+    private IEnumerable<ProviderCandidate> PrimaryConstructorCandidates() =>
+        _method.IsStatic
+            ? Enumerable.Empty<ProviderCandidate>()
+            : PrimaryConstructorParameters()
+                .Where(p => _types.IsProvider(p.Type))
+                .Select(p => new ProviderCandidate(p.Name, SymbolText.Identifier(p.Name), $"the primary constructor parameter '{p.Name}'", false, IsPrimaryConstructorParameter: true));
+
+    /// <summary>The parameters of the type's primary constructor; none for a record, whose parameters are its properties.</summary>
+    private List<IParameterSymbol> PrimaryConstructorParameters()
     {
-        if (_method.IsStatic)
+        if (_primaryConstructorParameters is not null)
         {
-            yield break;
+            return _primaryConstructorParameters;
         }
 
+        _primaryConstructorParameters = new List<IParameterSymbol>();
         foreach (var reference in _method.ContainingType.DeclaringSyntaxReferences)
         {
-            // A record's parameters are its properties, found above.
             if (reference.GetSyntax(_cancellationToken) is TypeDeclarationSyntax { ParameterList: { } list } declaration and not RecordDeclarationSyntax)
             {
                 var model = _compilation.GetSemanticModel(declaration.SyntaxTree);
-                foreach (var parameter in list.Parameters)
-                {
-                    if (model.GetDeclaredSymbol(parameter, _cancellationToken) is IParameterSymbol symbol && _types.IsProvider(symbol.Type))
-                    {
-                        yield return new ProviderCandidate(symbol.Name, SymbolText.Identifier(symbol.Name), $"the primary constructor parameter '{symbol.Name}'", false);
-                    }
-                }
+                _primaryConstructorParameters.AddRange(list.Parameters.Select(p => model.GetDeclaredSymbol(p, _cancellationToken)).OfType<IParameterSymbol>());
             }
         }
+
+        return _primaryConstructorParameters;
     }
 }

@@ -44,6 +44,7 @@ internal sealed partial class LockedMethodParser
     private readonly List<(Diagnostic Diagnostic, string[] Arguments)> _diagnostics = new();
     private readonly CancellationToken _cancellationToken;
     private bool _canHavePlaceholder = true;
+    private List<IParameterSymbol>? _primaryConstructorParameters;
     private string _template = "";
 
     private LockedMethodParser(KnownTypes types, Compilation compilation, IMethodSymbol method, MethodDeclarationSyntax syntax, AttributeData attribute, CancellationToken cancellationToken)
@@ -134,7 +135,7 @@ internal sealed partial class LockedMethodParser
             return null;
         }
 
-        var parameterNames = new HashSet<string>(_method.Parameters.Select(p => p.Name));
+        var taken = NamesTakenForLocals();
         return new LockedMethodSpec(
             SymbolText.Hierarchy(_method.ContainingType),
             string.Join(" ", _syntax.Modifiers.Select(m => m.Text)),
@@ -151,18 +152,19 @@ internal sealed partial class LockedMethodParser
             keyTemplate!,
             key.Value,
             settings,
+            FreeMemberName("LockSettings"),
             body,
             provider,
             _method.Parameters.FirstOrDefault(p => _types.IsCancellationToken(p.Type)) is { } token ? SymbolText.Identifier(token.Name) : null,
-            SymbolText.UnusedName("lockKey", parameterNames),
-            SymbolText.UnusedName("lockContext", parameterNames),
-            _method.ContainingType.IsValueType && !_method.IsStatic && !body.IsStatic ? SymbolText.UnusedName("self", parameterNames) : null);
+            SymbolText.UnusedName("lockKey", taken),
+            SymbolText.UnusedName("lockContext", taken),
+            _method.ContainingType.IsValueType && !_method.IsStatic && !body.IsStatic ? SymbolText.UnusedName("self", taken) : null);
     }
 
     /// <summary>An implementing part the user wrote (the analyzer also sees the generator's own, in its .ConsulLocked.g.cs file).</summary>
     private bool HasHandWrittenImplementation() =>
         _method.PartialImplementationPart is { } implementation
-        && implementation.DeclaringSyntaxReferences.Any(r => !r.SyntaxTree.FilePath.EndsWith(".ConsulLocked.g.cs", StringComparison.Ordinal));
+        && implementation.DeclaringSyntaxReferences.Any(r => !IsGeneratedFile(r.SyntaxTree));
 
     /// <summary>
     /// The constraints the implementing declaration repeats: none for an override, whose constraints are inherited
@@ -207,7 +209,7 @@ internal sealed partial class LockedMethodParser
             SymbolText.Identifier(_method.Name),
             $"{string.Join(" ", _syntax.Modifiers.Select(m => m.Text))} {returns} {SymbolText.Identifier(_method.Name)}{SymbolText.TypeParameterList(_method)}({parameters})",
             Constraints(),
-            ProviderToRead());
+            ProviderToReadInMethod());
     }
 
     private bool AllContainingTypesArePartial()

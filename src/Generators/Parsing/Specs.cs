@@ -23,7 +23,7 @@ internal abstract record MethodSpec(TypeHierarchy Type, EquatableArray<string> F
 /// does not add "parameter is unread" (CS9113) or "field is never used" to our error.
 /// </param>
 internal sealed record PlaceholderMethodSpec(
-    TypeHierarchy Type, EquatableArray<string> ForcedErrors, string Name, string Signature, EquatableArray<string> Constraints, string? ProviderRead)
+    TypeHierarchy Type, EquatableArray<string> ForcedErrors, string Name, string Signature, EquatableArray<string> Constraints, ProviderSpec? ProviderRead)
     : MethodSpec(Type, ForcedErrors);
 
 /// <summary>
@@ -36,8 +36,16 @@ internal sealed record ErrorOnlySpec(TypeHierarchy Type, EquatableArray<string> 
 
 /// <summary>One <c>[ConsulLocked]</c> method, ready to emit.</summary>
 /// <remarks>
+/// <para>
 /// <see cref="ThisCopyVariable"/> is set for instance methods of structs, whose lambdas cannot capture <c>this</c>;
 /// an instance body runs on a copy, as an async struct method does.
+/// </para>
+/// <para>
+/// The user's names must not change what the generated code means (issue 19): the locals' names avoid every name the
+/// method declares (<see cref="KeyVariable"/>, <see cref="ContextVariable"/>, <see cref="ThisCopyVariable"/>), the
+/// members it adds avoid every member name of the type (<see cref="SettingsField"/>), and what it refers to is
+/// qualified (<c>global::</c> types, <c>this.</c> or the type's name for members; see <see cref="ProviderSpec"/>).
+/// </para>
 /// </remarks>
 internal sealed record LockedMethodSpec(
     TypeHierarchy Type,
@@ -52,6 +60,7 @@ internal sealed record LockedMethodSpec(
     string KeyTemplate,
     EquatableArray<KeyPart> Key,
     LockSettingsSpec Settings,
+    string SettingsField,
     BodyCallSpec Body,
     ProviderSpec Provider,
     string? CancellationTokenParameter,
@@ -60,7 +69,8 @@ internal sealed record LockedMethodSpec(
     string? ThisCopyVariable) : MethodSpec(Type, EquatableArray<string>.Empty);
 
 /// <summary>The namespace and the chain of containing types, outermost first, so the emitter can reopen them.</summary>
-internal sealed record TypeHierarchy(string? Namespace, EquatableArray<ContainingType> Types, string HintName);
+/// <param name="QualifiedName">The type as its own code names it, <c>global::</c> qualified: <c>global::Shop.Outer&lt;T&gt;.Orders</c>.</param>
+internal sealed record TypeHierarchy(string? Namespace, EquatableArray<ContainingType> Types, string QualifiedName, string HintName);
 
 /// <summary>A containing type as it is reopened: <c>partial record struct Outer&lt;T&gt;</c>.</summary>
 internal sealed record ContainingType(string Keyword, string NameWithTypeParameters);
@@ -111,4 +121,21 @@ internal enum BodyExtra
 internal sealed record BodyCallSpec(string Name, string TypeArguments, BodyExtra Extra, bool IsStatic);
 
 /// <summary>Where the lock provider comes from: a member of the containing type, or <c>ConsulLocking.Default</c>.</summary>
-internal sealed record ProviderSpec(string Expression, string Description);
+/// <param name="Expression">
+/// What the generated method reads: a parameter by name, <c>this.member</c>, <c>global::Type.member</c> for a static
+/// member, a primary-constructor parameter by name, or <c>this.</c> and the member of a <paramref name="Relay"/>.
+/// </param>
+/// <param name="Relay">Set when a name of the user's hides the primary-constructor parameter inside the method.</param>
+internal sealed record ProviderSpec(string Expression, string Description, ProviderRelay? Relay = null);
+
+/// <summary>
+/// A member the generated code adds to read a primary-constructor parameter that a name of the user's hides inside the
+/// method; <c>this.</c><see cref="Member"/> is then the provider.
+/// </summary>
+/// <param name="Parameter">The primary-constructor parameter, as an identifier.</param>
+/// <param name="InInitializer">
+/// A field set in its initializer, for a parameter that a member of the type hides: in member bodies that name means
+/// the member, in initializers the parameter. Otherwise (a parameter of the method hides it) a property that reads it,
+/// since an initializer beside a captured parameter would be warning CS9124.
+/// </param>
+internal sealed record ProviderRelay(string Member, string Parameter, bool InInitializer);

@@ -88,9 +88,13 @@ internal static class SymbolText
             types.Insert(0, new ContainingType(modifiers + " " + keyword, name));
         }
 
-        var ns = type.ContainingNamespace is { IsGlobalNamespace: false } n ? n.ToDisplayString() : null;
+        // Keywords escaped (namespace @event.@class), as the fully qualified format writes them.
+        var ns = type.ContainingNamespace is { IsGlobalNamespace: false } n
+            ? n.ToDisplayString(SymbolDisplayFormat.FullyQualifiedFormat).Substring("global::".Length)
+            : null;
+        var qualified = type.ToDisplayString(TypeFormat);
         var hint = new string(type.ToDisplayString(SymbolDisplayFormat.FullyQualifiedFormat).Replace("global::", "")
             .Select(c => char.IsLetterOrDigit(c) || c == '.' ? c : '_').ToArray());
-        return new TypeHierarchy(ns, types.ToEquatableArray(), hint + ".ConsulLocked.g.cs");
+        return new TypeHierarchy(ns, types.ToEquatableArray(), qualified, hint + ".ConsulLocked.g.cs");
     }
 }

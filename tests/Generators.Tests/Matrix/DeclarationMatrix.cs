@@ -7,7 +7,8 @@ namespace ConsulLock.Aop.Generators.Tests.Matrix;
 /// Valid <c>[ConsulLocked]</c> declarations built from the axes a user varies: return type, placeholder kind, where the
 /// token and the context go, the kind of method, the kind of containing type and namespace, and where the provider
 /// comes from. Each axis value meets every value of the others in rotation, so a few thousand declarations cover
-/// every pair of values.
+/// every pair of values. The names the user gives things are one more axis, built by <see cref="NameCollisionAxis"/>
+/// on the same declarations.
 /// </summary>
 internal static class DeclarationMatrix
 {
@@ -112,6 +113,9 @@ internal enum ContainerKind
     GenericClass,
     FileScopedNamespace,
     GlobalNamespace,
+
+    /// <summary>A static class: its methods are static.</summary>
+    StaticClass,
 }
 
 internal enum ProviderKind
@@ -125,14 +129,32 @@ internal enum ProviderKind
 }
 
 /// <summary>One declaration of the matrix: its source, and how to call it and what key it must lock.</summary>
-internal sealed record Declaration(int N, string Returns, PlaceholderKind Placeholder, TokenShape Token, MethodKind RequestedMethod, ContainerKind Container, ProviderKind RequestedProvider)
+/// <param name="Collision">
+/// For the name-collision axis (<see cref="NameCollisionAxis"/>): a name the generated code uses, given to something of
+/// the user's. Such a declaration lives in a namespace of its own, <c>Matrix.C&lt;N&gt;</c>, so that what it declares
+/// meets no other declaration of its batch.
+/// </param>
+/// <remarks>
+/// The source names every type with <c>global::</c>, as code must that has a type named <c>Task</c> or a namespace
+/// named <c>System</c> in scope: what a declaration of the collision axis means does not depend on the names it adds.
+/// </remarks>
+internal sealed record Declaration(
+    int N, string Returns, PlaceholderKind Placeholder, TokenShape Token, MethodKind RequestedMethod, ContainerKind Container, ProviderKind RequestedProvider,
+    NameCollision? Collision = null)
 {
+    private const string Tasks = "global::System.Threading.Tasks.";
+    private const string CancellationToken = "global::System.Threading.CancellationToken";
+    private const string ProviderType = "global::ConsulLock.Aop.IConsulLockProvider";
+
     private bool IsStruct => Container is ContainerKind.Struct or ContainerKind.RecordStruct;
 
     private bool IsRecord => Container is ContainerKind.Record or ContainerKind.RecordStruct;
 
-    /// <summary>Structs cannot inherit: their override, virtual and new become plain instance methods.</summary>
-    public MethodKind Method => IsStruct && RequestedMethod is MethodKind.Override or MethodKind.Virtual or MethodKind.New ? MethodKind.Instance : RequestedMethod;
+    /// <summary>Structs cannot inherit: their override, virtual and new become plain instance methods. A static class has static methods only.</summary>
+    public MethodKind Method =>
+        Container == ContainerKind.StaticClass ? MethodKind.Static
+        : IsStruct && RequestedMethod is MethodKind.Override or MethodKind.Virtual or MethodKind.New ? MethodKind.Instance
+        : RequestedMethod;
 
     /// <summary>A static method cannot use an instance member: it gets a static member or a parameter instead.</summary>
     public ProviderKind Provider => Method != MethodKind.Static
@@ -146,36 +168,57 @@ internal sealed record Declaration(int N, string Returns, PlaceholderKind Placeh
 
     public string TypeName => "T" + N.ToString(CultureInfo.InvariantCulture);
 
+    /// <summary>The colliding name when <see cref="Collision"/> puts it in <paramref name="role"/>, else null.</summary>
+    private string? Colliding(NameRole role) => Collision is { } collision && collision.Role == role ? collision.Name : null;
+
+    /// <summary>The declaration's namespace, or null for the global namespace.</summary>
+    public string? Namespace => Container == ContainerKind.GlobalNamespace
+        ? Colliding(NameRole.Namespace)
+        : Collision is null ? "Matrix" : $"Matrix.C{N.ToString(CultureInfo.InvariantCulture)}" + (Colliding(NameRole.Namespace) is { } last ? "." + last : "");
+
     /// <summary>The name reflection finds the type by (open generic for the generic container).</summary>
-    public string MetadataName => Container switch
+    public string MetadataName
     {
-        ContainerKind.GlobalNamespace => TypeName,
-        ContainerKind.Nested => $"Matrix.Outer{N}+{TypeName}",
-        ContainerKind.GenericClass => $"Matrix.{TypeName}`1",
-        _ => "Matrix." + TypeName,
-    };
+        get
+        {
+            var prefix = Namespace is null ? "" : Namespace + ".";
+            return Container switch
+            {
+                ContainerKind.Nested => $"{prefix}Outer{N}+{TypeName}",
+                ContainerKind.GenericClass => $"{prefix}{TypeName}`1",
+                _ => prefix + TypeName,
+            };
+        }
+    }
 
     private bool HasItem => Placeholder == PlaceholderKind.GenericTypeParameter;
 
     private bool HasTag => Method == MethodKind.Generic;
 
-    public Type[] MethodTypeArguments => [.. HasItem ? [typeof(int)] : Array.Empty<Type>(), .. HasTag ? [typeof(string)] : Array.Empty<Type>()];
+    /// <summary>A method type parameter named by the collision; in a generic class, the class's type parameter takes the name instead.</summary>
+    private string? CollidingMethodTypeParameter => Container == ContainerKind.GenericClass ? null : Colliding(NameRole.TypeParameter);
 
-    private string TypeParameters =>
-        HasItem || HasTag ? "<" + string.Join(", ", new[] { HasItem ? "TItem" : null, HasTag ? "TTag" : null }.OfType<string>()) + ">" : "";
+    private string ClassTypeParameter => (Container == ContainerKind.GenericClass ? Colliding(NameRole.TypeParameter) : null) ?? "TKey";
+
+    private IEnumerable<string> MethodTypeParameters =>
+        new[] { HasItem ? "TItem" : null, HasTag ? "TTag" : null, CollidingMethodTypeParameter }.OfType<string>();
+
+    public Type[] MethodTypeArguments => [.. MethodTypeParameters.Select(name => name == "TItem" ? typeof(int) : typeof(string))];
+
+    private string TypeParameters => MethodTypeParameters.Any() ? "<" + string.Join(", ", MethodTypeParameters) + ">" : "";
 
     private string Constraints => (HasItem ? " where TItem : notnull" : "") + (HasTag ? " where TTag : class" : "");
 
     private (string Declared, string Key) PlaceholderPart => Placeholder switch
     {
         PlaceholderKind.Plain => ("int id", "{id}"),
-        PlaceholderKind.MemberPathAndPlain => ("Order order, string kind", "{order.Customer.Id}/{kind}"),
+        PlaceholderKind.MemberPathAndPlain => ("global::Order order, string kind", "{order.Customer.Id}/{kind}"),
         PlaceholderKind.NullableValue => ("int? batch", "{batch}"),
-        PlaceholderKind.Enum => ("Color color", "{color}"),
-        PlaceholderKind.Guid => ("System.Guid guid", "{guid}"),
-        PlaceholderKind.DateTime => ("System.DateTime at", "{at}"),
+        PlaceholderKind.Enum => ("global::Color color", "{color}"),
+        PlaceholderKind.Guid => ("global::System.Guid guid", "{guid}"),
+        PlaceholderKind.DateTime => ("global::System.DateTime at", "{at}"),
         PlaceholderKind.GenericTypeParameter => ("TItem item", "{item}"),
-        PlaceholderKind.Format => ("System.DateTime day", "{day:yyyy-MM-dd}"),
+        PlaceholderKind.Format => ("global::System.DateTime day", "{day:yyyy-MM-dd}"),
         PlaceholderKind.AngleString => ("string name", "<name>"),
         _ => throw new InvalidOperationException(),
     };
@@ -205,28 +248,65 @@ internal sealed record Declaration(int N, string Returns, PlaceholderKind Placeh
 
     public string KeyPrefix => $"m/{N}/";
 
-    /// <summary>The parameters the declaration and its body share: the provider, if passed in, and the placeholders' values.</summary>
-    private IEnumerable<string> SharedParameters =>
-        Provider == ProviderKind.Parameter ? ["IConsulLockProvider locks", PlaceholderPart.Declared] : [PlaceholderPart.Declared];
+    /// <summary>The value the run passes to <see cref="NamedParameter"/>, and so the key's last segment.</summary>
+    public const string NamedParameterValue = "named";
 
-    private string DeclaredParameters => string.Join(", ", SharedParameters.Concat(HasTokenParameter ? ["CancellationToken ct"] : []));
+    /// <summary>The key a run must hold while the body runs.</summary>
+    public string ExpectedKey => KeyPrefix + Arguments.Key + (NamedParameter is null ? "" : "/" + NamedParameterValue);
 
-    private string BodyParameters => string.Join(", ", SharedParameters.Concat(Token switch
+    /// <summary>
+    /// The provider's name: the member, primary-constructor parameter or parameter the lock reads, null for
+    /// <c>ConsulLocking.Default</c>. The parameter collision gives it the colliding name, beside a parameter of that
+    /// name (issue 19's shape: a member <c>provider</c> and a parameter <c>provider</c>); the member collision gives it
+    /// to a class's primary-constructor parameter, which the member of that name then hides in member bodies.
+    /// </summary>
+    public string? ProviderName => Provider == ProviderKind.Default ? null : Colliding(NameRole.Parameter) ?? Provider switch
     {
-        TokenShape.TokenLast => ["CancellationToken ct"],
-        TokenShape.ContextLast => ["ConsulLockContext context"],
-        TokenShape.ContextBeforeToken => ["ConsulLockContext context", "CancellationToken ct"],
-        _ => ["CancellationToken lost"],
-    }));
+        ProviderKind.PrimaryConstructor when !IsRecord && Colliding(NameRole.Member) is { } member => member,
+        ProviderKind.Field => "_locks",
+        ProviderKind.Property => "Locks",
+        ProviderKind.StaticMember => "SharedLocks",
+        ProviderKind.PrimaryConstructor => IsRecord ? "Locks" : "locks",
+        _ => "locks",
+    };
+
+    /// <summary>A string parameter, in the key as its last placeholder, named by the parameter collision (unless the provider is the parameter of that name).</summary>
+    public string? NamedParameter => Provider == ProviderKind.Parameter ? null : Colliding(NameRole.Parameter);
+
+    /// <summary>The parameters the declaration and its body share: the provider, if passed in, the named parameter, and the placeholders' values.</summary>
+    private IEnumerable<string> SharedParameters =>
+        new[] { Provider == ProviderKind.Parameter ? $"{ProviderType} {ProviderName}" : null, NamedParameter is { } named ? "string " + named : null, PlaceholderPart.Declared }.OfType<string>();
+
+    private string DeclaredParameters => string.Join(", ", SharedParameters.Concat(HasTokenParameter ? [CancellationToken + " ct"] : []));
+
+    private IEnumerable<string> BodyOnlyParameters => Token switch
+    {
+        TokenShape.TokenLast => [CancellationToken + " ct"],
+        TokenShape.ContextLast => ["global::ConsulLock.Aop.ConsulLockContext context"],
+        TokenShape.ContextBeforeToken => ["global::ConsulLock.Aop.ConsulLockContext context", CancellationToken + " ct"],
+        _ => [CancellationToken + " lost"],
+    };
+
+    private string BodyParameters => string.Join(", ", SharedParameters.Concat(BodyOnlyParameters));
+
+    /// <summary>The names of the method's and its body's parameters and type parameters, which a parameter or method type parameter may not repeat.</summary>
+    public IEnumerable<string> MethodScopeNames =>
+        SharedParameters.Concat(BodyOnlyParameters).SelectMany(p => p.Split(", ")).Select(p => p[(p.LastIndexOf(' ') + 1)..]).Concat(MethodTypeParameters);
+
+    /// <summary>The names of the containing type's own members and type parameters, which a member may not repeat.</summary>
+    public IEnumerable<string> TypeScopeNames =>
+        new[] { TypeName, "RunAsync", "RunCoreAsync", Provider is ProviderKind.Field or ProviderKind.Property or ProviderKind.StaticMember || (IsRecord && Provider == ProviderKind.PrimaryConstructor) ? ProviderName : null, Container == ContainerKind.GenericClass ? ClassTypeParameter : null }.OfType<string>();
 
     public bool HasTokenParameter => Token is TokenShape.TokenLast or TokenShape.ContextBeforeToken;
 
+    private string ReturnType => Tasks + Returns;
+
     private string Result => Returns switch
     {
-        "Task" => "Task.CompletedTask",
-        "Task<int>" => "Task.FromResult(1)",
+        "Task" => Tasks + "Task.CompletedTask",
+        "Task<int>" => Tasks + "Task.FromResult(1)",
         "ValueTask" => "default",
-        _ => "new ValueTask<string>(\"done\")",
+        _ => $"new {Tasks}ValueTask<string>(\"done\")",
     };
 
     private string BaseKeyword => IsRecord ? "record" : "class";
@@ -235,43 +315,48 @@ internal sealed record Declaration(int N, string Returns, PlaceholderKind Placeh
     public string Source()
     {
         var text = new StringBuilder();
-        text.AppendLine("using System.Threading;").AppendLine("using System.Threading.Tasks;").AppendLine("using ConsulLock.Aop;");
-        var blockNamespace = Container is not (ContainerKind.GlobalNamespace or ContainerKind.FileScopedNamespace);
+        var blockNamespace = Namespace is not null && Container != ContainerKind.FileScopedNamespace;
         if (Container == ContainerKind.FileScopedNamespace)
         {
-            text.AppendLine("namespace Matrix;");
+            text.AppendLine(CultureInfo.InvariantCulture, $"namespace {Namespace};");
         }
         else if (blockNamespace)
         {
-            text.AppendLine("namespace Matrix").AppendLine("{");
+            text.AppendLine(CultureInfo.InvariantCulture, $"namespace {Namespace}").AppendLine("{");
         }
 
-        var signature = $"{Returns} RunAsync{TypeParameters}({DeclaredParameters})";
+        if (Colliding(NameRole.Type) is { } typeName)
+        {
+            text.AppendLine(NameCollisionAxis.TypeDeclaration(typeName, Collision!.Variant));
+        }
+
+        var signature = $"{ReturnType} RunAsync{TypeParameters}({DeclaredParameters})";
         var baseName = "B" + N.ToString(CultureInfo.InvariantCulture);
         if (Method is MethodKind.Override or MethodKind.New)
         {
             var member = Method == MethodKind.Override
                 ? $"public abstract {signature}{Constraints};"
-                : $"public {signature}{Constraints} => throw new System.NotSupportedException();";
+                : $"public {signature}{Constraints} => throw new global::System.NotSupportedException();";
             text.AppendLine(CultureInfo.InvariantCulture, $"public abstract {BaseKeyword} {baseName} {{ {member} }}");
         }
 
         var keyword = Container switch
         {
-            ContainerKind.Struct => "struct",
-            ContainerKind.Record => "record",
-            ContainerKind.RecordStruct => "record struct",
-            _ => "class",
+            ContainerKind.StaticClass => "static partial class",
+            ContainerKind.Struct => "partial struct",
+            ContainerKind.Record => "partial record",
+            ContainerKind.RecordStruct => "partial record struct",
+            _ => "partial class",
         };
-        var header = new StringBuilder($"public partial {keyword} {TypeName}");
+        var header = new StringBuilder($"public {keyword} {TypeName}");
         if (Container == ContainerKind.GenericClass)
         {
-            header.Append("<TKey>");
+            header.Append('<').Append(ClassTypeParameter).Append('>');
         }
 
         if (Provider == ProviderKind.PrimaryConstructor)
         {
-            header.Append(IsRecord ? "(IConsulLockProvider Locks)" : "(IConsulLockProvider locks)");
+            header.Append(CultureInfo.InvariantCulture, $"({ProviderType} {ProviderName})");
         }
 
         if (Method is MethodKind.Override or MethodKind.New)
@@ -288,16 +373,21 @@ internal sealed record Declaration(int N, string Returns, PlaceholderKind Placeh
         switch (Provider)
         {
             case ProviderKind.Field:
-                text.AppendLine("    private readonly IConsulLockProvider _locks;");
-                text.AppendLine(CultureInfo.InvariantCulture, $"    public {TypeName}(IConsulLockProvider locks) {{ _locks = locks; }}");
+                text.AppendLine(CultureInfo.InvariantCulture, $"    private readonly {ProviderType} {ProviderName};");
+                text.AppendLine(CultureInfo.InvariantCulture, $"    public {TypeName}({ProviderType} locks) {{ this.{ProviderName} = locks; }}");
                 break;
             case ProviderKind.Property:
-                text.AppendLine("    public IConsulLockProvider Locks { get; }");
-                text.AppendLine(CultureInfo.InvariantCulture, $"    public {TypeName}(IConsulLockProvider locks) {{ Locks = locks; }}");
+                text.AppendLine(CultureInfo.InvariantCulture, $"    public {ProviderType} {ProviderName} {{ get; }}");
+                text.AppendLine(CultureInfo.InvariantCulture, $"    public {TypeName}({ProviderType} locks) {{ this.{ProviderName} = locks; }}");
                 break;
             case ProviderKind.StaticMember:
-                text.AppendLine("    public static IConsulLockProvider? SharedLocks { get; set; }");
+                text.AppendLine(CultureInfo.InvariantCulture, $"    public static {ProviderType}? {ProviderName} {{ get; set; }}");
                 break;
+        }
+
+        if (Colliding(NameRole.Member) is { } memberName)
+        {
+            text.AppendLine("    " + NameCollisionAxis.MemberDeclaration(memberName, Collision!.Variant));
         }
 
         var modifiers = Method switch
@@ -309,10 +399,11 @@ internal sealed record Declaration(int N, string Returns, PlaceholderKind Placeh
             _ => "public partial",
         };
         var constraints = Method == MethodKind.Override ? "" : Constraints; // an override inherits them
-        text.AppendLine(CultureInfo.InvariantCulture, $"    [ConsulLocked(\"{KeyPrefix}{PlaceholderPart.Key}\", WaitTimeout = \"5s\")]");
+        var key = KeyPrefix + PlaceholderPart.Key + (NamedParameter is { } named ? "/{" + named + "}" : "");
+        text.AppendLine(CultureInfo.InvariantCulture, $"    [global::ConsulLock.Aop.ConsulLocked(\"{key}\", WaitTimeout = \"5s\")]");
         text.AppendLine(CultureInfo.InvariantCulture, $"    {modifiers} {signature}{constraints};");
         var bodyStatic = Method == MethodKind.Static ? "static " : "";
-        text.AppendLine(CultureInfo.InvariantCulture, $"    private {bodyStatic}{Returns} RunCoreAsync{TypeParameters}({BodyParameters}){Constraints} {{ Probe.Record(); return {Result}; }}");
+        text.AppendLine(CultureInfo.InvariantCulture, $"    private {bodyStatic}{ReturnType} RunCoreAsync{TypeParameters}({BodyParameters}){Constraints} {{ global::Probe.Record(); return {Result}; }}");
         text.AppendLine("}");
         if (Container == ContainerKind.Nested)
         {

@@ -44,6 +44,83 @@ public sealed class DeclarationMatrixTests(ITestOutputHelper output)
         Assert.True(ran >= 200, $"only {ran} declarations ran");
     }
 
+    /// <summary>
+    /// The name-collision axis (issue 19): each name the generated code uses, given to a parameter (and the provider),
+    /// a member, a type, a type parameter and a namespace of the user's, compiles with no diagnostic and, run, locks the
+    /// key its template describes with the provider the declaration names. The names come from the generated code:
+    /// first the snapshots' and a slice of the matrix's, then each round's own (a collision can make the generator
+    /// rename a local or add a member), until a round finds no new name.
+    /// </summary>
+    [Fact]
+    public async Task Names_the_generated_code_uses_given_to_the_users_code_change_nothing()
+    {
+        var clock = Stopwatch.StartNew();
+        var known = new HashSet<string>(NameCollisionAxis.Extras, StringComparer.Ordinal);
+        known.UnionWith(Directory.GetFiles(Snapshotting.Snapshot.Folder, "*.verified.cs")
+            .SelectMany(file => NameCollisionAxis.RuntimeAndLocalNamesIn(CSharpSyntaxTree.ParseText(File.ReadAllText(file)))));
+        known.UnionWith(NameCollisionAxis.IdentifiersIn(Generate(DeclarationMatrix.All(1).Where(d => d.N % 5 == 0))));
+
+        var fresh = known.ToList();
+        var all = new List<Declaration>();
+        var relays = (Property: 0, Initializer: 0);
+        var ran = 0;
+        for (var round = 1; fresh.Count > 0; round++)
+        {
+            Assert.True(round <= 3, $"round {round} still finds new names: {string.Join(", ", fresh)}");
+            var declarations = NameCollisionAxis.Declarations(fresh, 100_000 * round).ToList();
+            all.AddRange(declarations);
+            var generated = new List<SyntaxTree>();
+
+            // One compilation per role: a global type and a global namespace of the same name would collide.
+            foreach (var batch in declarations.GroupBy(d => d.Collision!.Role).SelectMany(role => role.Chunk(BatchSize)))
+            {
+                var compiled = await CompileAsync(batch);
+                generated.AddRange(compiled.SyntaxTrees.Where(t => t.FilePath.EndsWith(".ConsulLocked.g.cs", StringComparison.Ordinal)));
+                ran += await RunSampleAsync(compiled, batch.Where(d => d.Provider != ProviderKind.Default));
+            }
+
+            fresh = [.. NameCollisionAxis.IdentifiersIn(generated).Distinct().Where(known.Add)];
+            var texts = generated.Select(t => t.ToString()).ToList();
+            relays.Property += texts.Count(t => t.Contains("LockProvider => ", StringComparison.Ordinal));
+            relays.Initializer += texts.Count(t => t.Contains("LockProvider = ", StringComparison.Ordinal));
+            output.WriteLine($"round {round}: {declarations.Count} declarations ({NameCollisionAxis.Counts(declarations)}); new names: {string.Join(", ", fresh)}");
+        }
+
+        output.WriteLine($"{known.Count} names, {all.Count} declarations, {ran} of them run: {clock.Elapsed.TotalSeconds:F1} s");
+        output.WriteLine($"primary-constructor providers read through a property {relays.Property} times, through a field initializer {relays.Initializer} times");
+        output.WriteLine("names: " + string.Join(", ", known.Order(StringComparer.Ordinal)));
+        foreach (var role in Enum.GetValues<NameRole>())
+        {
+            // What C# itself forbids in that role in every shape tried (a type named in lower case, a second 'id' parameter).
+            var left = known.Where(name => !all.Any(d => d.Collision!.Name == name && d.Collision.Role == role)).Order(StringComparer.Ordinal);
+            output.WriteLine($"not as {role}: {string.Join(", ", left)}");
+        }
+
+        foreach (var role in Enum.GetValues<NameRole>())
+        {
+            Assert.All(DeclarationMatrix.Providers, p => Assert.Contains(all, d => d.Collision!.Role == role && d.Provider == p));
+            Assert.All(DeclarationMatrix.Containers, c => Assert.Contains(all, d => d.Collision!.Role == role && d.Container == c));
+        }
+
+        // Both ways a primary-constructor parameter gets hidden: by a parameter of the method, by a member of the type.
+        Assert.True(relays.Property > 0 && relays.Initializer > 0, $"relays: {relays}");
+
+        // The names the issue and the contract name, each in every role.
+        foreach (var name in new[] { "provider", "lockKey", "lockContext", "Task", "ValueTask", "CancellationToken", "ConsulLock", "System", "IConsulLockProvider" })
+        {
+            Assert.All(Enum.GetValues<NameRole>().Where(r => r != NameRole.Type || char.IsUpper(name[0])), role => Assert.Contains(all, d => d.Collision!.Name == name && d.Collision.Role == role));
+        }
+    }
+
+    /// <summary>The generator's output for <paramref name="declarations"/>, without compiling it further.</summary>
+    private static ImmutableArray<SyntaxTree> Generate(IEnumerable<Declaration> declarations)
+    {
+        var trees = declarations.Select(d => CSharpSyntaxTree.ParseText(d.Source(), GeneratorHarness.ParseOptions, path: $"D{d.N}.cs"))
+            .Prepend(CSharpSyntaxTree.ParseText(DeclarationMatrix.SharedSource, GeneratorHarness.ParseOptions, path: "Shared.cs"));
+        var compilation = CSharpCompilation.Create("Names", trees, GeneratorHarness.References, GeneratorHarness.CompilationOptions);
+        return GeneratorHarness.Driver().RunGenerators(compilation).GetRunResult().GeneratedTrees;
+    }
+
     private static void AssertEveryPairOfContainerAndProviderMeets(List<Declaration> declarations)
     {
         foreach (var container in DeclarationMatrix.Containers)
@@ -96,7 +173,7 @@ public sealed class DeclarationMatrixTests(ITestOutputHelper output)
 
             if (declaration.Provider == ProviderKind.StaticMember)
             {
-                type.GetProperty("SharedLocks")!.SetValue(null, locks);
+                type.GetProperty(declaration.ProviderName!)!.SetValue(null, locks);
             }
 
             var instance = declaration.Method == MethodKind.Static ? null
@@ -112,8 +189,8 @@ public sealed class DeclarationMatrixTests(ITestOutputHelper output)
             await AsTask(result!).WaitAsync(TimeSpan.FromSeconds(10));
 
             Assert.True(
-                declaration.KeyPrefix + declaration.Arguments.Key == (string?)probe.GetProperty("HeldDuringBody")!.GetValue(null),
-                $"declaration {declaration.N} held '{probe.GetProperty("HeldDuringBody")!.GetValue(null)}', not '{declaration.KeyPrefix + declaration.Arguments.Key}':\n{declaration.Source()}");
+                declaration.ExpectedKey == (string?)probe.GetProperty("HeldDuringBody")!.GetValue(null),
+                $"declaration {declaration.N} held '{probe.GetProperty("HeldDuringBody")!.GetValue(null)}', not '{declaration.ExpectedKey}':\n{declaration.Source()}");
             Assert.Empty(locks.HeldKeys);
             ran++;
         }
@@ -131,6 +208,7 @@ public sealed class DeclarationMatrixTests(ITestOutputHelper output)
         };
         return [
             .. declaration.Provider == ProviderKind.Parameter ? [locks] : Array.Empty<object?>(),
+            .. declaration.NamedParameter is null ? Array.Empty<object?>() : [Declaration.NamedParameterValue],
             .. values,
             .. declaration.HasTokenParameter ? [CancellationToken.None] : Array.Empty<object?>(),
         ];

@@ -21,12 +21,12 @@ namespace Jobs
         // Runs RunNightly while holding the Consul lock "nightly/{name}"; the provider is the primary constructor parameter 'locks'.
         public partial global::System.Threading.Tasks.Task RunAsync(string name, global::System.Threading.CancellationToken cancellationToken)
         {
-            var lockKey = "nightly/" + global::ConsulLock.Aop.LockKey.FormatSegment(name, "name");
+            string lockKey = "nightly/" + global::ConsulLock.Aop.LockKey.FormatSegment(name, "name");
             return global::ConsulLock.Aop.CompilerServices.LockedMethodRunner.RunAsync(
                 locks,
                 lockKey,
                 __RunAsyncLockSettings,
-                lockContext => RunNightly(name, lockContext.CancellationToken),
+                lockContext => this.RunNightly(name, lockContext.CancellationToken),
                 cancellationToken);
         }
     }

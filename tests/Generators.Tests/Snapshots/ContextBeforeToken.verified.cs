@@ -16,12 +16,12 @@ namespace Ledger
         // Runs PostCoreAsync while holding the Consul lock "ledger/{account}"; the provider is the primary constructor parameter 'locks'.
         public partial global::System.Threading.Tasks.Task<long> PostAsync(long account, global::System.Threading.CancellationToken cancellationToken)
         {
-            var lockKey = "ledger/" + global::ConsulLock.Aop.LockKey.FormatSegment(account, "account");
+            string lockKey = "ledger/" + global::ConsulLock.Aop.LockKey.FormatSegment(account, "account");
             return global::ConsulLock.Aop.CompilerServices.LockedMethodRunner.RunAsync<long>(
                 locks,
                 lockKey,
                 __PostAsyncLockSettings,
-                lockContext => PostCoreAsync(account, lockContext, lockContext.CancellationToken),
+                lockContext => this.PostCoreAsync(account, lockContext, lockContext.CancellationToken),
                 cancellationToken);
         }
     }

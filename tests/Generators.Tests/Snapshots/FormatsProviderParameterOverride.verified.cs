@@ -16,7 +16,7 @@ namespace Reports
         // Runs RunCoreAsync while holding the Consul lock "reports/{day:yyyy-MM-dd}/{scope}"; the provider is the parameter 'locks'.
         public override partial global::System.Threading.Tasks.Task<string> RunAsync<T>(global::ConsulLock.Aop.IConsulLockProvider locks, global::System.DateTime day, T scope, global::System.Threading.CancellationToken cancellationToken)
         {
-            var lockKey = "reports/"
+            string lockKey = "reports/"
                 + global::ConsulLock.Aop.CompilerServices.LockKeySegment.Format(day, "yyyy-MM-dd", "day")
                 + "/"
                 + global::ConsulLock.Aop.LockKey.FormatSegment(scope, "scope");
@@ -24,7 +24,7 @@ namespace Reports
                 locks,
                 lockKey,
                 __RunAsyncLockSettings,
-                lockContext => RunCoreAsync<T>(locks, day, scope, lockContext.CancellationToken),
+                lockContext => this.RunCoreAsync<T>(locks, day, scope, lockContext.CancellationToken),
                 cancellationToken);
         }
     }

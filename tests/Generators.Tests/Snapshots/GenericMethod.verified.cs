@@ -18,12 +18,12 @@ namespace Caches
             where TEntity : class, global::Caches.IEntity
             where TResult : struct
         {
-            var lockKey = "refresh/" + global::ConsulLock.Aop.LockKey.FormatSegment((entity ?? throw global::ConsulLock.Aop.CompilerServices.LockKeySegment.NullOnPath("entity.Id", "entity")).Id, "entity.Id");
+            string lockKey = "refresh/" + global::ConsulLock.Aop.LockKey.FormatSegment((entity ?? throw global::ConsulLock.Aop.CompilerServices.LockKeySegment.NullOnPath("entity.Id", "entity")).Id, "entity.Id");
             return global::ConsulLock.Aop.CompilerServices.LockedMethodRunner.RunAsync<TResult?>(
                 locks,
                 lockKey,
                 __RefreshAsyncLockSettings,
-                lockContext => RefreshCoreAsync<TEntity, TResult>(entity, lockContext.CancellationToken),
+                lockContext => this.RefreshCoreAsync<TEntity, TResult>(entity, lockContext.CancellationToken),
                 cancellationToken);
         }
     }

@@ -14,12 +14,12 @@ public partial class Tasks
     // Runs RunCore while holding the Consul lock "tasks/{class}"; the provider is the property 'Locks'.
     public partial global::System.Threading.Tasks.Task RunAsync(string @class, global::System.Threading.CancellationToken lockKey)
     {
-        var lockKey2 = "tasks/" + global::ConsulLock.Aop.LockKey.FormatSegment(@class, "class");
+        string lockKey2 = "tasks/" + global::ConsulLock.Aop.LockKey.FormatSegment(@class, "class");
         return global::ConsulLock.Aop.CompilerServices.LockedMethodRunner.RunAsync(
             this.Locks,
             lockKey2,
             __RunAsyncLockSettings,
-            lockContext => RunCore(@class, lockContext.CancellationToken),
+            lockContext => this.RunCore(@class, lockContext.CancellationToken),
             lockKey);
     }
 
@@ -33,7 +33,7 @@ public partial class Tasks
     // Runs RunCore while holding the Consul lock "tasks/{class}/{n}"; the provider is the property 'Locks'.
     public partial global::System.Threading.Tasks.Task RunAsync(string @class, int n, global::System.Threading.CancellationToken cancellationToken)
     {
-        var lockKey = "tasks/"
+        string lockKey = "tasks/"
             + global::ConsulLock.Aop.LockKey.FormatSegment(@class, "class")
             + "/"
             + global::ConsulLock.Aop.LockKey.FormatSegment(n, "n");
@@ -41,7 +41,7 @@ public partial class Tasks
             this.Locks,
             lockKey,
             __RunAsyncLockSettings2,
-            lockContext => RunCore(@class, n, lockContext.CancellationToken),
+            lockContext => this.RunCore(@class, n, lockContext.CancellationToken),
             cancellationToken);
     }
 }

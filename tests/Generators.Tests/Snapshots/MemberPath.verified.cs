@@ -16,7 +16,7 @@ namespace Shop
         // Runs ShipCoreAsync while holding the Consul lock "orders/{order.Customer.Region}/{order.Customer.Id}/{order.Batch}"; the provider is the primary constructor parameter 'locks'.
         public partial global::System.Threading.Tasks.Task ShipAsync(global::Shop.Order order, global::System.Threading.CancellationToken cancellationToken)
         {
-            var lockKey = "orders/"
+            string lockKey = "orders/"
                 + global::ConsulLock.Aop.LockKey.FormatSegment(((order ?? throw global::ConsulLock.Aop.CompilerServices.LockKeySegment.NullOnPath("order.Customer.Region", "order")).Customer ?? throw global::ConsulLock.Aop.CompilerServices.LockKeySegment.NullOnPath("order.Customer.Region", "order.Customer")).Region, "order.Customer.Region")
                 + "/"
                 + global::ConsulLock.Aop.LockKey.FormatSegment(((order ?? throw global::ConsulLock.Aop.CompilerServices.LockKeySegment.NullOnPath("order.Customer.Id", "order")).Customer ?? throw global::ConsulLock.Aop.CompilerServices.LockKeySegment.NullOnPath("order.Customer.Id", "order.Customer")).Id, "order.Customer.Id")
@@ -26,7 +26,7 @@ namespace Shop
                 locks,
                 lockKey,
                 __ShipAsyncLockSettings,
-                lockContext => ShipCoreAsync(order, lockContext.CancellationToken),
+                lockContext => this.ShipCoreAsync(order, lockContext.CancellationToken),
                 cancellationToken);
         }
     }

@@ -16,12 +16,12 @@ namespace Webhooks
         // Runs HandleCoreAsync while holding the Consul lock "webhook_receiver/<id>"; the provider is the primary constructor parameter 'locks'.
         public partial global::System.Threading.Tasks.Task HandleAsync(int id, global::System.Threading.CancellationToken cancellationToken)
         {
-            var lockKey = "webhook_receiver/" + global::ConsulLock.Aop.LockKey.FormatSegment(id, "id");
+            string lockKey = "webhook_receiver/" + global::ConsulLock.Aop.LockKey.FormatSegment(id, "id");
             return global::ConsulLock.Aop.CompilerServices.LockedMethodRunner.RunAsync(
                 locks,
                 lockKey,
                 __HandleAsyncLockSettings,
-                lockContext => HandleCoreAsync(id, lockContext.CancellationToken),
+                lockContext => this.HandleCoreAsync(id, lockContext.CancellationToken),
                 cancellationToken);
         }
     }

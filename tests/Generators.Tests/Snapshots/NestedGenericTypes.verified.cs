@@ -18,12 +18,12 @@ namespace Outer
             // Runs ProcessCoreAsync while holding the Consul lock "workers/{message}"; the provider is the primary constructor parameter 'locks'.
             public partial global::System.Threading.Tasks.Task ProcessAsync(TMessage message, global::System.Threading.CancellationToken cancellationToken)
             {
-                var lockKey = "workers/" + global::ConsulLock.Aop.LockKey.FormatSegment(message, "message");
+                string lockKey = "workers/" + global::ConsulLock.Aop.LockKey.FormatSegment(message, "message");
                 return global::ConsulLock.Aop.CompilerServices.LockedMethodRunner.RunAsync(
                     locks,
                     lockKey,
                     __ProcessAsyncLockSettings,
-                    lockContext => ProcessCoreAsync(message, lockContext.CancellationToken),
+                    lockContext => this.ProcessCoreAsync(message, lockContext.CancellationToken),
                     cancellationToken);
             }
         }

@@ -11,7 +11,7 @@ namespace Jobs
         public partial global::System.Threading.Tasks.Task<int> ImportAsync<T>(int batchId, global::System.Threading.CancellationToken cancellationToken)
             where T : notnull
         {
-            _ = locks;
+            global::System.GC.KeepAlive(locks);
             throw new global::System.InvalidOperationException("ImportAsync has [ConsulLocked] errors to fix; see the build's CLA diagnostics.");
         }
 
@@ -25,12 +25,12 @@ namespace Jobs
         // Runs CleanUpCoreAsync while holding the Consul lock "imports/{batchId}/cleanup"; the provider is the primary constructor parameter 'locks'.
         public partial global::System.Threading.Tasks.Task CleanUpAsync(int batchId, global::System.Threading.CancellationToken cancellationToken)
         {
-            var lockKey = "imports/" + global::ConsulLock.Aop.LockKey.FormatSegment(batchId, "batchId") + "/cleanup";
+            string lockKey = "imports/" + global::ConsulLock.Aop.LockKey.FormatSegment(batchId, "batchId") + "/cleanup";
             return global::ConsulLock.Aop.CompilerServices.LockedMethodRunner.RunAsync(
                 locks,
                 lockKey,
                 __CleanUpAsyncLockSettings,
-                lockContext => CleanUpCoreAsync(batchId, lockContext.CancellationToken),
+                lockContext => this.CleanUpCoreAsync(batchId, lockContext.CancellationToken),
                 cancellationToken);
         }
     }

@@ -16,8 +16,8 @@ namespace Schedules
         // Runs TickCoreAsync while holding the Consul lock "schedules/{slot}"; the provider is the property 'Locks'.
         public partial global::System.Threading.Tasks.Task<int> TickAsync(int slot, global::System.Threading.CancellationToken cancellationToken)
         {
-            var lockKey = "schedules/" + global::ConsulLock.Aop.LockKey.FormatSegment(slot, "slot");
-            var self = this;
+            string lockKey = "schedules/" + global::ConsulLock.Aop.LockKey.FormatSegment(slot, "slot");
+            global::Schedules.Schedule self = this;
             return global::ConsulLock.Aop.CompilerServices.LockedMethodRunner.RunAsync<int>(
                 this.Locks,
                 lockKey,

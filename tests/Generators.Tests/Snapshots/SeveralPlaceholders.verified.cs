@@ -16,7 +16,7 @@ namespace Jobs
         // Runs BuildCoreAsync while holding the Consul lock "reports/{{tenant}}/{tenant}-{tier}/<<{year}>>"; the provider is the primary constructor parameter 'locks'.
         public partial global::System.Threading.Tasks.Task BuildAsync(global::System.Guid tenant, global::Jobs.Tier tier, int year, global::System.Threading.CancellationToken cancellationToken)
         {
-            var lockKey = "reports/{tenant}/"
+            string lockKey = "reports/{tenant}/"
                 + global::ConsulLock.Aop.LockKey.FormatSegment(tenant, "tenant")
                 + "-"
                 + global::ConsulLock.Aop.LockKey.FormatSegment(tier, "tier")
@@ -27,7 +27,7 @@ namespace Jobs
                 locks,
                 lockKey,
                 __BuildAsyncLockSettings,
-                lockContext => BuildCoreAsync(tenant, tier, year, lockContext.CancellationToken),
+                lockContext => this.BuildCoreAsync(tenant, tier, year, lockContext.CancellationToken),
                 cancellationToken);
         }
     }

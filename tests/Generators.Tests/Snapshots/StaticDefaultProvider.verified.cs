@@ -16,12 +16,12 @@ namespace Migrations
         // Runs MigrateCoreAsync while holding the Consul lock "migrations/{database}"; the provider is ConsulLocking.Default.
         public static partial global::System.Threading.Tasks.Task MigrateAsync(string database, global::System.Threading.CancellationToken cancellationToken)
         {
-            var lockKey = "migrations/" + global::ConsulLock.Aop.LockKey.FormatSegment(database, "database");
+            string lockKey = "migrations/" + global::ConsulLock.Aop.LockKey.FormatSegment(database, "database");
             return global::ConsulLock.Aop.CompilerServices.LockedMethodRunner.RunAsync(
                 global::ConsulLock.Aop.ConsulLocking.Default,
                 lockKey,
                 __MigrateAsyncLockSettings,
-                lockContext => MigrateCoreAsync(database, lockContext.CancellationToken),
+                lockContext => global::Migrations.Migrator.MigrateCoreAsync(database, lockContext.CancellationToken),
                 cancellationToken);
         }
     }

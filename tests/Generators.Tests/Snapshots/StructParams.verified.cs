@@ -16,12 +16,12 @@ namespace Batches
         // Runs RunCoreAsync while holding the Consul lock "batch/{name}"; the provider is ConsulLocking.Default.
         public static partial global::System.Threading.Tasks.Task<string?> RunAsync(string name, global::System.Threading.CancellationToken cancellationToken, params int[] items)
         {
-            var lockKey = "batch/" + global::ConsulLock.Aop.LockKey.FormatSegment(name, "name");
+            string lockKey = "batch/" + global::ConsulLock.Aop.LockKey.FormatSegment(name, "name");
             return global::ConsulLock.Aop.CompilerServices.LockedMethodRunner.RunAsync<string?>(
                 global::ConsulLock.Aop.ConsulLocking.Default,
                 lockKey,
                 __RunAsyncLockSettings,
-                lockContext => RunCoreAsync(name, lockContext.CancellationToken, items),
+                lockContext => global::Batches.Batcher.RunCoreAsync(name, lockContext.CancellationToken, items),
                 cancellationToken);
         }
     }

@@ -16,12 +16,12 @@ namespace Webhooks
         // Runs ReceiveCoreAsync while holding the Consul lock "webhook_receiver/{id}"; the provider is the field '_locks'.
         public partial global::System.Threading.Tasks.Task<global::Webhooks.Receipt> ReceiveAsync(string id, string payload, global::System.Threading.CancellationToken cancellationToken)
         {
-            var lockKey = "webhook_receiver/" + global::ConsulLock.Aop.LockKey.FormatSegment(id, "id");
+            string lockKey = "webhook_receiver/" + global::ConsulLock.Aop.LockKey.FormatSegment(id, "id");
             return global::ConsulLock.Aop.CompilerServices.LockedMethodRunner.RunAsync<global::Webhooks.Receipt>(
                 this._locks,
                 lockKey,
                 __ReceiveAsyncLockSettings,
-                lockContext => ReceiveCoreAsync(id, payload, lockContext.CancellationToken),
+                lockContext => this.ReceiveCoreAsync(id, payload, lockContext.CancellationToken),
                 cancellationToken);
         }
     }

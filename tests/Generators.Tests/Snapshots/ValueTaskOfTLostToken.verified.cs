@@ -16,12 +16,12 @@ namespace Ledger
         // Runs ReadCoreAsync while holding the Consul lock "balance/{account}"; the provider is the primary constructor parameter 'locks'.
         public partial global::System.Threading.Tasks.ValueTask<decimal> ReadAsync(long account)
         {
-            var lockKey = "balance/" + global::ConsulLock.Aop.LockKey.FormatSegment(account, "account");
+            string lockKey = "balance/" + global::ConsulLock.Aop.LockKey.FormatSegment(account, "account");
             return global::ConsulLock.Aop.CompilerServices.LockedMethodRunner.RunAsync<decimal>(
                 locks,
                 lockKey,
                 __ReadAsyncLockSettings,
-                lockContext => ReadCoreAsync(account, lockContext.CancellationToken),
+                lockContext => this.ReadCoreAsync(account, lockContext.CancellationToken),
                 default);
         }
     }

@@ -16,12 +16,12 @@ namespace Ledger
         // Runs PostCoreAsync while holding the Consul lock "ledger/{account}"; the provider is the primary constructor parameter 'locks'.
         public partial global::System.Threading.Tasks.ValueTask PostAsync(long account, decimal amount, global::System.Threading.CancellationToken cancellationToken)
         {
-            var lockKey = "ledger/" + global::ConsulLock.Aop.LockKey.FormatSegment(account, "account");
+            string lockKey = "ledger/" + global::ConsulLock.Aop.LockKey.FormatSegment(account, "account");
             return global::ConsulLock.Aop.CompilerServices.LockedMethodRunner.RunAsync(
                 locks,
                 lockKey,
                 __PostAsyncLockSettings,
-                lockContext => PostCoreAsync(account, amount, lockContext.CancellationToken, lockContext),
+                lockContext => this.PostCoreAsync(account, amount, lockContext.CancellationToken, lockContext),
                 cancellationToken);
         }
     }
