@@ -369,17 +369,25 @@ public sealed class FaultProxy : IAsyncDisposable
         await writing.ConfigureAwait(false);
     }
 
+    /// <summary>Never faults, like <see cref="PumpAsync"/>: it is awaited only when the reading side ends without an exception.</summary>
     private async Task WriteWhenDueAsync(ChannelReader<(ReadOnlyMemory<byte> Bytes, long Due)> chunks, NetworkStream to, int epoch)
     {
-        await foreach (var (bytes, due) in chunks.ReadAllAsync(_stop.Token).ConfigureAwait(false))
+        try
         {
-            var wait = due - Environment.TickCount64;
-            if (wait > 0)
+            await foreach (var (bytes, due) in chunks.ReadAllAsync(_stop.Token).ConfigureAwait(false))
             {
-                await Task.Delay(TimeSpan.FromMilliseconds(wait), _stop.Token).ConfigureAwait(false);
-            }
+                var wait = due - Environment.TickCount64;
+                if (wait > 0)
+                {
+                    await Task.Delay(TimeSpan.FromMilliseconds(wait), _stop.Token).ConfigureAwait(false);
+                }
 
-            await WriteWhenOpenAsync(to, bytes, epoch).ConfigureAwait(false);
+                await WriteWhenOpenAsync(to, bytes, epoch).ConfigureAwait(false);
+            }
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or SocketException or IOException or ObjectDisposedException)
+        {
+            // The connection closed or was reset: what was still due is dropped, as the network would.
         }
     }
 
