@@ -66,7 +66,10 @@ internal sealed class ConsulClient : IDisposable
     /// <summary>Time since Consul last answered any request (an error status counts: Consul was there).</summary>
     public TimeSpan SinceLastAnswer => Stopwatch.GetElapsedTime(Volatile.Read(ref _lastAnswerAt));
 
-    /// <summary>The last request that got no answer from Consul, when it failed after <paramref name="timestamp"/> and no answer came since.</summary>
+    /// <summary>
+    /// The last request that got no answer from Consul or a transient error (429, 5xx), when it failed after
+    /// <paramref name="timestamp"/> and no other answer came since.
+    /// </summary>
     public ConsulLockException? FailingSince(long timestamp) =>
         Volatile.Read(ref _lastFailureAt) is var failedAt && failedAt > timestamp && failedAt > Volatile.Read(ref _lastAnswerAt)
             ? Volatile.Read(ref _lastFailure)
@@ -354,9 +357,12 @@ internal sealed class ConsulClient : IDisposable
         var hint = response.Status == HttpStatusCode.Forbidden
             ? " The ACL token lacks a permission: locks need 'key' write on the lock keys and 'session' write."
             : "";
-        throw new ConsulLockException(
+        var refused = new ConsulLockException(
             $"Consul at {Address} refused to {what}: {status} {ReasonOf(response.Status)}{(detail.Length > 0 ? " (" + detail + ")" : "")}.{hint}",
             key, status, null);
+        // A transient refusal (429, 5xx such as 500 "No cluster leader") is Consul failing as much as no answer is: a
+        // wait that ends meanwhile must say so, not blame a holder.
+        throw status is 429 or >= 500 ? Failed(refused) : refused;
     }
 
     private T? Parse<T>(ConsulResponse response, JsonTypeInfo<T> type, string what, string? key)

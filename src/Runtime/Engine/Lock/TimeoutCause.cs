@@ -15,12 +15,14 @@ internal sealed class TimeoutCause(ConsulClient client)
 
     /// <summary>
     /// Throws <see cref="ConsulLockTimeoutException"/> when Consul failed during the attempt, or is silent now (it has
-    /// not answered for a second, which a long blocking query makes normal: then it is asked once, briefly).
+    /// not answered for a second, which a long blocking query makes normal: then it is asked once, briefly). An attempt
+    /// that never found the key busy asks too, whatever the silence: no holder held it up, so unless Consul answers
+    /// at once the wait ended on a slow Consul (answers that come, but later than the deadline).
     /// </summary>
     public async Task ThrowIfConsulFailedAsync(LockAttempt attempt)
     {
         var failure = client.FailingSince(attempt.Started);
-        if (failure is null && client.SinceLastAnswer > s_silence)
+        if (failure is null && (client.SinceLastAnswer > s_silence || attempt.WaitStarted is null))
         {
             try
             {
