@@ -18,6 +18,7 @@ internal sealed class LockHandle : IConsulLockHandle
     private readonly LossMonitor _monitor;
     private readonly long _grantedAt = Stopwatch.GetTimestamp();
     private readonly Timer? _holdLimit;
+    private readonly TaskCompletionSource _released = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _disposed;
     private int _holdLimitReached;
 
@@ -74,18 +75,28 @@ internal sealed class LockHandle : IConsulLockHandle
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
         {
+            // The hold limit may have begun the release: the holder's own disposal returns when it is done, so that a
+            // [ConsulLocked] method that returns has let go of its key, whoever began.
+            await _released.Task.ConfigureAwait(false);
             return;
         }
 
-        if (_holdLimit is not null)
+        try
         {
-            await _holdLimit.DisposeAsync().ConfigureAwait(false);
-        }
+            if (_holdLimit is not null)
+            {
+                await _holdLimit.DisposeAsync().ConfigureAwait(false);
+            }
 
-        await _monitor.DisposeAsync().ConfigureAwait(false);
-        _marker.Exit();
-        LockTelemetry.HoldDuration.Record(LockTelemetry.Seconds(_grantedAt));
-        await _releaser.ReleaseAsync(this).ConfigureAwait(false);
+            await _monitor.DisposeAsync().ConfigureAwait(false);
+            _marker.Exit();
+            LockTelemetry.HoldDuration.Record(LockTelemetry.Seconds(_grantedAt));
+            await _releaser.ReleaseAsync(this).ConfigureAwait(false);
+        }
+        finally
+        {
+            _released.TrySetResult();
+        }
     }
 
     private void ReachHoldLimit()
