@@ -11,7 +11,7 @@ namespace ConsulLock.Aop.Engine;
 /// until the end of its minimum hold, when it has one: <see cref="HoldKeeper"/>). At its hold limit (<c>MaxHold</c>)
 /// the lock reports its loss with that reason and releases itself, whatever the holder does.
 /// </summary>
-internal sealed class LockHandle : IConsulLockHandle
+internal sealed class LockHandle : IConsulLockHandle, ILossReport
 {
     private readonly LockReleaser _releaser;
     private readonly FlowLocks.Marker _marker;
