@@ -13,9 +13,11 @@ public static class ConsulLockingServiceCollectionExtensions
     /// Registers a singleton <see cref="ConsulLock.Aop.ConsulLockProvider"/> as <see cref="ConsulLock.Aop.IConsulLockProvider"/>,
     /// configured by <paramref name="configure"/>. The container disposes it, which releases its locks. The options are
     /// validated when the host starts (<c>ValidateOnStart</c>): bad ones stop it with an
-    /// <see cref="OptionsValidationException"/> that names each option and its value. To read configuration too, call
+    /// <see cref="OptionsValidationException"/> that names each option and its value. To read configuration too, use
+    /// <see cref="AddConsulLocking(IServiceCollection, IConfiguration, Action{ConsulLock.Aop.ConsulLockOptions})"/>, or call
     /// <see cref="ConsulLock.Aop.ConsulLockOptions.Bind"/> in <paramref name="configure"/>: .NET's binder
-    /// (<c>section.Bind(o)</c>) cannot read durations in Consul's notation (<c>"10s"</c>).
+    /// (<c>section.Bind(o)</c>) cannot read durations in Consul's notation (<c>"10s"</c>), and when it fails the host stops
+    /// with an <see cref="OptionsValidationException"/> that says so.
     /// </summary>
     public static IServiceCollection AddConsulLocking(this IServiceCollection services, Action<ConsulLock.Aop.ConsulLockOptions> configure)
     {
@@ -44,10 +46,34 @@ public static class ConsulLockingServiceCollectionExtensions
         return AddProvider(services);
     }
 
+    /// <summary>
+    /// Registers a singleton <see cref="ConsulLock.Aop.ConsulLockProvider"/> whose options are read from
+    /// <paramref name="configuration"/> as <see cref="AddConsulLocking(IServiceCollection, IConfiguration)"/> reads them
+    /// (durations in Consul's notation included), then adjusted by <paramref name="configure"/>: configuration and code
+    /// in one call, for example <c>AddConsulLocking(configuration.GetSection("ConsulLock"), o =&gt; o.SessionName = "orders")</c>.
+    /// The result is validated once when the host starts: one <see cref="OptionsValidationException"/> names every bad
+    /// setting, a value from configuration by its path (<c>ConsulLock:SessionTtl</c>), a value set by
+    /// <paramref name="configure"/> by its property (<c>ConsulLockOptions.SessionTtl</c>).
+    /// </summary>
+    public static IServiceCollection AddConsulLocking(
+        this IServiceCollection services, IConfiguration configuration, Action<ConsulLock.Aop.ConsulLockOptions> configure)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(configuration);
+        ArgumentNullException.ThrowIfNull(configure);
+        services.AddOptions<ConsulLock.Aop.ConsulLockOptions>().Configure(options =>
+        {
+            options.Bind(configuration);
+            configure(options);
+        });
+        return AddProvider(services);
+    }
+
     private static IServiceCollection AddProvider(IServiceCollection services)
     {
         services.AddOptions<ConsulLock.Aop.ConsulLockOptions>().ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ConsulLock.Aop.ConsulLockOptions>, ConsulLockOptionsValidator>());
+        services.TryAddTransient<IOptionsFactory<ConsulLock.Aop.ConsulLockOptions>, ConsulLockOptionsFactory>();
         services.TryAddSingleton(sp => new ConsulLock.Aop.ConsulLockProvider(
             sp.GetRequiredService<IOptions<ConsulLock.Aop.ConsulLockOptions>>().Value,
             sp.GetService<ILoggerFactory>()));
