@@ -1,6 +1,9 @@
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using System.Security.Cryptography.X509Certificates;
+using ConsulLock.Aop.Configuration;
 using ConsulLock.Aop.Engine;
+using Microsoft.Extensions.Configuration;
 
 namespace ConsulLock.Aop;
 
@@ -17,11 +20,27 @@ public sealed class ConsulLockOptions
     // rather than thrown where it was read; setting Address clears it.
     private string? _unreadableAddress;
 
-    // Configuration values that could not be read at all, reported by validation.
-    private List<string> _unreadable = [];
+    // Configuration values that could not be read at all, by option, reported by validation; setting the option in
+    // code clears its entry.
+    private Dictionary<string, string> _unreadable = new(StringComparer.Ordinal);
 
     // Durations as written in configuration, so that errors quote "9s" rather than 00:00:09.
-    private Dictionary<string, (string Text, TimeSpan Value)> _written = [];
+    private Dictionary<string, (string Text, TimeSpan Value)> _written = new(StringComparer.Ordinal);
+
+    // The section each option was read from, so that errors name it as configuration does (ConsulLock:SessionTtl). An
+    // option set in code since is named as the property (ConsulLockOptions.SessionTtl): that is where its value is.
+    private Dictionary<string, string> _readFrom = new(StringComparer.Ordinal);
+
+    private string? _token = NullIfEmpty(Environment.GetEnvironmentVariable("CONSUL_HTTP_TOKEN"));
+    private string? _datacenter;
+    private string _keyPrefix = "";
+    private TimeSpan _sessionTtl = TimeSpan.FromSeconds(15);
+    private TimeSpan _lockDelay = TimeSpan.FromSeconds(15);
+    private SessionBehavior _behavior = SessionBehavior.Release;
+    private string _sessionName = "ConsulLock.Aop";
+    private TimeSpan _sessionIdleTimeout = TimeSpan.FromSeconds(2);
+    private TimeSpan _requestTimeout = TimeSpan.FromSeconds(10);
+    private int _maxConnections = 32;
 
     /// <summary>Creates options with the defaults; an unreadable <c>CONSUL_HTTP_ADDR</c> is reported when they are validated.</summary>
     public ConsulLockOptions()
@@ -43,7 +62,7 @@ public sealed class ConsulLockOptions
         get => _address;
         set
         {
-            _address = value;
+            _address = InCode(value);
             _unreadableAddress = null;
         }
     }
@@ -51,10 +70,10 @@ public sealed class ConsulLockOptions
     /// <summary>
     /// The ACL token, sent as <c>X-Consul-Token</c> and never logged. Default: <c>CONSUL_HTTP_TOKEN</c>, else none.
     /// </summary>
-    public string? Token { get; set; } = NullIfEmpty(Environment.GetEnvironmentVariable("CONSUL_HTTP_TOKEN"));
+    public string? Token { get => _token; set => _token = InCode(value); }
 
     /// <summary>The datacenter; default: the agent's own.</summary>
-    public string? Datacenter { get; set; }
+    public string? Datacenter { get => _datacenter; set => _datacenter = InCode(value); }
 
     /// <summary>
     /// The folder every key goes in, for example <c>"locks/my-service"</c>: the key <c>orders/7</c> becomes
@@ -62,16 +81,16 @@ public sealed class ConsulLockOptions
     /// in-memory provider all name the full key. No leading <c>/</c>, no <c>//</c>, <c>.</c> or <c>..</c> segment.
     /// Default: empty (keys as given).
     /// </summary>
-    public string KeyPrefix { get; set; } = "";
+    public string KeyPrefix { get => _keyPrefix; set => _keyPrefix = InCode(value); }
 
     /// <summary>The session TTL, 10 seconds to 24 hours. Default: 15 seconds.</summary>
-    public TimeSpan SessionTtl { get; set; } = TimeSpan.FromSeconds(15);
+    public TimeSpan SessionTtl { get => _sessionTtl; set => _sessionTtl = InCode(value); }
 
     /// <summary>Consul's lock-delay after a holder's session is invalidated, 0 to 60 seconds. Default: 15 seconds.</summary>
-    public TimeSpan LockDelay { get; set; } = TimeSpan.FromSeconds(15);
+    public TimeSpan LockDelay { get => _lockDelay; set => _lockDelay = InCode(value); }
 
     /// <summary>The behaviour of sessions whose request does not say. Default: <see cref="SessionBehavior.Release"/>.</summary>
-    public SessionBehavior Behavior { get; set; } = SessionBehavior.Release;
+    public SessionBehavior Behavior { get => _behavior; set => _behavior = InCode(value); }
 
     /// <summary>
     /// Health checks the sessions are bound to (Consul's session <c>Checks</c>); when one fails, Consul invalidates the
@@ -87,20 +106,20 @@ public sealed class ConsulLockOptions
     /// answer was lost, the provider finds that session by its name and destroys it (listing sessions needs the ACL
     /// permission <c>session read</c>).
     /// </summary>
-    public string SessionName { get; set; } = "ConsulLock.Aop";
+    public string SessionName { get => _sessionName; set => _sessionName = InCode(value); }
 
     /// <summary>
     /// How long a session that holds no lock any more is kept for reuse before it is destroyed. Default: 2 seconds.
     /// A caller that locks again within this time pays no session write; <see cref="TimeSpan.Zero"/> destroys at once.
     /// </summary>
-    public TimeSpan SessionIdleTimeout { get; set; } = TimeSpan.FromSeconds(2);
+    public TimeSpan SessionIdleTimeout { get => _sessionIdleTimeout; set => _sessionIdleTimeout = InCode(value); }
 
     /// <summary>
     /// How long one plain (non-blocking) request to Consul may take before it counts as failed and is retried as a
     /// transient error; a blocking query gets this on top of its wait. More than zero, at most 10 minutes.
     /// Default: 10 seconds.
     /// </summary>
-    public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(10);
+    public TimeSpan RequestTimeout { get => _requestTimeout; set => _requestTimeout = InCode(value); }
 
     /// <summary>
     /// The most connections the provider opens to Consul, at least 4. Default: 32, well under Consul's limit of 200
@@ -108,7 +127,7 @@ public sealed class ConsulLockOptions
     /// half the rest carry blocking queries (watches of busy and held keys); the others carry locks, releases and
     /// reads. Keys beyond the watch connections are checked in batches of 64 every second instead of being watched.
     /// </summary>
-    public int MaxConnections { get; set; } = 32;
+    public int MaxConnections { get => _maxConnections; set => _maxConnections = InCode(value); }
 
     /// <summary>How often keys that have no watch connection of their own are checked. Tests shorten it.</summary>
     internal TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(1);
@@ -131,21 +150,49 @@ public sealed class ConsulLockOptions
     /// </summary>
     public Action<HttpClientHandler>? ConfigureHttpHandler { get; set; }
 
+    /// <summary>
+    /// Reads the options that <paramref name="configuration"/> sets (a section, for example
+    /// <c>configuration.GetSection("ConsulLock")</c>) into these options, as
+    /// <c>services.AddConsulLocking(section)</c> reads them: <c>Address</c>, <c>Token</c>, <c>Datacenter</c>,
+    /// <c>KeyPrefix</c>, <c>SessionTtl</c>, <c>LockDelay</c>, <c>Behavior</c>, <c>SessionChecks</c> (a list),
+    /// <c>SessionName</c>, <c>SessionIdleTimeout</c>, <c>RequestTimeout</c> and <c>MaxConnections</c>; options it does
+    /// not set keep their values. Durations are read in Consul's notation (<c>"10s"</c>, <c>"250ms"</c>, <c>"1m30s"</c>)
+    /// or as <c>"00:00:10"</c>. Use it where you would call .NET's binder (<c>section.Bind(options)</c>,
+    /// <c>section.Get&lt;ConsulLockOptions&gt;()</c>), which reads a <see cref="TimeSpan"/> only as <c>"00:00:10"</c>.
+    /// </summary>
+    /// <remarks>
+    /// A value that cannot be read does not throw here: like a value out of range, it is reported when the options are
+    /// validated (by the provider's constructor, or when the host starts), named by its configuration path
+    /// (<c>ConsulLock:SessionTtl = 'fifteen' is not a duration</c>). An option set in code after this is reported under
+    /// its property name. Reflection-free, so it is safe to trim and to compile ahead of time.
+    /// </remarks>
+    /// <param name="configuration">The configuration section whose keys are the option names.</param>
+    public void Bind(IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        ConsulLockOptionsBinder.Bind(configuration, this);
+    }
+
     /// <summary>A copy, so that changes the caller makes after handing the options over do not reach a running provider.</summary>
     internal ConsulLockOptions Clone()
     {
         var copy = (ConsulLockOptions)MemberwiseClone();
         copy._sessionChecks = [.. SessionChecks];
-        copy._unreadable = [.. _unreadable];
-        copy._written = new(_written);
+        copy._unreadable = new(_unreadable, StringComparer.Ordinal);
+        copy._written = new(_written, StringComparer.Ordinal);
+        copy._readFrom = new(_readFrom, StringComparer.Ordinal);
         return copy;
     }
 
     /// <summary>
-    /// Where the options were read from configuration (a section's path such as <c>ConsulLock</c>), so that errors name
-    /// <c>ConsulLock:SessionTtl</c>; <see langword="null"/> when set in code (errors name <c>ConsulLockOptions.SessionTtl</c>).
+    /// Notes that configuration section <paramref name="sectionPath"/> set <paramref name="option"/> (call it after
+    /// setting the property, whose setter forgets where the value came from).
     /// </summary>
-    internal string? ConfigurationPath { get; set; }
+    internal void MarkRead(string option, string sectionPath) => _readFrom[option] = sectionPath;
+
+    /// <summary>How configuration names <paramref name="option"/> of the section at <paramref name="sectionPath"/>.</summary>
+    internal static string ConfigurationName(string sectionPath, string option) =>
+        sectionPath.Length == 0 ? option : sectionPath + ":" + option;
 
     /// <summary>Reads <paramref name="text"/> as the address; when it cannot, remembers why for validation.</summary>
     internal bool TrySetAddress(string text, string source)
@@ -165,9 +212,12 @@ public sealed class ConsulLockOptions
     /// <summary>Remembers how a duration was written in configuration, to quote it in errors.</summary>
     internal void RememberWritten(string option, string text, TimeSpan value) => _written[option] = (text, value);
 
-    /// <summary>Remembers a configuration value that could not be read, for validation to report.</summary>
-    internal void AddUnreadable(string option, string text, string expected) =>
-        _unreadable.Add($"{NameOf(option)} = '{text}' is not {expected}");
+    /// <summary>
+    /// Remembers a value of <paramref name="option"/> that configuration section <paramref name="sectionPath"/> gave
+    /// and that could not be read, for validation to report; the option keeps its value.
+    /// </summary>
+    internal void AddUnreadable(string option, string sectionPath, string text, string expected) =>
+        _unreadable[option] = $"{ConfigurationName(sectionPath, option)} = '{text}' is not {expected}";
 
     /// <summary>
     /// Everything wrong with the options, each naming the option and its bad value (never the token's); empty when
@@ -175,7 +225,7 @@ public sealed class ConsulLockOptions
     /// </summary>
     internal List<string> FindProblems()
     {
-        var problems = new List<string>(_unreadable);
+        var problems = new List<string>(_unreadable.Values);
         if (_unreadableAddress is not null)
         {
             problems.Add(_unreadableAddress);
@@ -249,13 +299,17 @@ public sealed class ConsulLockOptions
         }
     }
 
-    /// <summary>How errors name <paramref name="option"/>: its configuration path, or the property.</summary>
-    internal string NameOf(string option) => ConfigurationPath switch
+    /// <summary>How errors name <paramref name="option"/>: by its configuration path when configuration set it, else the property.</summary>
+    internal string NameOf(string option) =>
+        _readFrom.TryGetValue(option, out var sectionPath) ? ConfigurationName(sectionPath, option) : "ConsulLockOptions." + option;
+
+    /// <summary>A property set (in code, or by the binder before it marks the option read): errors name the property.</summary>
+    private T InCode<T>(T value, [CallerMemberName] string option = "")
     {
-        null => "ConsulLockOptions." + option,
-        "" => option,
-        var path => path + ":" + option,
-    };
+        _readFrom.Remove(option);
+        _unreadable.Remove(option);
+        return value;
+    }
 
     private string Show(string option, TimeSpan value) =>
         _written.TryGetValue(option, out var written) && written.Value == value

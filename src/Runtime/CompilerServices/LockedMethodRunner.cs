@@ -88,9 +88,9 @@ public static class LockedMethodRunner
             }
             catch (OperationCanceledException ex) when (handle.LostToken.IsCancellationRequested && ex is not ConsulLockLostException)
             {
-                // The engine's handle knows why (deleted, taken, session gone, no renewal for a TTL); say it.
-                var engineHandle = handle as Engine.LockHandle;
-                throw new ConsulLockLostException(handle.Key, engineHandle?.LostReason, engineHandle?.HoldLimitReached == true, ex, handle.LostToken);
+                // Our handles know why (deleted, taken, session gone, no renewal for a TTL, the hold limit); say it.
+                var loss = handle as Engine.ILossReport;
+                throw new ConsulLockLostException(handle.Key, loss?.LostReason, loss?.HoldLimitReached == true, ex, handle.LostToken);
             }
         }
     }

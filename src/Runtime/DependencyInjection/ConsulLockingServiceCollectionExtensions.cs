@@ -1,4 +1,3 @@
-using ConsulLock.Aop.Common;
 using ConsulLock.Aop.DependencyInjection;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -14,7 +13,11 @@ public static class ConsulLockingServiceCollectionExtensions
     /// Registers a singleton <see cref="ConsulLock.Aop.ConsulLockProvider"/> as <see cref="ConsulLock.Aop.IConsulLockProvider"/>,
     /// configured by <paramref name="configure"/>. The container disposes it, which releases its locks. The options are
     /// validated when the host starts (<c>ValidateOnStart</c>): bad ones stop it with an
-    /// <see cref="OptionsValidationException"/> that names each option and its value.
+    /// <see cref="OptionsValidationException"/> that names each option and its value. To read configuration too, use
+    /// <see cref="AddConsulLocking(IServiceCollection, IConfiguration, Action{ConsulLock.Aop.ConsulLockOptions})"/>, or call
+    /// <see cref="ConsulLock.Aop.ConsulLockOptions.Bind"/> in <paramref name="configure"/>: .NET's binder
+    /// (<c>section.Bind(o)</c>) cannot read durations in Consul's notation (<c>"10s"</c>), and when it fails the host stops
+    /// with an <see cref="OptionsValidationException"/> that says so.
     /// </summary>
     public static IServiceCollection AddConsulLocking(this IServiceCollection services, Action<ConsulLock.Aop.ConsulLockOptions> configure)
     {
@@ -26,10 +29,11 @@ public static class ConsulLockingServiceCollectionExtensions
 
     /// <summary>
     /// Registers a singleton <see cref="ConsulLock.Aop.ConsulLockProvider"/> whose options are read from
-    /// <paramref name="configuration"/> (for example <c>configuration.GetSection("ConsulLock")</c>): <c>Address</c>,
-    /// <c>Token</c>, <c>Datacenter</c>, <c>KeyPrefix</c>, <c>SessionTtl</c>, <c>LockDelay</c>, <c>Behavior</c>,
-    /// <c>SessionChecks</c> (a list), <c>SessionName</c>, <c>SessionIdleTimeout</c>. Durations take Consul's notation
-    /// (<c>"15s"</c>) or <c>"00:00:15"</c>; <c>RequestTimeout</c> too. The options are validated when the host starts
+    /// <paramref name="configuration"/> (for example <c>configuration.GetSection("ConsulLock")</c>) as
+    /// <see cref="ConsulLock.Aop.ConsulLockOptions.Bind"/> reads them: <c>Address</c>, <c>Token</c>, <c>Datacenter</c>,
+    /// <c>KeyPrefix</c>, <c>SessionTtl</c>, <c>LockDelay</c>, <c>Behavior</c>, <c>SessionChecks</c> (a list),
+    /// <c>SessionName</c>, <c>SessionIdleTimeout</c>, <c>RequestTimeout</c>, <c>MaxConnections</c>. Durations take
+    /// Consul's notation (<c>"15s"</c>) or <c>"00:00:15"</c>. The options are validated when the host starts
     /// (<c>ValidateOnStart</c>): a value that cannot be read or is out of range stops it with an
     /// <see cref="OptionsValidationException"/> that names the setting by its path (<c>ConsulLock:SessionTtl</c>) and
     /// its value, never with a parser's exception.
@@ -38,7 +42,30 @@ public static class ConsulLockingServiceCollectionExtensions
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(configuration);
-        services.AddOptions<ConsulLock.Aop.ConsulLockOptions>().Configure(options => Bind(configuration, options));
+        services.AddOptions<ConsulLock.Aop.ConsulLockOptions>().Configure(options => options.Bind(configuration));
+        return AddProvider(services);
+    }
+
+    /// <summary>
+    /// Registers a singleton <see cref="ConsulLock.Aop.ConsulLockProvider"/> whose options are read from
+    /// <paramref name="configuration"/> as <see cref="AddConsulLocking(IServiceCollection, IConfiguration)"/> reads them
+    /// (durations in Consul's notation included), then adjusted by <paramref name="configure"/>: configuration and code
+    /// in one call, for example <c>AddConsulLocking(configuration.GetSection("ConsulLock"), o =&gt; o.SessionName = "orders")</c>.
+    /// The result is validated once when the host starts: one <see cref="OptionsValidationException"/> names every bad
+    /// setting, a value from configuration by its path (<c>ConsulLock:SessionTtl</c>), a value set by
+    /// <paramref name="configure"/> by its property (<c>ConsulLockOptions.SessionTtl</c>).
+    /// </summary>
+    public static IServiceCollection AddConsulLocking(
+        this IServiceCollection services, IConfiguration configuration, Action<ConsulLock.Aop.ConsulLockOptions> configure)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(configuration);
+        ArgumentNullException.ThrowIfNull(configure);
+        services.AddOptions<ConsulLock.Aop.ConsulLockOptions>().Configure(options =>
+        {
+            options.Bind(configuration);
+            configure(options);
+        });
         return AddProvider(services);
     }
 
@@ -46,86 +73,11 @@ public static class ConsulLockingServiceCollectionExtensions
     {
         services.AddOptions<ConsulLock.Aop.ConsulLockOptions>().ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ConsulLock.Aop.ConsulLockOptions>, ConsulLockOptionsValidator>());
+        services.TryAddTransient<IOptionsFactory<ConsulLock.Aop.ConsulLockOptions>, ConsulLockOptionsFactory>();
         services.TryAddSingleton(sp => new ConsulLock.Aop.ConsulLockProvider(
             sp.GetRequiredService<IOptions<ConsulLock.Aop.ConsulLockOptions>>().Value,
             sp.GetService<ILoggerFactory>()));
         services.TryAddSingleton<ConsulLock.Aop.IConsulLockProvider>(sp => sp.GetRequiredService<ConsulLock.Aop.ConsulLockProvider>());
         return services;
-    }
-
-    // Read by hand rather than with the reflection-based binder, so the library stays trimming- and AOT-safe and
-    // durations can be written as Consul writes them. Nothing here throws: what cannot be read is remembered and
-    // reported by validation, named by its configuration path.
-    private static void Bind(IConfiguration configuration, ConsulLock.Aop.ConsulLockOptions options)
-    {
-        options.ConfigurationPath = configuration is IConfigurationSection section ? section.Path : "";
-        if (configuration["Address"] is { Length: > 0 } address)
-        {
-            options.TrySetAddress(address, options.NameOf("Address"));
-        }
-
-        if (configuration["Token"] is { Length: > 0 } token)
-        {
-            options.Token = token;
-        }
-
-        if (configuration["Datacenter"] is { Length: > 0 } datacenter)
-        {
-            options.Datacenter = datacenter;
-        }
-
-        if (configuration["KeyPrefix"] is { } prefix)
-        {
-            options.KeyPrefix = prefix;
-        }
-
-        if (configuration["SessionName"] is { Length: > 0 } name)
-        {
-            options.SessionName = name;
-        }
-
-        options.SessionTtl = Duration(configuration, options, "SessionTtl") ?? options.SessionTtl;
-        options.LockDelay = Duration(configuration, options, "LockDelay") ?? options.LockDelay;
-        options.SessionIdleTimeout = Duration(configuration, options, "SessionIdleTimeout") ?? options.SessionIdleTimeout;
-        options.RequestTimeout = Duration(configuration, options, "RequestTimeout") ?? options.RequestTimeout;
-        if (configuration["Behavior"] is { Length: > 0 } behavior)
-        {
-            if (Enum.TryParse<ConsulLock.Aop.SessionBehavior>(behavior, ignoreCase: true, out var parsed) && Enum.IsDefined(parsed))
-            {
-                options.Behavior = parsed;
-            }
-            else
-            {
-                options.AddUnreadable("Behavior", behavior, "Release or Delete");
-            }
-        }
-
-        var checks = configuration.GetSection("SessionChecks").GetChildren().Select(c => c.Value).OfType<string>().ToList();
-        if (checks.Count > 0)
-        {
-            options.SessionChecks.Clear();
-            foreach (var check in checks)
-            {
-                options.SessionChecks.Add(check);
-            }
-        }
-    }
-
-    private static TimeSpan? Duration(IConfiguration configuration, ConsulLock.Aop.ConsulLockOptions options, string name)
-    {
-        var text = configuration[name];
-        if (string.IsNullOrWhiteSpace(text))
-        {
-            return null;
-        }
-
-        if (!ConsulDuration.TryParse(text, out var value))
-        {
-            options.AddUnreadable(name, text, "a duration; write it like 15s, 250ms or 00:00:15");
-            return null;
-        }
-
-        options.RememberWritten(name, text, value);
-        return value;
     }
 }

@@ -1,44 +1,85 @@
+using ConsulLock.Aop.Common;
 using ConsulLock.Aop.Engine;
 
 namespace ConsulLock.Aop.Testing;
 
 /// <summary>
 /// An <see cref="IConsulLockProvider"/> that keeps its locks in this process's memory, for the unit tests of code that
-/// takes locks (<c>[ConsulLocked]</c> methods included): no Consul, no network, no timing. It is not a distributed
-/// lock and must never stand in for one in production.
+/// takes locks (<c>[ConsulLocked]</c> methods included): no Consul, no network, and no real waiting when it is given a
+/// fake clock. It is not a distributed lock and must never stand in for one in production.
 /// </summary>
 /// <remarks>
+/// <para>
 /// It behaves as <see cref="ConsulLockProvider"/> does where a test can tell: keys and requests are validated the same
 /// way, callers of one key exclude each other, waits honour timeouts and cancellation, locks are not reentrant, and
 /// fencing tokens strictly increase per provider. Keys are named as <see cref="ConsulLockProvider"/> names them: the
 /// full key, <see cref="ConsulLockOptions.KeyPrefix"/> included (<see cref="HeldKeys"/>, <see cref="IsHeld"/>,
 /// <see cref="Lose"/>, <see cref="IConsulLockHandle.Key"/> and every exception). <see cref="Lose"/> makes a held lock lost, as when someone destroys
 /// its Consul session: the holder's <see cref="IConsulLockHandle.LostToken"/> fires and the key is free at once.
+/// </para>
+/// <para>
+/// Holds (<see cref="ConsulLockRequest.MinHold"/>, <see cref="ConsulLockRequest.MaxHold"/>) and wait timeouts run on
+/// the provider's <see cref="TimeProvider"/>: give it a fake one (<c>FakeTimeProvider</c> from
+/// Microsoft.Extensions.TimeProvider.Testing) and advance it, and a test of a ten-minute hold takes no time. A key
+/// released before grant + <c>MinHold</c> stays held (<see cref="IsHeld"/> is true, other callers wait) until the clock
+/// reaches that time. At grant + <c>MaxHold</c> the holder's lost-token fires, a <c>[ConsulLocked]</c> body that ends
+/// by cancellation gets a <see cref="ConsulLockLostException"/> whose <see cref="ConsulLockLostException.HoldLimitReached"/>
+/// is true, and the key is free, whatever the holder does. A lost-token callback that throws does not stop a loss
+/// report (<see cref="ConsulLockProvider"/> logs it; this provider has nowhere to).
+/// </para>
 /// </remarks>
 public sealed class InMemoryConsulLockProvider : IConsulLockProvider, IAsyncDisposable, IKeyFolderProvider
 {
+    // A CancellationTokenSource cannot time out later than this; a longer timeout is, to a test, no timeout.
+    private static readonly TimeSpan s_longestTimeout = TimeSpan.FromMilliseconds(uint.MaxValue - 1);
+
     private readonly ConsulLockOptions _options;
+    private readonly TimeProvider _time;
     private readonly KeyGates _gates = new();
     private readonly Dictionary<string, Handle> _held = new(StringComparer.Ordinal);
+
+    // Ends every pending wait when the provider is disposed. Never disposed: waits may still read its token after.
+    private readonly CancellationTokenSource _disposing = new();
     private long _lastToken;
     private bool _disposed;
 
-    /// <summary>Creates a provider with the default options and no key prefix.</summary>
+    /// <summary>Creates a provider with the default options and no key prefix, on the system clock.</summary>
     public InMemoryConsulLockProvider()
         : this(new ConsulLockOptions())
     {
     }
 
-    /// <summary>Creates a provider that applies <paramref name="options"/>' key prefix and lock defaults.</summary>
+    /// <summary>Creates a provider that applies <paramref name="options"/>' key prefix and lock defaults, on the system clock.</summary>
     /// <exception cref="ArgumentException">An option is invalid, as <see cref="ConsulLockProvider"/> would say.</exception>
     public InMemoryConsulLockProvider(ConsulLockOptions options)
+        : this(options, TimeProvider.System)
     {
-        ArgumentNullException.ThrowIfNull(options);
-        _options = options.Clone();
-        _options.Validate();
     }
 
-    /// <summary>The full keys (prefix included) held now.</summary>
+    /// <summary>
+    /// Creates a provider with the default options whose holds and wait timeouts run on <paramref name="timeProvider"/>
+    /// (a fake clock in a test).
+    /// </summary>
+    public InMemoryConsulLockProvider(TimeProvider timeProvider)
+        : this(new ConsulLockOptions(), timeProvider)
+    {
+    }
+
+    /// <summary>
+    /// Creates a provider that applies <paramref name="options"/>' key prefix and lock defaults, and whose holds and wait
+    /// timeouts run on <paramref name="timeProvider"/> (a fake clock in a test).
+    /// </summary>
+    /// <exception cref="ArgumentException">An option is invalid, as <see cref="ConsulLockProvider"/> would say.</exception>
+    public InMemoryConsulLockProvider(ConsulLockOptions options, TimeProvider timeProvider)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(timeProvider);
+        _options = options.Clone();
+        _options.Validate();
+        _time = timeProvider;
+    }
+
+    /// <summary>The full keys (prefix included) held now, by a holder or by a minimum hold that is not over.</summary>
     public IReadOnlyCollection<string> HeldKeys
     {
         get
@@ -55,7 +96,7 @@ public sealed class InMemoryConsulLockProvider : IConsulLockProvider, IAsyncDisp
 
     /// <summary>
     /// Whether the full key <paramref name="key"/> (prefix included, as in <see cref="HeldKeys"/> and
-    /// <see cref="IConsulLockHandle.Key"/>) is held now.
+    /// <see cref="IConsulLockHandle.Key"/>) is held now: by a holder, or by a minimum hold that is not over.
     /// </summary>
     /// <exception cref="ArgumentException">The provider has a key prefix and <paramref name="key"/> is not under it.</exception>
     public bool IsHeld(string key)
@@ -69,8 +110,9 @@ public sealed class InMemoryConsulLockProvider : IConsulLockProvider, IAsyncDisp
 
     /// <summary>
     /// Makes the lock on the full key <paramref name="key"/> (prefix included, as <see cref="IsHeld"/> takes it) lost,
-    /// as when its Consul session is destroyed: the holder's lost-token fires and the key is free for the next caller.
-    /// False when nobody holds it.
+    /// as when its Consul session is destroyed: the holder's lost-token fires (the reason it reports is "made lost by
+    /// the test") and the key is free for the next caller, also when it was kept for a minimum hold. False when nobody
+    /// holds it.
     /// </summary>
     /// <exception cref="ArgumentException">The provider has a key prefix and <paramref name="key"/> is not under it.</exception>
     public bool Lose(string key)
@@ -82,7 +124,13 @@ public sealed class InMemoryConsulLockProvider : IConsulLockProvider, IAsyncDisp
             _held.TryGetValue(key, out handle);
         }
 
-        return handle is not null && handle.End(lost: true);
+        if (handle is null)
+        {
+            return false;
+        }
+
+        handle.Lose("made lost by the test", holdLimitReached: false);
+        return handle.FreeKey();
     }
 
     /// <inheritdoc />
@@ -97,6 +145,7 @@ public sealed class InMemoryConsulLockProvider : IConsulLockProvider, IAsyncDisp
     }
 
     /// <inheritdoc />
+    /// <remarks>The timeout runs on the provider's <see cref="TimeProvider"/>.</remarks>
     public ValueTask<IConsulLockHandle?> TryAcquireAsync(string key, TimeSpan timeout, ConsulLockRequest? request = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(key);
@@ -109,24 +158,35 @@ public sealed class InMemoryConsulLockProvider : IConsulLockProvider, IAsyncDisp
         var fullKey = FullKey(key);
         LockKey.Validate(fullKey);
         _ = SessionSettings.From(request, _options);
-        _ = HoldLimits.From(request);
+        var holds = HoldLimits.From(request);
         var marker = FlowLocks.Enter(this, fullKey);
-        return AcquireCoreAsync(fullKey, timeout, marker, cancellationToken);
+        return AcquireCoreAsync(fullKey, timeout, holds, marker, cancellationToken);
     }
 
-    /// <summary>Makes every lock still held lost, as disposing a <see cref="ConsulLockProvider"/> ends its sessions.</summary>
+    /// <summary>
+    /// Makes every lock still held lost and ends every pending wait (with <see cref="ObjectDisposedException"/>), as
+    /// disposing a <see cref="ConsulLockProvider"/> does. As there, a minimum hold outlives the provider: its key stays
+    /// held until the clock reaches grant + <c>MinHold</c>.
+    /// </summary>
     public ValueTask DisposeAsync()
     {
         Handle[] held;
         lock (_held)
         {
+            if (_disposed)
+            {
+                return default;
+            }
+
             _disposed = true;
             held = [.. _held.Values];
         }
 
+        _disposing.Cancel();
         foreach (var handle in held)
         {
-            handle.End(lost: true);
+            handle.Lose("the lock provider was disposed", holdLimitReached: false);
+            handle.Release();
         }
 
         return default;
@@ -152,19 +212,20 @@ public sealed class InMemoryConsulLockProvider : IConsulLockProvider, IAsyncDisp
         }
     }
 
-    private async ValueTask<IConsulLockHandle?> AcquireCoreAsync(string fullKey, TimeSpan timeout, FlowLocks.Marker marker, CancellationToken cancellationToken)
+    private async ValueTask<IConsulLockHandle?> AcquireCoreAsync(
+        string fullKey, TimeSpan timeout, HoldLimits holds, FlowLocks.Marker marker, CancellationToken cancellationToken)
     {
         Handle? handle = null;
         var entered = false;
         try
         {
-            entered = await _gates.EnterAsync(fullKey, timeout, cancellationToken).ConfigureAwait(false);
+            entered = await EnterGateAsync(fullKey, timeout, cancellationToken).ConfigureAwait(false);
             if (!entered)
             {
                 return null;
             }
 
-            var granted = new Handle(this, fullKey, (ulong)Interlocked.Increment(ref _lastToken), marker);
+            var granted = new Handle(this, fullKey, (ulong)Interlocked.Increment(ref _lastToken), marker, holds);
             lock (_held)
             {
                 ObjectDisposedException.ThrowIf(_disposed, this);
@@ -172,6 +233,7 @@ public sealed class InMemoryConsulLockProvider : IConsulLockProvider, IAsyncDisp
             }
 
             handle = granted;
+            handle.StartHoldLimit();
             return handle;
         }
         finally
@@ -188,10 +250,44 @@ public sealed class InMemoryConsulLockProvider : IConsulLockProvider, IAsyncDisp
         }
     }
 
-    private sealed class Handle(InMemoryConsulLockProvider provider, string key, ulong fencingToken, FlowLocks.Marker marker) : IConsulLockHandle
+    /// <summary>
+    /// Waits for the key's gate on the provider's clock, so that a timeout under a fake clock passes when the test
+    /// advances it, not in real time. False at the timeout.
+    /// </summary>
+    private async ValueTask<bool> EnterGateAsync(string key, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        using var deadline = timeout > TimeSpan.Zero && timeout <= s_longestTimeout ? new CancellationTokenSource(timeout, _time) : null;
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _disposing.Token, deadline?.Token ?? CancellationToken.None);
+        try
+        {
+            return await _gates.EnterAsync(key, timeout == TimeSpan.Zero ? TimeSpan.Zero : Timeout.InfiniteTimeSpan, linked.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return _disposing.IsCancellationRequested
+                ? throw new ObjectDisposedException(nameof(InMemoryConsulLockProvider), "The lock provider was disposed while the acquire waited.")
+                : false;
+        }
+    }
+
+    /// <summary>
+    /// A granted lock. The holder lets go by disposing it; the key is free then, or at the end of its minimum hold
+    /// when that is later. The lock is lost (the lost-token fires) when the test says so, at its hold limit, or when
+    /// the provider is disposed; at the hold limit it also lets go by itself, as the engine's handle does.
+    /// </summary>
+    private sealed class Handle(InMemoryConsulLockProvider provider, string key, ulong fencingToken, FlowLocks.Marker marker, HoldLimits holds)
+        : IConsulLockHandle, ILossReport
     {
         private readonly CancellationTokenSource _lost = new();
-        private int _ended;
+        private readonly long _grantedAt = provider._time.GetTimestamp();
+        private readonly object _sync = new();
+        private ITimer? _holdLimit;
+        private ITimer? _holdEnd;
+        private string? _lostReason;
+        private bool _holdLimitReached;
+        private bool _disposed;
+        private bool _released;
+        private bool _freed;
 
         public string Key { get; } = key;
 
@@ -201,36 +297,158 @@ public sealed class InMemoryConsulLockProvider : IConsulLockProvider, IAsyncDisp
 
         public string SessionId { get; } = "in-memory-" + fencingToken.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
+        public string? LostReason
+        {
+            get
+            {
+                lock (_sync)
+                {
+                    return _lostReason;
+                }
+            }
+        }
+
+        public bool HoldLimitReached
+        {
+            get
+            {
+                lock (_sync)
+                {
+                    return _holdLimitReached;
+                }
+            }
+        }
+
+        /// <summary>Starts the clock of the hold limit, once the handle is registered as the key's holder.</summary>
+        public void StartHoldLimit()
+        {
+            if (holds.MaxHold is not { } limit)
+            {
+                return;
+            }
+
+            var timer = provider._time.CreateTimer(static state => ((Handle)state!).ReachHoldLimit(), this, limit, Timeout.InfiniteTimeSpan);
+            lock (_sync)
+            {
+                if (!_disposed && !_freed)
+                {
+                    _holdLimit = timer;
+                    return;
+                }
+            }
+
+            timer.Dispose();
+        }
+
         public ValueTask DisposeAsync()
         {
-            End(lost: false);
-            marker.Exit();
+            LetGo();
             return default;
         }
 
-        /// <summary>
-        /// Frees the key once: on release, or when the lock is made lost (then the lost-token fires). The flow counts
-        /// as holding the key until the handle is disposed, as with <see cref="ConsulLockProvider"/>.
-        /// </summary>
-        public bool End(bool lost)
+        /// <summary>The holder lets go (once). The flow no longer counts as holding the key, as with the engine.</summary>
+        private void LetGo()
         {
-            if (Interlocked.Exchange(ref _ended, 1) != 0)
+            ITimer? holdLimit;
+            lock (_sync)
             {
-                return false;
+                if (_disposed)
+                {
+                    return;
+                }
+
+                _disposed = true;
+                (holdLimit, _holdLimit) = (_holdLimit, null);
             }
 
-            lock (provider._held)
+            holdLimit?.Dispose();
+            marker.Exit();
+            Release();
+        }
+
+        /// <summary>Reports the loss once, unless the holder let go already (a loss seen after that is not reported).</summary>
+        public void Lose(string reason, bool holdLimitReached)
+        {
+            lock (_sync)
             {
-                provider._held.Remove(Key);
+                if (_disposed || _lostReason is not null)
+                {
+                    return;
+                }
+
+                _lostReason = reason;
+                _holdLimitReached = holdLimitReached;
             }
 
-            provider._gates.Exit(Key);
-            if (lost)
+            try
             {
                 _lost.Cancel();
             }
+            catch (AggregateException)
+            {
+                // A holder's callback failed; as the engine does, the loss stands and the key is freed all the same.
+            }
+        }
 
+        /// <summary>Lets go of the key: at once, or when the clock reaches grant + MinHold if that is later.</summary>
+        public void Release()
+        {
+            lock (_sync)
+            {
+                if (_released || _freed)
+                {
+                    return;
+                }
+
+                _released = true;
+                var left = holds.MinHold - provider._time.GetElapsedTime(_grantedAt);
+                if (left > TimeSpan.Zero)
+                {
+                    _holdEnd = provider._time.CreateTimer(static state => ((Handle)state!).FreeKey(), this, left, Timeout.InfiniteTimeSpan);
+                    return;
+                }
+            }
+
+            FreeKey();
+        }
+
+        /// <summary>Frees the key for the next caller, once; false when it was free already.</summary>
+        public bool FreeKey()
+        {
+            ITimer? holdLimit;
+            ITimer? holdEnd;
+            lock (_sync)
+            {
+                if (_freed)
+                {
+                    return false;
+                }
+
+                _freed = true;
+                (holdLimit, _holdLimit) = (_holdLimit, null);
+                (holdEnd, _holdEnd) = (_holdEnd, null);
+            }
+
+            holdLimit?.Dispose();
+            holdEnd?.Dispose();
+            lock (provider._held)
+            {
+                if (provider._held.TryGetValue(Key, out var holder) && ReferenceEquals(holder, this))
+                {
+                    provider._held.Remove(Key);
+                }
+            }
+
+            provider._gates.Exit(Key);
             return true;
+        }
+
+        private void ReachHoldLimit()
+        {
+            Lose($"the hold limit was reached (MaxHold {ConsulDuration.Format(holds.MaxHold!.Value)} after the grant)", holdLimitReached: true);
+
+            // Whatever the holder does, the key is let go now, as the engine's handle lets go at its hold limit.
+            LetGo();
         }
     }
 }

@@ -42,6 +42,8 @@ public sealed class OptionsValidationTests
         { "KeyPrefix", "./locks", "ConsulLock:KeyPrefix" },
         { "KeyPrefix", "/", "ConsulLock:KeyPrefix" },
         { "KeyPrefix", new string('p', 600), "ConsulLock:KeyPrefix" },
+        { "MaxConnections", "many", "ConsulLock:MaxConnections" },
+        { "MaxConnections", "2", "ConsulLock:MaxConnections" },
     };
 
     [Theory]

@@ -272,6 +272,34 @@ public sealed class HoldTests(ConsulAgentFixture fixture, ITestOutputHelper outp
         Assert.Null(await ReadKeyAsync(Prefix + "jobs/runner-max"));
     }
 
+    [Fact]
+    public async Task A_generated_method_whose_hold_limit_began_the_release_returns_only_once_the_key_is_released()
+    {
+        // The hold limit begins the release before the body ends; a slow Consul keeps that release in flight while the
+        // body returns, and the method must not return while its key is still held.
+        await using var proxy = FaultProxy.Start(Agent.Address);
+        await using var provider = NewProvider(address: proxy.Address); // disposed before the proxy, through a healed one
+        var settings = new LockedMethodSettings(new ConsulLockRequest { MaxHold = TimeSpan.FromSeconds(1) }, waitTimeout: null, LockTimeoutBehavior.Throw);
+
+        await Assert.ThrowsAsync<ConsulLockLostException>(() =>
+            LockedMethodRunner.RunAsync(provider, "jobs/runner-slow-release", settings, async Task (context) =>
+            {
+                using var slow = context.LostToken.Register(() => proxy.Delay(TimeSpan.FromMilliseconds(700)));
+                try
+                {
+                    await Task.Delay(Timeout.Infinite, context.CancellationToken);
+                }
+                catch (OperationCanceledException)
+                {
+                    await Task.Delay(TimeSpan.FromMilliseconds(100), CancellationToken.None);
+                    throw;
+                }
+            }, CancellationToken.None).WaitAsync(s_generous));
+
+        Assert.Null(await ReadKeyAsync(Prefix + "jobs/runner-slow-release"));
+        proxy.Heal();
+    }
+
     [Theory]
     [InlineData(-1, null, "MinHold")]
     [InlineData(24 * 3600 + 1, null, "MinHold")]

@@ -11,13 +11,14 @@ namespace ConsulLock.Aop.Engine;
 /// until the end of its minimum hold, when it has one: <see cref="HoldKeeper"/>). At its hold limit (<c>MaxHold</c>)
 /// the lock reports its loss with that reason and releases itself, whatever the holder does.
 /// </summary>
-internal sealed class LockHandle : IConsulLockHandle
+internal sealed class LockHandle : IConsulLockHandle, ILossReport
 {
     private readonly LockReleaser _releaser;
     private readonly FlowLocks.Marker _marker;
     private readonly LossMonitor _monitor;
     private readonly long _grantedAt = Stopwatch.GetTimestamp();
     private readonly Timer? _holdLimit;
+    private readonly TaskCompletionSource _released = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _disposed;
     private int _holdLimitReached;
 
@@ -74,18 +75,28 @@ internal sealed class LockHandle : IConsulLockHandle
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
         {
+            // The hold limit may have begun the release: the holder's own disposal returns when it is done, so that a
+            // [ConsulLocked] method that returns has let go of its key, whoever began.
+            await _released.Task.ConfigureAwait(false);
             return;
         }
 
-        if (_holdLimit is not null)
+        try
         {
-            await _holdLimit.DisposeAsync().ConfigureAwait(false);
-        }
+            if (_holdLimit is not null)
+            {
+                await _holdLimit.DisposeAsync().ConfigureAwait(false);
+            }
 
-        await _monitor.DisposeAsync().ConfigureAwait(false);
-        _marker.Exit();
-        LockTelemetry.HoldDuration.Record(LockTelemetry.Seconds(_grantedAt));
-        await _releaser.ReleaseAsync(this).ConfigureAwait(false);
+            await _monitor.DisposeAsync().ConfigureAwait(false);
+            _marker.Exit();
+            LockTelemetry.HoldDuration.Record(LockTelemetry.Seconds(_grantedAt));
+            await _releaser.ReleaseAsync(this).ConfigureAwait(false);
+        }
+        finally
+        {
+            _released.TrySetResult();
+        }
     }
 
     private void ReachHoldLimit()
