@@ -358,6 +358,19 @@ public static class Checker
                     }
                 }
 
+                // An operator destroyed a session that held the key in Consul: Consul keeps it for the lock-delay after
+                // the destroy, also when the register saw its holder end its section just before (its release not
+                // landed yet when the destroy came).
+                foreach (var destroy in allFaults.Where(f => f.LockDelayOnKey && f.Key == key && f.Start <= demand))
+                {
+                    var free = destroy.Heal + Ticks(ChaosRun.LockDelay);
+                    if (free > demand && free + slack > deadline)
+                    {
+                        deadline = free + slack;
+                        why.Add($"'{destroy.Name}' at {At(destroy.Start)}: Consul's lock-delay keeps the key until {At(free)}");
+                    }
+                }
+
                 if (deadline == long.MaxValue || deadline > historyEnd || allFaults.Any(g => g.Start > heal && g.Start <= deadline))
                 {
                     continue;

@@ -267,6 +267,33 @@ public sealed class CheckerTests
     }
 
     [Fact]
+    public void A_session_an_operator_destroyed_keeps_its_key_for_the_lock_delay_even_after_its_holders_section_ended()
+    {
+        // The register saw w3 end its section at 1.0 s; its release had not landed when the operator destroyed its
+        // session at 1.5 s, so Consul keeps the key for the lock-delay (15 s in the suite) after the destroy.
+        var lockDelayMs = ChaosRun.LockDelay.TotalMilliseconds;
+        var destroy = new Fault("operator destroys the session (w3, a)", Ms(1500), Ms(1510), ["w3"], MayCauseLoss: true, Key: "a", LockDelayOnKey: true);
+        string[] lines =
+        [
+            "start w3.1 a 10 500",
+            "end w3.1 a 10 1000 done",
+            "wait w1.0 a 1600",
+        ];
+        var inTime = Replay([.. lines, $"start w1.0 a 11 {1510 + lockDelayMs + 500:F0}", "quit w9.0 z 60000"]);
+
+        var report = Checker.Check(s_all with { Faults = [destroy] }, inTime, [destroy]);
+        Assert.True(report.Clean, string.Join("\n", report.Findings));
+
+        // Without the lock-delay flag it is a violation: the rule is what excuses it.
+        var plain = destroy with { LockDelayOnKey = false };
+        Assert.Equal(1, Checker.Check(s_all with { Faults = [plain] }, inTime, [plain]).RecoveryViolations);
+
+        // And the lock-delay explains no more than itself: a grant 3 s after it ends is late.
+        var late = Replay([.. lines, $"start w1.0 a 11 {1510 + lockDelayMs + 3000:F0}", "quit w9.0 z 60000"]);
+        Assert.Equal(1, Checker.Check(s_all with { Faults = [destroy] }, late, [destroy]).RecoveryViolations);
+    }
+
+    [Fact]
     public void A_fault_that_starts_before_the_bound_elapses_moves_the_bound_to_its_heal()
     {
         var history = Replay(

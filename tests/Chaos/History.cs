@@ -42,7 +42,11 @@ public enum FaultExcuse
 /// <param name="Workers">The workers it hits; null: all of them.</param>
 /// <param name="MayCauseLoss">Whether a lost-token of those workers in or shortly after it has a cause (see docs/reliability.md).</param>
 /// <param name="Excuse">Which overlaps it excuses, and on which <paramref name="Key"/> (null: every key).</param>
-public sealed record Fault(string Name, long Start, long Heal, IReadOnlyList<string>? Workers, bool MayCauseLoss, FaultExcuse Excuse = FaultExcuse.None, string? Key = null)
+/// <param name="LockDelayOnKey">It invalidated a session that held <paramref name="Key"/> in Consul (an operator's destroy):
+/// Consul keeps the key from everyone for the lock-delay after it, whatever the register saw of its holder.</param>
+public sealed record Fault(
+    string Name, long Start, long Heal, IReadOnlyList<string>? Workers, bool MayCauseLoss, FaultExcuse Excuse = FaultExcuse.None, string? Key = null,
+    bool LockDelayOnKey = false)
 {
     public bool Hits(string worker) => Workers is null || Workers.Contains(worker);
 }

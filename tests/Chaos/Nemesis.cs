@@ -130,7 +130,7 @@ public sealed class Nemesis(ChaosRun run, ChaosTopology? cluster)
     /// <summary>An operator destroys a holder's session: Consul invalidates it and applies the lock-delay.</summary>
     public Task<Fault> DestroySessionAsync() =>
         OperatorAsync("operator destroys the session", FaultExcuse.None, (server, key, session) =>
-            ConsulHttp.SendAsync(HttpMethod.Put, server, "/v1/session/destroy/" + session));
+            ConsulHttp.SendAsync(HttpMethod.Put, server, "/v1/session/destroy/" + session), lockDelayOnKey: true);
 
     /// <summary>An operator deletes a held key: no lock-delay, the key is free at once.</summary>
     public Task<Fault> DeleteKeyAsync() =>
@@ -178,7 +178,8 @@ public sealed class Nemesis(ChaosRun run, ChaosTopology? cluster)
         }
     }
 
-    private async Task<Fault> OperatorAsync(string name, FaultExcuse excuse, Func<Uri, string, string, Task<(HttpStatusCode, string)>> act)
+    private async Task<Fault> OperatorAsync(
+        string name, FaultExcuse excuse, Func<Uri, string, string, Task<(HttpStatusCode, string)>> act, bool lockDelayOnKey = false)
     {
         string worker, key, session;
         try
@@ -209,7 +210,8 @@ public sealed class Nemesis(ChaosRun run, ChaosTopology? cluster)
                     var (status, body) = await act(agent.HttpAddress, key, session).ConfigureAwait(false);
                     if (status == HttpStatusCode.OK)
                     {
-                        return new Fault($"{name} ({worker}, {key})", start, Stopwatch.GetTimestamp(), [worker], MayCauseLoss: true, excuse, excuse == FaultExcuse.None ? null : key);
+                        return new Fault(
+                            $"{name} ({worker}, {key})", start, Stopwatch.GetTimestamp(), [worker], MayCauseLoss: true, excuse, key, LockDelayOnKey: lockDelayOnKey);
                     }
 
                     last = $"{(int)status} {body}";
