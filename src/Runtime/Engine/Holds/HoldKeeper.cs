@@ -92,11 +92,7 @@ internal sealed class HoldKeeper(ConsulClient client, ConsulLockOptions options,
         {
             try
             {
-                var wait = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), until);
-                if (wait > TimeSpan.Zero)
-                {
-                    await Task.Delay(wait, disposal.Token).ConfigureAwait(false);
-                }
+                await Clock.UntilAsync(until, disposal.Token).ConfigureAwait(false);
             }
             catch (OperationCanceledException)
             {

@@ -19,3 +19,20 @@ internal readonly struct Deadline(long started, TimeSpan? timeout)
     /// <summary><paramref name="wanted"/>, cut to what is left of the wait.</summary>
     public TimeSpan AtMost(TimeSpan wanted) => IsEndless || Remaining > wanted ? wanted : Remaining;
 }
+
+/// <summary>Waiting for a point on the monotonic clock, never ending early.</summary>
+internal static class Clock
+{
+    /// <summary>
+    /// Returns once <paramref name="timestamp"/> (a <see cref="Stopwatch"/> timestamp) has passed. Timers may fire a
+    /// millisecond early; a hold must not end early, so this waits again for what is left.
+    /// </summary>
+    public static async Task UntilAsync(long timestamp, CancellationToken cancellationToken)
+    {
+        for (var left = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), timestamp); left > TimeSpan.Zero;
+             left = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), timestamp))
+        {
+            await Task.Delay(left + TimeSpan.FromMilliseconds(1), cancellationToken).ConfigureAwait(false);
+        }
+    }
+}

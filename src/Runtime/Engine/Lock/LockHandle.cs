@@ -106,6 +106,22 @@ internal sealed class LockHandle : IConsulLockHandle, ILossReport
             return;
         }
 
+        // A timer may fire a millisecond early; the limit is grant + MaxHold, never before.
+        var early = MaxHold!.Value - Stopwatch.GetElapsedTime(_grantedAt);
+        if (early > TimeSpan.Zero)
+        {
+            try
+            {
+                _holdLimit!.Change(early + TimeSpan.FromMilliseconds(1), Timeout.InfiniteTimeSpan);
+            }
+            catch (ObjectDisposedException)
+            {
+                // Released meanwhile: nothing to limit.
+            }
+
+            return;
+        }
+
         _ = ReachHoldLimitAsync();
     }
 

@@ -117,7 +117,7 @@ internal sealed class LockReleaser(
             {
                 try
                 {
-                    await Task.Delay(left > TimeSpan.Zero ? left : TimeSpan.Zero, disposal.Token).ConfigureAwait(false);
+                    await Clock.UntilAsync(until, disposal.Token).ConfigureAwait(false);
                 }
                 catch (OperationCanceledException)
                 {
