@@ -5,11 +5,15 @@ namespace ConsulLock.Aop.Generators.Tests.Matrix;
 
 /// <summary>
 /// Valid <c>[ConsulLocked]</c> declarations built from the axes a user varies: return type, placeholder kind, where the
-/// token and the context go, the kind of method, the kind of containing type and namespace, and where the provider
-/// comes from. Each axis value meets every value of the others in rotation, so a few thousand declarations cover
-/// every pair of values. The names the user gives things are one more axis, built by <see cref="NameCollisionAxis"/>
-/// on the same declarations.
+/// token and the context go, the kind of method, the kind of containing type and namespace, where the provider
+/// comes from, the minimum and maximum hold, and whether the method implements an interface member. Each axis value
+/// meets every value of the others in rotation, so a few thousand declarations cover every pair of values. The names
+/// the user gives things are one more axis, built by <see cref="NameCollisionAxis"/> on the same declarations.
 /// </summary>
+/// <remarks>
+/// The axes added later (holds, interfaces) rotate through the declarations the first ones make rather than multiply
+/// them: the matrix costs what it did, and a pair of values still meets (the test checks every pair).
+/// </remarks>
 internal static class DeclarationMatrix
 {
     public static readonly string[] Returns = ["Task", "Task<int>", "ValueTask", "ValueTask<string>"];
@@ -24,6 +28,21 @@ internal static class DeclarationMatrix
 
     public static readonly ProviderKind[] Providers = Enum.GetValues<ProviderKind>();
 
+    /// <summary>The <c>MinHold</c> values tried (null: not set): both ends of its range 0s..24h, and two between.</summary>
+    public static readonly Hold?[] MinHolds = [null, new("0s", TimeSpan.Zero), new("250ms", TimeSpan.FromMilliseconds(250)), new("10m", TimeSpan.FromMinutes(10)), new("24h", TimeSpan.FromHours(24))];
+
+    /// <summary>The <c>MaxHold</c> values tried (null: not set): both ends of its range 1s..24h, and one between.</summary>
+    public static readonly Hold?[] MaxHolds = [null, new("1s", TimeSpan.FromSeconds(1)), new("1h", TimeSpan.FromHours(1)), new("24h", TimeSpan.FromHours(24))];
+
+    /// <summary>
+    /// One axis of the two holds, as the pairs a valid declaration can have: <c>MinHold</c> &lt;= <c>MaxHold</c> when both
+    /// are set (the other pairs are CLA016, in the misuse matrix). Equal ends ("24h", "24h") are valid and are here.
+    /// </summary>
+    public static readonly Holds[] HoldPairs =
+        [.. from min in MinHolds from max in MaxHolds where min is null || max is null || min.Value <= max.Value select new Holds(min, max)];
+
+    public static readonly InterfaceShape[] Interfaces = Enum.GetValues<InterfaceShape>();
+
     /// <summary>What every batch shares: the types placeholders walk through, and the probe bodies report to.</summary>
     public const string SharedSource = """
         public sealed record Customer(int Id);
@@ -36,11 +55,24 @@ internal static class DeclarationMatrix
 
             public static string? HeldDuringBody { get; set; }
 
-            public static void Record() => HeldDuringBody = string.Join("|", Provider?.HeldKeys ?? []);
+            /// <summary>What the body does after it recorded the keys, given the body's token (the test advances a fake clock here).</summary>
+            public static global::System.Action<global::System.Threading.CancellationToken>? DuringBody { get; set; }
+
+            /// <summary>Records the keys held while the body runs; a body whose token fired meanwhile ends by cancellation, as a body should.</summary>
+            public static void Record(global::System.Threading.CancellationToken token)
+            {
+                HeldDuringBody = string.Join("|", Provider?.HeldKeys ?? []);
+                DuringBody?.Invoke(token);
+                token.ThrowIfCancellationRequested();
+            }
         }
         """;
 
-    /// <summary><paramref name="rounds"/> times every combination of return, placeholder, token and method kind, each round with containers and providers rotated.</summary>
+    /// <summary>
+    /// <paramref name="rounds"/> times every combination of return, placeholder, token and method kind, each round with
+    /// containers, providers, holds and interfaces rotated. The rotations' periods (9, 6 per 9, 17, 3 per 7) share no
+    /// factor with the combinations' strides in a way that leaves a pair out: the test checks every pair meets.
+    /// </summary>
     public static IEnumerable<Declaration> All(int rounds)
     {
         var n = 0;
@@ -56,7 +88,9 @@ internal static class DeclarationMatrix
                         {
                             var container = Containers[(n + round) % Containers.Length];
                             var provider = Providers[((n / Containers.Length) + (round * 3)) % Providers.Length];
-                            yield return new Declaration(n++, returns, placeholder, token, method, container, provider);
+                            var holds = HoldPairs[n % HoldPairs.Length];
+                            var implements = Interfaces[(n / 7) % Interfaces.Length];
+                            yield return new Declaration(n++, returns, placeholder, token, method, container, provider, Holds: holds, RequestedInterface: implements);
                         }
                     }
                 }
@@ -118,6 +152,41 @@ internal enum ContainerKind
     StaticClass,
 }
 
+/// <summary>Whether the locked method implements an interface member, and of what kind of interface.</summary>
+/// <remarks>
+/// Always implicitly: a partial method cannot be an explicit interface implementation. [ConsulLocked] on the interface
+/// member itself is CLA013, so the attribute stays on the class's partial method. A static locked method implements a
+/// <c>static abstract</c> member; a static class implements no interface, so there the axis is <see cref="None"/>.
+/// </remarks>
+internal enum InterfaceShape
+{
+    None,
+
+    /// <summary>An interface whose member has the declaration's own signature.</summary>
+    Implicit,
+
+    /// <summary>
+    /// A generic interface, <c>I&lt;TValue&gt;</c>, implemented for a concrete type: its member's result type is
+    /// <c>TValue</c> (a <c>Task&lt;TValue&gt;</c> implemented by <c>Task&lt;int&gt;</c>), else its first placeholder's type.
+    /// </summary>
+    Generic,
+}
+
+/// <summary>A hold duration as the attribute writes it and as it reaches <c>ConsulLockRequest</c>.</summary>
+internal sealed record Hold(string Text, TimeSpan Value);
+
+/// <summary>A declaration's <c>MinHold</c> and <c>MaxHold</c> (each null when not set).</summary>
+internal sealed record Holds(Hold? MinHold, Hold? MaxHold)
+{
+    public static readonly Holds None = new(null, null);
+
+    /// <summary>The attribute's named arguments for the holds, each after a comma.</summary>
+    public string Arguments =>
+        (MinHold is { } min ? $", MinHold = \"{min.Text}\"" : "") + (MaxHold is { } max ? $", MaxHold = \"{max.Text}\"" : "");
+
+    public override string ToString() => $"MinHold {MinHold?.Text ?? "-"}, MaxHold {MaxHold?.Text ?? "-"}";
+}
+
 internal enum ProviderKind
 {
     Field,
@@ -134,14 +203,19 @@ internal enum ProviderKind
 /// the user's. Such a declaration lives in a namespace of its own, <c>Matrix.C&lt;N&gt;</c>, so that what it declares
 /// meets no other declaration of its batch.
 /// </param>
+/// <param name="Holds">The attribute's <c>MinHold</c> and <c>MaxHold</c>; null for neither.</param>
+/// <param name="RequestedInterface">Whether the method implements an interface member (see <see cref="Interface"/>).</param>
 /// <remarks>
 /// The source names every type with <c>global::</c>, as code must that has a type named <c>Task</c> or a namespace
 /// named <c>System</c> in scope: what a declaration of the collision axis means does not depend on the names it adds.
 /// </remarks>
 internal sealed record Declaration(
     int N, string Returns, PlaceholderKind Placeholder, TokenShape Token, MethodKind RequestedMethod, ContainerKind Container, ProviderKind RequestedProvider,
-    NameCollision? Collision = null)
+    NameCollision? Collision = null, Holds? Holds = null, InterfaceShape RequestedInterface = InterfaceShape.None)
 {
+    /// <summary>The type parameter of the generic interface (<see cref="InterfaceShape.Generic"/>), which a parameter or method type parameter may not repeat.</summary>
+    public const string InterfaceTypeParameter = "TValue";
+
     private const string Tasks = "global::System.Threading.Tasks.";
     private const string CancellationToken = "global::System.Threading.CancellationToken";
     private const string ProviderType = "global::ConsulLock.Aop.IConsulLockProvider";
@@ -166,7 +240,33 @@ internal sealed record Declaration(
             _ => RequestedProvider,
         };
 
+    /// <summary>A static class implements no interface; a static method implements a static abstract member.</summary>
+    public InterfaceShape Interface => Container == ContainerKind.StaticClass ? InterfaceShape.None : RequestedInterface;
+
     public string TypeName => "T" + N.ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>The interface's name, without its type arguments.</summary>
+    public string InterfaceName => "I" + N.ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>The result type of a <c>Task&lt;T&gt;</c> or <c>ValueTask&lt;T&gt;</c>, else null.</summary>
+    private string? ResultType => Returns switch
+    {
+        "Task<int>" => "int",
+        "ValueTask<string>" => "string",
+        _ => null,
+    };
+
+    /// <summary>
+    /// What the generic interface's <see cref="InterfaceTypeParameter"/> stands for: the result type, else the first
+    /// placeholder's type; <c>object</c> when there is neither (the placeholder is the method's own type parameter), and
+    /// the interface's member then does not use it.
+    /// </summary>
+    private string InterfaceTypeArgument => ResultType ?? (PlaceholderType == "TItem" ? "object" : PlaceholderType);
+
+    private string PlaceholderType => PlaceholderPart.Declared[..PlaceholderPart.Declared.IndexOf(' ', StringComparison.Ordinal)];
+
+    /// <summary>The interface as the containing type's base list names it.</summary>
+    private string ImplementedInterface => Interface == InterfaceShape.Generic ? $"{InterfaceName}<{InterfaceTypeArgument}>" : InterfaceName;
 
     /// <summary>The colliding name when <see cref="Collision"/> puts it in <paramref name="role"/>, else null.</summary>
     private string? Colliding(NameRole role) => Collision is { } collision && collision.Role == role ? collision.Name : null;
@@ -279,6 +379,31 @@ internal sealed record Declaration(
 
     private string DeclaredParameters => string.Join(", ", SharedParameters.Concat(HasTokenParameter ? [CancellationToken + " ct"] : []));
 
+    /// <summary>The interface's member: the declaration's signature, with the generic interface's type parameter in place of the type it stands for.</summary>
+    private string InterfaceMember()
+    {
+        var returns = ReturnType;
+        var parameters = DeclaredParameters;
+        if (Interface == InterfaceShape.Generic)
+        {
+            if (ResultType is { } result)
+            {
+                returns = returns.Replace($"<{result}>", $"<{InterfaceTypeParameter}>", StringComparison.Ordinal);
+            }
+            else if (InterfaceTypeArgument != "object")
+            {
+                // The placeholders' parameters come last of the shared ones.
+                var shared = SharedParameters.ToList();
+                shared[^1] = InterfaceTypeParameter + shared[^1][PlaceholderType.Length..];
+                parameters = string.Join(", ", shared.Concat(HasTokenParameter ? [CancellationToken + " ct"] : []));
+            }
+        }
+
+        var typeParameters = Interface == InterfaceShape.Generic ? $"<{InterfaceTypeParameter}>" : "";
+        var modifiers = Method == MethodKind.Static ? "static abstract " : "";
+        return $"public interface {InterfaceName}{typeParameters} {{ {modifiers}{returns} RunAsync{TypeParameters}({parameters}){Constraints}; }}";
+    }
+
     private IEnumerable<string> BodyOnlyParameters => Token switch
     {
         TokenShape.TokenLast => [CancellationToken + " ct"],
@@ -288,6 +413,14 @@ internal sealed record Declaration(
     };
 
     private string BodyParameters => string.Join(", ", SharedParameters.Concat(BodyOnlyParameters));
+
+    /// <summary>The token the body gets: the caller's token linked to the lock's, or the lock-lost token.</summary>
+    private string BodyToken => Token switch
+    {
+        TokenShape.ContextLast => "context.CancellationToken",
+        TokenShape.BodyTokenOnly => "lost",
+        _ => "ct",
+    };
 
     /// <summary>The names of the method's and its body's parameters and type parameters, which a parameter or method type parameter may not repeat.</summary>
     public IEnumerable<string> MethodScopeNames =>
@@ -340,6 +473,11 @@ internal sealed record Declaration(
             text.AppendLine(CultureInfo.InvariantCulture, $"public abstract {BaseKeyword} {baseName} {{ {member} }}");
         }
 
+        if (Interface != InterfaceShape.None)
+        {
+            text.AppendLine(InterfaceMember());
+        }
+
         var keyword = Container switch
         {
             ContainerKind.StaticClass => "static partial class",
@@ -359,9 +497,10 @@ internal sealed record Declaration(
             header.Append(CultureInfo.InvariantCulture, $"({ProviderType} {ProviderName})");
         }
 
-        if (Method is MethodKind.Override or MethodKind.New)
+        var bases = new[] { Method is MethodKind.Override or MethodKind.New ? baseName : null, Interface != InterfaceShape.None ? ImplementedInterface : null }.OfType<string>();
+        if (bases.Any())
         {
-            header.Append(" : ").Append(baseName);
+            header.Append(" : ").AppendJoin(", ", bases);
         }
 
         if (Container == ContainerKind.Nested)
@@ -400,10 +539,10 @@ internal sealed record Declaration(
         };
         var constraints = Method == MethodKind.Override ? "" : Constraints; // an override inherits them
         var key = KeyPrefix + PlaceholderPart.Key + (NamedParameter is { } named ? "/{" + named + "}" : "");
-        text.AppendLine(CultureInfo.InvariantCulture, $"    [global::ConsulLock.Aop.ConsulLocked(\"{key}\", WaitTimeout = \"5s\")]");
+        text.AppendLine(CultureInfo.InvariantCulture, $"    [global::ConsulLock.Aop.ConsulLocked(\"{key}\", WaitTimeout = \"5s\"{Holds?.Arguments})]");
         text.AppendLine(CultureInfo.InvariantCulture, $"    {modifiers} {signature}{constraints};");
         var bodyStatic = Method == MethodKind.Static ? "static " : "";
-        text.AppendLine(CultureInfo.InvariantCulture, $"    private {bodyStatic}{ReturnType} RunCoreAsync{TypeParameters}({BodyParameters}){Constraints} {{ global::Probe.Record(); return {Result}; }}");
+        text.AppendLine(CultureInfo.InvariantCulture, $"    private {bodyStatic}{ReturnType} RunCoreAsync{TypeParameters}({BodyParameters}){Constraints} {{ global::Probe.Record({BodyToken}); return {Result}; }}");
         text.AppendLine("}");
         if (Container == ContainerKind.Nested)
         {

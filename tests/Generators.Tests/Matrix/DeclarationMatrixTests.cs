@@ -3,18 +3,22 @@ using System.Diagnostics;
 using System.Reflection;
 using ConsulLock.Aop.Generators.Diagnostics;
 using ConsulLock.Aop.Generators.Tests.Infrastructure;
+using ConsulLock.Aop.CompilerServices;
 using ConsulLock.Aop.Testing;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.Diagnostics;
+using Microsoft.Extensions.Time.Testing;
 using Xunit.Abstractions;
 
 namespace ConsulLock.Aop.Generators.Tests.Matrix;
 
 /// <summary>
 /// Every valid declaration compiles with no diagnostic at all (nullable on; any warning would fail a warnings-as-errors
-/// build), from the generator, the analyzer or the compiler; and a sample of them, run against the in-memory provider,
-/// locks exactly the key its template describes. Compiled in batches, one compilation holding many declarations.
+/// build), from the generator, the analyzer or the compiler; each carries its holds into its lock request; and a sample
+/// of them, run against the in-memory provider on a fake clock (through the interface member it implements, if any),
+/// locks exactly the key its template describes and holds it as its <c>MinHold</c> and <c>MaxHold</c> say. Compiled in
+/// batches, one compilation holding many declarations.
 /// </summary>
 public sealed class DeclarationMatrixTests(ITestOutputHelper output)
 {
@@ -27,21 +31,34 @@ public sealed class DeclarationMatrixTests(ITestOutputHelper output)
     {
         var declarations = DeclarationMatrix.All(Rounds).ToList();
         Assert.True(declarations.Count >= 2000, $"only {declarations.Count} declarations");
-        AssertEveryPairOfContainerAndProviderMeets(declarations);
+        AssertEveryPairOfValuesMeets(declarations);
 
         var clock = Stopwatch.StartNew();
         var compiling = TimeSpan.Zero;
-        var ran = 0;
+        var ran = new List<Run>();
         foreach (var batch in declarations.Chunk(BatchSize))
         {
             var started = clock.Elapsed;
             var compiled = await CompileAsync(batch);
             compiling += clock.Elapsed - started;
-            ran += await RunSampleAsync(compiled, batch.Where(d => d.N % SampleEvery == 0 && d.Provider != ProviderKind.Default));
+
+            // Sampled at a residue that moves (N = 9q + q % 9), so that the sample meets every container: at a fixed
+            // residue it would meet one container per round, the container axis having the sample's period.
+            ran.AddRange(await RunSampleAsync(compiled, batch, batch.Where(d => d.N % SampleEvery == d.N / SampleEvery % SampleEvery && d.Provider != ProviderKind.Default)));
         }
 
-        output.WriteLine($"{declarations.Count} declarations in {(declarations.Count + BatchSize - 1) / BatchSize} compilations, {ran} of them run: {clock.Elapsed.TotalSeconds:F1} s ({compiling.TotalSeconds:F1} s generating, compiling and analysing)");
-        Assert.True(ran >= 200, $"only {ran} declarations ran");
+        output.WriteLine($"{declarations.Count} declarations in {(declarations.Count + BatchSize - 1) / BatchSize} compilations, {ran.Count} of them run: {clock.Elapsed.TotalSeconds:F1} s ({compiling.TotalSeconds:F1} s generating, compiling and analysing)");
+        output.WriteLine($"run: {ran.Count(r => r.MinHoldKept)} kept for their MinHold after the body, {ran.Count(r => r.HoldLimitReached)} stopped at their MaxHold, "
+            + $"{ran.Count(r => r.Declaration.Interface != InterfaceShape.None)} called through an interface member ({ran.Count(r => r.Declaration.Interface != InterfaceShape.None && r.Declaration.Method == MethodKind.Static)} static abstract)");
+        Assert.True(ran.Count >= 200, $"only {ran.Count} declarations ran");
+
+        // The sample runs every value of the axes that change what happens at run time.
+        Assert.All(DeclarationMatrix.HoldPairs, holds => Assert.Contains(ran, r => r.Declaration.Holds == holds));
+        Assert.All(DeclarationMatrix.Interfaces, shape => Assert.Contains(ran, r => r.Declaration.Interface == shape && r.Declaration.Method != MethodKind.Static));
+        Assert.All(DeclarationMatrix.Interfaces, shape => Assert.Contains(ran, r => r.Declaration.Interface == shape && r.Declaration.Method == MethodKind.Static));
+        Assert.All(DeclarationMatrix.Containers, container => Assert.Contains(ran, r => r.Declaration.Container == container));
+        Assert.Contains(ran, r => r.MinHoldKept);
+        Assert.Contains(ran, r => r.HoldLimitReached);
     }
 
     /// <summary>
@@ -76,7 +93,7 @@ public sealed class DeclarationMatrixTests(ITestOutputHelper output)
             {
                 var compiled = await CompileAsync(batch);
                 generated.AddRange(compiled.SyntaxTrees.Where(t => t.FilePath.EndsWith(".ConsulLocked.g.cs", StringComparison.Ordinal)));
-                ran += await RunSampleAsync(compiled, batch.Where(d => d.Provider != ProviderKind.Default));
+                ran += (await RunSampleAsync(compiled, batch, batch.Where(d => d.Provider != ProviderKind.Default))).Count;
             }
 
             fresh = [.. NameCollisionAxis.IdentifiersIn(generated).Distinct().Where(known.Add)];
@@ -121,15 +138,36 @@ public sealed class DeclarationMatrixTests(ITestOutputHelper output)
         return GeneratorHarness.Driver().RunGenerators(compilation).GetRunResult().GeneratedTrees;
     }
 
-    private static void AssertEveryPairOfContainerAndProviderMeets(List<Declaration> declarations)
+    /// <summary>Every value of each axis meets every value of every other axis, as requested (a static class then makes its method static, and so on).</summary>
+    private static void AssertEveryPairOfValuesMeets(List<Declaration> declarations)
     {
-        foreach (var container in DeclarationMatrix.Containers)
+        (string Name, object[] Values, Func<Declaration, object> Of)[] axes =
+        [
+            ("return", DeclarationMatrix.Returns, d => d.Returns),
+            ("placeholder", [.. DeclarationMatrix.Placeholders.Cast<object>()], d => d.Placeholder),
+            ("token", [.. DeclarationMatrix.Tokens.Cast<object>()], d => d.Token),
+            ("method", [.. DeclarationMatrix.Methods.Cast<object>()], d => d.RequestedMethod),
+            ("container", [.. DeclarationMatrix.Containers.Cast<object>()], d => d.Container),
+            ("provider", [.. DeclarationMatrix.Providers.Cast<object>()], d => d.RequestedProvider),
+            ("holds", DeclarationMatrix.HoldPairs, d => d.Holds!),
+            ("interface", [.. DeclarationMatrix.Interfaces.Cast<object>()], d => d.RequestedInterface),
+        ];
+        var missing = new List<string>();
+        for (var i = 0; i < axes.Length; i++)
         {
-            foreach (var provider in DeclarationMatrix.Providers)
+            for (var j = i + 1; j < axes.Length; j++)
             {
-                Assert.Contains(declarations, d => d.Container == container && d.RequestedProvider == provider);
+                var met = declarations.Select(d => (axes[i].Of(d), axes[j].Of(d))).ToHashSet();
+                missing.AddRange(
+                    from a in axes[i].Values from b in axes[j].Values where !met.Contains((a, b)) select $"{axes[i].Name} {a} with {axes[j].Name} {b}");
             }
         }
+
+        Assert.True(missing.Count == 0, $"{missing.Count} pairs never meet: {string.Join("; ", missing.Take(20))}");
+
+        // And as they take effect: each interface shape on each kind of method (static: a static abstract member).
+        Assert.All(DeclarationMatrix.Interfaces, shape => Assert.All(DeclarationMatrix.Methods, method =>
+            Assert.Contains(declarations, d => d.Interface == shape && d.Method == method)));
     }
 
     private static async Task<Compilation> CompileAsync(Declaration[] batch)
@@ -154,23 +192,45 @@ public sealed class DeclarationMatrixTests(ITestOutputHelper output)
         return generated;
     }
 
-    private static async Task<int> RunSampleAsync(Compilation compilation, IEnumerable<Declaration> sample)
+    /// <summary>One run of the sample, and what the holds made of it.</summary>
+    /// <param name="MinHoldKept">The key stayed held after the body, until the clock reached grant + MinHold.</param>
+    /// <param name="HoldLimitReached">The body ran until grant + MaxHold: its token fired, the caller got the loss.</param>
+    private sealed record Run(Declaration Declaration, bool MinHoldKept, bool HoldLimitReached);
+
+    /// <summary>
+    /// Checks that every declaration of <paramref name="batch"/> carries its holds into its lock request, then runs
+    /// <paramref name="sample"/>: each run holds exactly its key while the body runs, then either stays held until
+    /// grant + <c>MinHold</c>, or (every other run with a <c>MaxHold</c>) has the body outlast its <c>MaxHold</c> on the
+    /// fake clock and sees the token fire exactly there and the caller get the hold-limit loss.
+    /// </summary>
+    private static async Task<List<Run>> RunSampleAsync(Compilation compilation, IEnumerable<Declaration> batch, IEnumerable<Declaration> sample)
     {
         var assembly = CompiledCode.Load(compilation);
+        foreach (var declaration in batch)
+        {
+            AssertSettingsCarryTheHolds(declaration, ClosedType(assembly, declaration));
+        }
+
         var probe = assembly.GetType("Probe")!;
-        var ran = 0;
+        var ran = new List<Run>();
+        var tick = TimeSpan.FromTicks(1);
         foreach (var declaration in sample)
         {
-            var locks = new InMemoryConsulLockProvider();
+            var clock = new FakeTimeProvider();
+            var locks = new InMemoryConsulLockProvider(clock);
+            var holds = declaration.Holds ?? Holds.None;
+            var limit = holds.MaxHold is { } maxHold && declaration.N / SampleEvery % 2 == 1 ? maxHold.Value : (TimeSpan?)null;
             probe.GetProperty("Provider")!.SetValue(null, locks);
             probe.GetProperty("HeldDuringBody")!.SetValue(null, null);
-
-            var type = assembly.GetType(declaration.MetadataName, throwOnError: true)!;
-            if (type.IsGenericTypeDefinition)
+            probe.GetProperty("DuringBody")!.SetValue(null, limit is not { } hold ? null : new Action<CancellationToken>(token =>
             {
-                type = type.MakeGenericType(typeof(string));
-            }
+                clock.Advance(hold - tick);
+                Assert.False(token.IsCancellationRequested, $"declaration {declaration.N}: the body's token fired before its MaxHold {hold}");
+                clock.Advance(tick);
+                Assert.True(token.IsCancellationRequested, $"declaration {declaration.N}: the body's token did not fire at its MaxHold {hold}");
+            }));
 
+            var type = ClosedType(assembly, declaration);
             if (declaration.Provider == ProviderKind.StaticMember)
             {
                 type.GetProperty(declaration.ProviderName!)!.SetValue(null, locks);
@@ -179,23 +239,82 @@ public sealed class DeclarationMatrixTests(ITestOutputHelper output)
             var instance = declaration.Method == MethodKind.Static ? null
                 : declaration.Provider is ProviderKind.Field or ProviderKind.Property or ProviderKind.PrimaryConstructor ? Activator.CreateInstance(type, locks)
                 : Activator.CreateInstance(type);
-            var method = type.GetMethod("RunAsync", BindingFlags.Public | BindingFlags.Instance | BindingFlags.Static | BindingFlags.DeclaredOnly)!;
+            var method = Callee(type, declaration);
             if (method.IsGenericMethodDefinition)
             {
                 method = method.MakeGenericMethod(declaration.MethodTypeArguments);
             }
 
             var result = method.Invoke(instance, BindingFlags.DoNotWrapExceptions, null, Arguments(declaration, assembly, locks), null);
-            await AsTask(result!).WaitAsync(TimeSpan.FromSeconds(10));
+            var running = AsTask(result!).WaitAsync(TimeSpan.FromSeconds(10));
+            if (limit is not null)
+            {
+                var lost = await Assert.ThrowsAsync<ConsulLockLostException>(() => running);
+                Assert.True(lost.HoldLimitReached, $"declaration {declaration.N}: the loss does not say the hold limit was reached: {lost.Message}");
+            }
+            else
+            {
+                await running;
+            }
 
             Assert.True(
                 declaration.ExpectedKey == (string?)probe.GetProperty("HeldDuringBody")!.GetValue(null),
                 $"declaration {declaration.N} held '{probe.GetProperty("HeldDuringBody")!.GetValue(null)}', not '{declaration.ExpectedKey}':\n{declaration.Source()}");
+
+            // Past its MaxHold the key is free at once (MinHold <= MaxHold); a body that ended sooner leaves it held until grant + MinHold.
+            var kept = limit is null && holds.MinHold is { Value: var minHold } && minHold > TimeSpan.Zero;
+            if (kept)
+            {
+                Assert.Equal([declaration.ExpectedKey], locks.HeldKeys);
+                clock.Advance(holds.MinHold!.Value - tick);
+                Assert.True(locks.IsHeld(declaration.ExpectedKey), $"declaration {declaration.N}: the key was free before its MinHold {holds.MinHold.Text}");
+                clock.Advance(tick);
+            }
+
             Assert.Empty(locks.HeldKeys);
-            ran++;
+            ran.Add(new Run(declaration, kept, limit is not null));
         }
 
+        probe.GetProperty("DuringBody")!.SetValue(null, null);
         return ran;
+    }
+
+    /// <summary>The declaration's type, closed over <c>string</c> when it is generic.</summary>
+    private static Type ClosedType(Assembly assembly, Declaration declaration)
+    {
+        var type = assembly.GetType(declaration.MetadataName, throwOnError: true)!;
+        return type.IsGenericTypeDefinition ? type.MakeGenericType(typeof(string)) : type;
+    }
+
+    /// <summary>
+    /// What the run calls: the interface member the method implements, so that the call reaches the lock the way a
+    /// caller through the interface (Quartz calling <c>IJob.Execute</c>) does; the method itself when it is static (a
+    /// static abstract member is called through a type parameter, which reflection has not) or implements nothing.
+    /// </summary>
+    private static MethodInfo Callee(Type type, Declaration declaration)
+    {
+        var own = type.GetMethod("RunAsync", BindingFlags.Public | BindingFlags.Instance | BindingFlags.Static | BindingFlags.DeclaredOnly)!;
+        if (declaration.Interface == InterfaceShape.None)
+        {
+            return own;
+        }
+
+        var implemented = type.GetInterfaces().Single(i => i.Name.Split('`')[0] == declaration.InterfaceName);
+        var map = type.GetInterfaceMap(implemented);
+        Assert.Equal(own, Assert.Single(map.TargetMethods));
+        return declaration.Method == MethodKind.Static ? own : Assert.Single(map.InterfaceMethods);
+    }
+
+    /// <summary>The generated settings of the declaration's method hold its attribute's MinHold and MaxHold (and its WaitTimeout).</summary>
+    private static void AssertSettingsCarryTheHolds(Declaration declaration, Type type)
+    {
+        var field = Assert.Single(type.GetFields(BindingFlags.NonPublic | BindingFlags.Public | BindingFlags.Static | BindingFlags.DeclaredOnly), f => f.FieldType == typeof(LockedMethodSettings));
+        var settings = (LockedMethodSettings)field.GetValue(null)!;
+        var holds = declaration.Holds ?? Holds.None;
+        Assert.Equal(TimeSpan.FromSeconds(5), settings.WaitTimeout);
+        Assert.True(
+            settings.Request?.MinHold == holds.MinHold?.Value && settings.Request?.MaxHold == holds.MaxHold?.Value,
+            $"declaration {declaration.N} ({holds}): the request has MinHold {settings.Request?.MinHold}, MaxHold {settings.Request?.MaxHold}");
     }
 
     private static object?[] Arguments(Declaration declaration, Assembly assembly, InMemoryConsulLockProvider locks)

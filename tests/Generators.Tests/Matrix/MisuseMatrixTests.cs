@@ -21,14 +21,22 @@ public sealed class MisuseMatrixTests
         { "CLA005", """[ConsulLocked("jobs/{id}")] public S partial int Run(int id); private S int RunCore(int id) => id;""" },
         { "CLA006", """[ConsulLocked("jobs/{id}")] public S partial Task<int> RunAsync(int id, CancellationToken ct); private S Task<int> RunAsyncCore(int id, CancellationToken ct) => Task.FromResult(id);""" },
         { "CLA007", """[ConsulLocked("jobs/{id}", SessionTtl = "5s")] public S partial Task RunAsync(int id, CancellationToken ct); private S Task RunCoreAsync(int id, CancellationToken ct) => Task.CompletedTask;""" },
+        { "CLA007", """[ConsulLocked("jobs/{id}", MinHold = "25h")] public S partial Task RunAsync(int id, CancellationToken ct); private S Task RunCoreAsync(int id, CancellationToken ct) => Task.CompletedTask;""" },
+        { "CLA007", """[ConsulLocked("jobs/{id}", MinHold = "ten minutes")] public S partial Task RunAsync(int id, CancellationToken ct); private S Task RunCoreAsync(int id, CancellationToken ct) => Task.CompletedTask;""" },
+        { "CLA007", """[ConsulLocked("jobs/{id}", MaxHold = "500ms")] public S partial Task RunAsync(int id, CancellationToken ct); private S Task RunCoreAsync(int id, CancellationToken ct) => Task.CompletedTask;""" },
+        { "CLA007", """[ConsulLocked("jobs/{id}", MaxHold = "25h")] public S partial Task RunAsync(int id, CancellationToken ct); private S Task RunCoreAsync(int id, CancellationToken ct) => Task.CompletedTask;""" },
+        { "CLA007", """[ConsulLocked("jobs/{id}", MaxHold = "1h30")] public S partial Task RunAsync(int id, CancellationToken ct); private S Task RunCoreAsync(int id, CancellationToken ct) => Task.CompletedTask;""" },
         { "CLA008", """[ConsulLocked("jobs/{id}")] public S partial Task RunAsync(int id, ref int count, CancellationToken ct); private S Task RunCoreAsync(int id, ref int count, CancellationToken ct) => Task.CompletedTask;""" },
         { "CLA009", """[ConsulLocked("jobs/{id}")] public S partial Task RunAsync(int id); private S Task RunCoreAsync(int id) => Task.CompletedTask;""" },
         { "CLA010", """[ConsulLocked("jobs/{payload}")] public S partial Task RunAsync(object payload, CancellationToken ct); private S Task RunCoreAsync(object payload, CancellationToken ct) => Task.CompletedTask;""" },
         { "CLA011", """[ConsulLocked("jobs/{id}", WaitTimeout = "0s", OnTimeout = LockTimeoutBehavior.Skip)] public S partial Task<int> RunAsync(int id, CancellationToken ct); private S Task<int> RunCoreAsync(int id, CancellationToken ct) => Task.FromResult(id);""" },
         { "CLA012", """[ConsulLocked("jobs/{id}")] public S partial Task RunAsync(int id, CancellationToken ct); private S Task RunCoreAsync(int id, CancellationToken ct) => Task.CompletedTask; public S Task SneakAsync() => RunCoreAsync(1, default);""" },
         { "CLA013", """public S Task HookAsync(string id) { return HandleAsync(id); [ConsulLocked("hook/{id}")] static Task HandleAsync(string id) => Task.CompletedTask; }""" },
+        { "CLA013", """public interface IJob { [ConsulLocked("jobs/{id}")] Task RunAsync(int id, CancellationToken ct); }""" },
         { "CLA014", """[ConsulLocked("jobs/{id:yyyy}")] public S partial Task RunAsync(string id, CancellationToken ct); private S Task RunCoreAsync(string id, CancellationToken ct) => Task.CompletedTask;""" },
         { "CLA015", """[ConsulLocked("jobs/{id}")] public S partial Task RunAsync(IConsulLockProvider a, IConsulLockProvider b, int id, CancellationToken ct); private S Task RunCoreAsync(IConsulLockProvider a, IConsulLockProvider b, int id, CancellationToken ct) => Task.CompletedTask;""" },
+        { "CLA016", """[ConsulLocked("jobs/{id}", WaitTimeout = "0s", OnTimeout = LockTimeoutBehavior.Skip, MinHold = "10m", MaxHold = "5m")] public S partial Task RunAsync(int id, CancellationToken ct); private S Task RunCoreAsync(int id, CancellationToken ct) => Task.CompletedTask;""" },
+        { "CLA016", """[ConsulLocked("jobs/{id}", MinHold = "24h", MaxHold = "23h59m59s")] public S partial Task RunAsync(int id, CancellationToken ct); private S Task RunCoreAsync(int id, CancellationToken ct) => Task.CompletedTask;""" },
     };
 
     private static readonly (string Name, string Static, string Template)[] s_contexts =

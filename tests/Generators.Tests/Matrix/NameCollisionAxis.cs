@@ -51,8 +51,8 @@ internal static class NameCollisionAxis
     /// <summary>Names a global type may not have in any project: the SDK's own generated files (and ours) would no longer find these namespaces.</summary>
     private static readonly HashSet<string> s_rootNamespaces = ["System", "ConsulLock", "Microsoft", "Matrix"];
 
-    /// <summary>The names the matrix gives each declaration's types and namespace: unique to it, so no other declaration's name meets them.</summary>
-    private static readonly Regex s_numbered = new("^(T|B|C|Outer)[0-9]+$", RegexOptions.CultureInvariant);
+    /// <summary>The names the matrix gives each declaration's types, interface and namespace: unique to it, so no other declaration's name meets them.</summary>
+    private static readonly Regex s_numbered = new("^(T|B|C|I|Outer)[0-9]+$", RegexOptions.CultureInvariant);
 
     /// <summary>The global types of <see cref="DeclarationMatrix.SharedSource"/>.</summary>
     private static readonly HashSet<string> s_sharedTypes = ["Probe", "Customer", "Order", "Color"];
@@ -139,7 +139,9 @@ internal static class NameCollisionAxis
         DeclarationMatrix.Methods[(i + (i / 48)) % DeclarationMatrix.Methods.Length],
         DeclarationMatrix.Containers[i % DeclarationMatrix.Containers.Length],
         DeclarationMatrix.Providers[(i / DeclarationMatrix.Containers.Length) % DeclarationMatrix.Providers.Length],
-        collision);
+        collision,
+        DeclarationMatrix.HoldPairs[i % DeclarationMatrix.HoldPairs.Length],
+        DeclarationMatrix.Interfaces[(i / 7) % DeclarationMatrix.Interfaces.Length]);
 
     /// <summary>
     /// Whether the user's code is valid C# with no warning without any generator: what C# rejects or warns about is the
@@ -152,6 +154,13 @@ internal static class NameCollisionAxis
         var lowerCase = name.All(char.IsAsciiLetterLower); // a type so named is warning CS8981
         var global = declaration.Container == ContainerKind.GlobalNamespace;
         static bool Once(IEnumerable<string> names, string name) => names.Count(n => n == name) <= 1;
+
+        // The generic interface's member has the method's parameters and type parameters; one named like the
+        // interface's type parameter would hide it there (warning CS0693 for a type parameter).
+        if (collision.Role is NameRole.Parameter or NameRole.TypeParameter && declaration.Interface == InterfaceShape.Generic && name == Declaration.InterfaceTypeParameter)
+        {
+            return false;
+        }
 
         return collision.Role switch
         {
