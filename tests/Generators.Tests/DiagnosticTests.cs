@@ -227,6 +227,35 @@ public sealed class DiagnosticTests
         Assert.True(diagnostics.Count == 0, string.Join("\n", diagnostics));
     }
 
+    /// <summary>
+    /// A generic method whose body returns or takes its type parameter matches the body whatever the constraint, also
+    /// none: an unconstrained <c>T</c> once drew CLA006 ("returns 'Task&lt;T&gt;'; declare ... returning 'Task&lt;T&gt;'").
+    /// </summary>
+    [Theory]
+    [InlineData("enable", "")]
+    [InlineData("enable", " where T : notnull")]
+    [InlineData("enable", " where T : class")]
+    [InlineData("enable", " where T : class?")]
+    [InlineData("enable", " where T : struct")]
+    [InlineData("disable", "")]
+    [InlineData("disable", " where T : class")]
+    public async Task A_generic_body_matches_whatever_its_type_parameters_constraint(string nullable, string constraint)
+    {
+        var source = $$"""
+            #nullable {{nullable}}
+            public partial class Jobs
+            {
+                [ConsulLocked("jobs/{id}")]
+                public partial Task<T> RunAsync<T>(int id, T item, CancellationToken cancellationToken){{constraint}};
+
+                private Task<T> RunCoreAsync<T>(int id, T item, CancellationToken cancellationToken){{constraint}} => Task.FromResult<T>(item);
+            }
+            """;
+        var diagnostics = await GeneratorHarness.AnalyzeAsync(Usings + source);
+        Assert.True(diagnostics.Count == 0, string.Join("\n", diagnostics));
+        CompiledCode.Build(source).AssertClean();
+    }
+
     [Theory]
     [InlineData("CLA003", """[ConsulLocked("jobs/{nope}")] public partial Task RunAsync(int id, CancellationToken cancellationToken);""")]
     [InlineData("CLA004", """[ConsulLocked("jobs/{id")] public partial Task RunAsync(int id, CancellationToken cancellationToken);""")]

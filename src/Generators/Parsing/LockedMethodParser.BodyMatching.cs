@@ -142,7 +142,12 @@ internal sealed partial class LockedMethodParser
             return "is an instance method, but a static method can only call a static body";
         }
 
-        var constructed = body.TypeParameters.Length == 0 ? body : body.Construct(_method.TypeParameters.Cast<ITypeSymbol>().ToArray());
+        // The declaration's type parameters as its own signature uses them: not annotated where nullable is on. A type
+        // parameter symbol alone is oblivious when unconstrained, and Task<T> would not match Task<T>.
+        var asUsed = _method.ReturnNullableAnnotation == NullableAnnotation.None ? NullableAnnotation.None : NullableAnnotation.NotAnnotated;
+        var constructed = body.TypeParameters.Length == 0
+            ? body
+            : body.Construct(_method.TypeParameters.CastArray<ITypeSymbol>(), _method.TypeParameters.Select(_ => asUsed).ToImmutableArray());
         if (ConstraintProblem(body) is { } constraintProblem)
         {
             return constraintProblem;
