@@ -180,7 +180,11 @@ public sealed class DiagnosticTests
         """);
 
     [Fact]
-    public Task CLA011_skip_on_a_method_that_returns_a_value() => Expect("CLA011", "or use OnTimeout = Throw", """
+    public Task CLA011_skip_on_a_method_that_returns_a_value() => Expect(
+        "CLA011",
+        "'RunAsync' returns Task<int>, and with OnTimeout = Skip its callers get default(int) when the lock is busy, which they can take for a result; " +
+        "declare Task<bool> (the body returns true when it ran), Task<int?> (null when skipped) or Task (no result), or use OnTimeout = Throw",
+        """
         public partial class Jobs
         {
             [ConsulLocked("jobs/{id}", WaitTimeout = "1s", OnTimeout = [|LockTimeoutBehavior.Skip|])]
@@ -189,6 +193,75 @@ public sealed class DiagnosticTests
             private Task<int> RunCoreAsync(int id, CancellationToken cancellationToken) => Task.FromResult(id);
         }
         """);
+
+    /// <summary>
+    /// CLA011 stays for every result whose default a caller can take for a real one, with nullable annotations on
+    /// (<c>enable</c>) and off (<c>disable</c>): there a <c>?</c> on a reference type means nothing (the compiler says so
+    /// itself, CS8632), so <c>Task&lt;Report?&gt;</c> cannot say "skipped" either. The message names what would.
+    /// </summary>
+    [Theory]
+    [InlineData("enable", "Task<int>", "", "Task<int?> (null when skipped)")]
+    [InlineData("disable", "Task<int>", "", "Task<int?> (null when skipped)")]
+    [InlineData("enable", "ValueTask<long>", "", "ValueTask<bool> (the body returns true when it ran), ValueTask<long?> (null when skipped) or ValueTask (no result)")]
+    [InlineData("enable", "Task<Report>", "", "Task<Report?> (null when skipped)")]
+    [InlineData("enable", "ValueTask<string>", "", "ValueTask<string?> (null when skipped)")]
+    [InlineData("disable", "Task<Report>", "", "Task<Report?> (null when skipped, under #nullable enable)")]
+    [InlineData("disable", "Task<Report?>", "", "Task<Report?> (null when skipped, under #nullable enable)")]
+    [InlineData("disable", "Task<string>", "", "Task<string?> (null when skipped, under #nullable enable)")]
+    [InlineData("enable", "Task<T>", "<T>", "declare Task<bool> (the body returns true when it ran) or Task (no result)")]
+    [InlineData("enable", "Task<T?>", "<T>", "declare Task<bool> (the body returns true when it ran) or Task (no result)")]
+    [InlineData("enable", "Task<T>", "<T> where T : class", "Task<T?> (null when skipped)")]
+    [InlineData("enable", "Task<T>", "<T> where T : struct", "Task<T?> (null when skipped)")]
+    [InlineData("enable", "Task<Kind>", "", "Task<Kind?> (null when skipped)")]
+    public Task CLA011_skip_on_a_result_that_cannot_say_skipped(string nullable, string returns, string typeParameters, string fixText) =>
+        Expect("CLA011", fixText, SkipMethod(nullable, returns, typeParameters, marked: true));
+
+    /// <summary>
+    /// Where the declared result already means "maybe no result", <c>default</c> is that answer and CLA011 keeps quiet:
+    /// <c>bool</c> (the body returns true when it ran), a nullable value type, and a nullable reference type where
+    /// annotations are on.
+    /// </summary>
+    [Theory]
+    [InlineData("enable", "Task<bool>", "")]
+    [InlineData("disable", "Task<bool>", "")]
+    [InlineData("enable", "ValueTask<bool>", "")]
+    [InlineData("enable", "Task<int?>", "")]
+    [InlineData("disable", "Task<int?>", "")]
+    [InlineData("enable", "ValueTask<System.DateTimeOffset?>", "")]
+    [InlineData("enable", "Task<bool?>", "")]
+    [InlineData("enable", "Task<Kind?>", "")]
+    [InlineData("enable", "Task<Report?>", "")]
+    [InlineData("enable", "ValueTask<string?>", "")]
+    [InlineData("enable", "Task<System.Collections.Generic.List<Report>?>", "")]
+    [InlineData("enable", "Task<T?>", "<T> where T : class")]
+    [InlineData("enable", "Task<T?>", "<T> where T : struct")]
+    public async Task No_CLA011_when_the_result_can_say_skipped(string nullable, string returns, string typeParameters)
+    {
+        var diagnostics = await GeneratorHarness.AnalyzeAsync(Usings + SkipMethod(nullable, returns, typeParameters, marked: false));
+        Assert.True(diagnostics.Count == 0, string.Join("\n", diagnostics));
+    }
+
+    private static string SkipMethod(string nullable, string returns, string typeParameters, bool marked)
+    {
+        var (open, close) = marked ? ("[|", "|]") : ("", "");
+        var parameters = typeParameters.Split(' ', 2);
+        var (list, constraints) = typeParameters.Length == 0 ? ("", "") : (parameters[0], parameters.Length > 1 ? " " + parameters[1] : "");
+        var result = returns[(returns.IndexOf('<', StringComparison.Ordinal) + 1)..^1];
+        var task = returns[..returns.IndexOf('<', StringComparison.Ordinal)];
+        return $$"""
+            #nullable {{nullable}}
+            public sealed class Report;
+            public enum Kind { A, B }
+
+            public partial class Jobs
+            {
+                [ConsulLocked("jobs/{id}", WaitTimeout = "0s", OnTimeout = {{open}}LockTimeoutBehavior.Skip{{close}})]
+                public partial {{returns}} RunAsync{{list}}(int id, CancellationToken cancellationToken){{constraints}};
+
+                private {{returns}} RunCoreAsync{{list}}(int id, CancellationToken cancellationToken){{constraints}} => {{task}}.FromResult<{{result}}>(default!);
+            }
+            """;
+    }
 
     [Fact]
     public Task CLA012_calling_the_body_directly() => Expect("CLA012", "call 'RunAsync' instead", """

@@ -65,8 +65,8 @@ internal static class DiagnosticDescriptors
 
     public static readonly DiagnosticDescriptor SkipReturnsDefault = Warning(
         "CLA011",
-        "OnTimeout = Skip on a method that returns a value",
-        "'{0}' returns a value, and with OnTimeout = Skip its callers get default({1}) when the lock is busy; return Task or ValueTask, or use OnTimeout = Throw");
+        "OnTimeout = Skip on a method whose result cannot say it was skipped",
+        "'{0}' returns {1}, and with OnTimeout = Skip its callers get default({2}) when the lock is busy, which they can take for a result; declare {3}, or use OnTimeout = Throw");
 
     public static readonly DiagnosticDescriptor BodyCalledDirectly = Error(
         "CLA012",

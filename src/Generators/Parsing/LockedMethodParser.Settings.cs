@@ -26,12 +26,47 @@ internal sealed partial class LockedMethodParser
         var delete = NamedInt(_attribute, "Behavior") == 1;
         if (skip && returnKind is ReturnKind.TaskOfT or ReturnKind.ValueTaskOfT)
         {
-            var result = ((INamedTypeSymbol)_method.ReturnType).TypeArguments[0].ToDisplayString(SymbolText.ShortFormat);
-            Report(DiagnosticDescriptors.SkipReturnsDefault, ArgumentLocation("OnTimeout"), _method.Name, result);
+            CheckSkipIsVisible((INamedTypeSymbol)_method.ReturnType);
         }
 
         return ok ? new LockSettingsSpec(wait, skip, ttl, delay, delete, minHold, maxHold) : null;
     }
+
+    /// <summary>
+    /// CLA011: with Skip the caller of a skipped call gets default(T). That says "skipped" only when the declared result
+    /// already means "maybe no result": bool (the body returns true when it did its work), a nullable value type, or a
+    /// reference type annotated nullable where annotations mean something. Anything else reads as a real result.
+    /// </summary>
+    private void CheckSkipIsVisible(INamedTypeSymbol returnType)
+    {
+        var result = returnType.TypeArguments[0];
+        if (result.SpecialType == SpecialType.System_Boolean
+            || result.OriginalDefinition.SpecialType == SpecialType.System_Nullable_T
+            || (result.IsReferenceType && result.NullableAnnotation == NullableAnnotation.Annotated && AnnotationsEnabled))
+        {
+            return;
+        }
+
+        var task = returnType.Name;
+        var resultText = result.ToDisplayString(SymbolText.ShortFormat);
+        var fix = $"{task}<bool> (the body returns true when it ran)";
+        if (result.IsValueType || result.IsReferenceType)
+        {
+            // An unconstrained T? is default(T) too, 0 for an int: only a type known to be a value or a reference type can say "skipped" as null.
+            var nullable = $"{task}<{resultText.TrimEnd('?')}?> (null when skipped{(result.IsReferenceType && !AnnotationsEnabled ? ", under #nullable enable" : "")})";
+            fix += ", " + nullable;
+        }
+
+        fix += $" or {task} (no result)";
+
+        Report(
+            DiagnosticDescriptors.SkipReturnsDefault, ArgumentLocation("OnTimeout"),
+            _method.Name, returnType.ToDisplayString(SymbolText.ShortFormat), resultText, fix);
+    }
+
+    // Where nullable annotations are off, the Task the method returns is oblivious (None); where they are on, it is not
+    // annotated. Cheaper than a semantic model, which an analyzer should not make.
+    private bool AnnotationsEnabled => _method.ReturnNullableAnnotation != NullableAnnotation.None;
 
     private DurationSpec? Duration(string property, TimeSpan min, TimeSpan? max, ref bool ok)
     {

@@ -6,12 +6,13 @@ namespace ConsulLock.Aop.Generators.Tests.Matrix;
 /// <summary>
 /// Valid <c>[ConsulLocked]</c> declarations built from the axes a user varies: return type, placeholder kind, where the
 /// token and the context go, the kind of method, the kind of containing type and namespace, where the provider
-/// comes from, the minimum and maximum hold, and whether the method implements an interface member. Each axis value
+/// comes from, the minimum and maximum hold, whether the method implements an interface member, and what a timeout
+/// does (Skip with a result that can say "skipped": bool, a nullable value or reference type). Each axis value
 /// meets every value of the others in rotation, so a few thousand declarations cover every pair of values. The names
 /// the user gives things are one more axis, built by <see cref="NameCollisionAxis"/> on the same declarations.
 /// </summary>
 /// <remarks>
-/// The axes added later (holds, interfaces) rotate through the declarations the first ones make rather than multiply
+/// The axes added later (holds, interfaces, timeouts) rotate through the declarations the first ones make rather than multiply
 /// them: the matrix costs what it did, and a pair of values still meets (the test checks every pair).
 /// </remarks>
 internal static class DeclarationMatrix
@@ -43,6 +44,8 @@ internal static class DeclarationMatrix
 
     public static readonly InterfaceShape[] Interfaces = Enum.GetValues<InterfaceShape>();
 
+    public static readonly TimeoutKind[] Timeouts = Enum.GetValues<TimeoutKind>();
+
     /// <summary>What every batch shares: the types placeholders walk through, and the probe bodies report to.</summary>
     public const string SharedSource = """
         public sealed record Customer(int Id);
@@ -70,7 +73,8 @@ internal static class DeclarationMatrix
 
     /// <summary>
     /// <paramref name="rounds"/> times every combination of return, placeholder, token and method kind, each round with
-    /// containers, providers, holds and interfaces rotated. The rotations' periods (9, 6 per 9, 17, 3 per 7) share no
+    /// containers, providers, holds, interfaces and timeouts rotated. The rotations' periods (9, 6 per 9, 17, 3 per 7,
+    /// 4 per 5) share no
     /// factor with the combinations' strides in a way that leaves a pair out: the test checks every pair meets.
     /// </summary>
     public static IEnumerable<Declaration> All(int rounds)
@@ -90,7 +94,8 @@ internal static class DeclarationMatrix
                             var provider = Providers[((n / Containers.Length) + (round * 3)) % Providers.Length];
                             var holds = HoldPairs[n % HoldPairs.Length];
                             var implements = Interfaces[(n / 7) % Interfaces.Length];
-                            yield return new Declaration(n++, returns, placeholder, token, method, container, provider, Holds: holds, RequestedInterface: implements);
+                            var timeout = Timeouts[((n / 5) + round) % Timeouts.Length];
+                            yield return new Declaration(n++, returns, placeholder, token, method, container, provider, Holds: holds, RequestedInterface: implements, Timeout: timeout);
                         }
                     }
                 }
@@ -172,6 +177,25 @@ internal enum InterfaceShape
     Generic,
 }
 
+/// <summary>
+/// What the attribute says a timeout does, and so the result of a method that returns one (the shape, Task or ValueTask,
+/// comes from <see cref="DeclarationMatrix.Returns"/>). A method without a result is the same under each Skip.
+/// </summary>
+internal enum TimeoutKind
+{
+    /// <summary>OnTimeout = Throw (the default): the result of <see cref="DeclarationMatrix.Returns"/>, int or string.</summary>
+    Throw,
+
+    /// <summary>OnTimeout = Skip, a bool result: the body returns true when it ran, a skip is false.</summary>
+    SkipBool,
+
+    /// <summary>OnTimeout = Skip, an int? result: a skip is null.</summary>
+    SkipNullableValue,
+
+    /// <summary>OnTimeout = Skip, a string? result (nullable is on): a skip is null.</summary>
+    SkipNullableReference,
+}
+
 /// <summary>A hold duration as the attribute writes it and as it reaches <c>ConsulLockRequest</c>.</summary>
 internal sealed record Hold(string Text, TimeSpan Value);
 
@@ -205,13 +229,14 @@ internal enum ProviderKind
 /// </param>
 /// <param name="Holds">The attribute's <c>MinHold</c> and <c>MaxHold</c>; null for neither.</param>
 /// <param name="RequestedInterface">Whether the method implements an interface member (see <see cref="Interface"/>).</param>
+/// <param name="Timeout">OnTimeout, and the result type that goes with it.</param>
 /// <remarks>
 /// The source names every type with <c>global::</c>, as code must that has a type named <c>Task</c> or a namespace
 /// named <c>System</c> in scope: what a declaration of the collision axis means does not depend on the names it adds.
 /// </remarks>
 internal sealed record Declaration(
     int N, string Returns, PlaceholderKind Placeholder, TokenShape Token, MethodKind RequestedMethod, ContainerKind Container, ProviderKind RequestedProvider,
-    NameCollision? Collision = null, Holds? Holds = null, InterfaceShape RequestedInterface = InterfaceShape.None)
+    NameCollision? Collision = null, Holds? Holds = null, InterfaceShape RequestedInterface = InterfaceShape.None, TimeoutKind Timeout = TimeoutKind.Throw)
 {
     /// <summary>The type parameter of the generic interface (<see cref="InterfaceShape.Generic"/>), which a parameter or method type parameter may not repeat.</summary>
     public const string InterfaceTypeParameter = "TValue";
@@ -248,13 +273,20 @@ internal sealed record Declaration(
     /// <summary>The interface's name, without its type arguments.</summary>
     public string InterfaceName => "I" + N.ToString(CultureInfo.InvariantCulture);
 
-    /// <summary>The result type of a <c>Task&lt;T&gt;</c> or <c>ValueTask&lt;T&gt;</c>, else null.</summary>
-    private string? ResultType => Returns switch
+    /// <summary>The result type of a <c>Task&lt;T&gt;</c> or <c>ValueTask&lt;T&gt;</c>, as <see cref="Timeout"/> wants it, else null.</summary>
+    private string? ResultType => !Returns.Contains('<', StringComparison.Ordinal) ? null : Timeout switch
     {
-        "Task<int>" => "int",
-        "ValueTask<string>" => "string",
-        _ => null,
+        TimeoutKind.SkipBool => "bool",
+        TimeoutKind.SkipNullableValue => "int?",
+        TimeoutKind.SkipNullableReference => "string?",
+        _ => Returns[(Returns.IndexOf('<', StringComparison.Ordinal) + 1)..^1],
     };
+
+    /// <summary>The shape of <see cref="Returns"/> with its <see cref="ResultType"/>: Task, Task&lt;bool&gt;, ValueTask&lt;string?&gt;...</summary>
+    public string DeclaredReturns => ResultType is null ? Returns : $"{Returns[..Returns.IndexOf('<', StringComparison.Ordinal)]}<{ResultType}>";
+
+    /// <summary>The attribute's OnTimeout argument, after a comma, when it is not the default.</summary>
+    private string TimeoutArgument => Timeout == TimeoutKind.Throw ? "" : ", OnTimeout = global::ConsulLock.Aop.LockTimeoutBehavior.Skip";
 
     /// <summary>
     /// What the generic interface's <see cref="InterfaceTypeParameter"/> stands for: the result type, else the first
@@ -432,15 +464,24 @@ internal sealed record Declaration(
 
     public bool HasTokenParameter => Token is TokenShape.TokenLast or TokenShape.ContextBeforeToken;
 
-    private string ReturnType => Tasks + Returns;
+    private string ReturnType => Tasks + DeclaredReturns;
 
-    private string Result => Returns switch
+    private string Result
     {
-        "Task" => Tasks + "Task.CompletedTask",
-        "Task<int>" => Tasks + "Task.FromResult(1)",
-        "ValueTask" => "default",
-        _ => $"new {Tasks}ValueTask<string>(\"done\")",
-    };
+        get
+        {
+            var value = ResultType switch
+            {
+                null => null,
+                "bool" => "true",
+                "int" or "int?" => "1",
+                _ => "\"done\"",
+            };
+            return value is null
+                ? Returns == "Task" ? Tasks + "Task.CompletedTask" : "default"
+                : Returns.StartsWith("Task", StringComparison.Ordinal) ? $"{Tasks}Task.FromResult<{ResultType}>({value})" : $"new {ReturnType}({value})";
+        }
+    }
 
     private string BaseKeyword => IsRecord ? "record" : "class";
 
@@ -539,7 +580,7 @@ internal sealed record Declaration(
         };
         var constraints = Method == MethodKind.Override ? "" : Constraints; // an override inherits them
         var key = KeyPrefix + PlaceholderPart.Key + (NamedParameter is { } named ? "/{" + named + "}" : "");
-        text.AppendLine(CultureInfo.InvariantCulture, $"    [global::ConsulLock.Aop.ConsulLocked(\"{key}\", WaitTimeout = \"5s\"{Holds?.Arguments})]");
+        text.AppendLine(CultureInfo.InvariantCulture, $"    [global::ConsulLock.Aop.ConsulLocked(\"{key}\", WaitTimeout = \"5s\"{TimeoutArgument}{Holds?.Arguments})]");
         text.AppendLine(CultureInfo.InvariantCulture, $"    {modifiers} {signature}{constraints};");
         var bodyStatic = Method == MethodKind.Static ? "static " : "";
         text.AppendLine(CultureInfo.InvariantCulture, $"    private {bodyStatic}{ReturnType} RunCoreAsync{TypeParameters}({BodyParameters}){Constraints} {{ global::Probe.Record({BodyToken}); return {Result}; }}");

@@ -59,6 +59,10 @@ public sealed class DeclarationMatrixTests(ITestOutputHelper output)
         Assert.All(DeclarationMatrix.Containers, container => Assert.Contains(ran, r => r.Declaration.Container == container));
         Assert.Contains(ran, r => r.MinHoldKept);
         Assert.Contains(ran, r => r.HoldLimitReached);
+
+        // Skip with each result that can say "skipped" (none draws CLA011), run: uncontested, the body runs.
+        Assert.All(DeclarationMatrix.Timeouts.Where(t => t != TimeoutKind.Throw), timeout =>
+            Assert.Contains(ran, r => r.Declaration.Timeout == timeout && r.Declaration.DeclaredReturns.Contains('<', StringComparison.Ordinal)));
     }
 
     /// <summary>
@@ -151,6 +155,7 @@ public sealed class DeclarationMatrixTests(ITestOutputHelper output)
             ("provider", [.. DeclarationMatrix.Providers.Cast<object>()], d => d.RequestedProvider),
             ("holds", DeclarationMatrix.HoldPairs, d => d.Holds!),
             ("interface", [.. DeclarationMatrix.Interfaces.Cast<object>()], d => d.RequestedInterface),
+            ("timeout", [.. DeclarationMatrix.Timeouts.Cast<object>()], d => d.Timeout),
         ];
         var missing = new List<string>();
         for (var i = 0; i < axes.Length; i++)
@@ -305,13 +310,14 @@ public sealed class DeclarationMatrixTests(ITestOutputHelper output)
         return declaration.Method == MethodKind.Static ? own : Assert.Single(map.InterfaceMethods);
     }
 
-    /// <summary>The generated settings of the declaration's method hold its attribute's MinHold and MaxHold (and its WaitTimeout).</summary>
+    /// <summary>The generated settings of the declaration's method hold its attribute's MinHold and MaxHold (and its WaitTimeout and OnTimeout).</summary>
     private static void AssertSettingsCarryTheHolds(Declaration declaration, Type type)
     {
         var field = Assert.Single(type.GetFields(BindingFlags.NonPublic | BindingFlags.Public | BindingFlags.Static | BindingFlags.DeclaredOnly), f => f.FieldType == typeof(LockedMethodSettings));
         var settings = (LockedMethodSettings)field.GetValue(null)!;
         var holds = declaration.Holds ?? Holds.None;
         Assert.Equal(TimeSpan.FromSeconds(5), settings.WaitTimeout);
+        Assert.Equal(declaration.Timeout == TimeoutKind.Throw ? LockTimeoutBehavior.Throw : LockTimeoutBehavior.Skip, settings.OnTimeout);
         Assert.True(
             settings.Request?.MinHold == holds.MinHold?.Value && settings.Request?.MaxHold == holds.MaxHold?.Value,
             $"declaration {declaration.N} ({holds}): the request has MinHold {settings.Request?.MinHold}, MaxHold {settings.Request?.MaxHold}");
