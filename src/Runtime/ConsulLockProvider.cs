@@ -1,3 +1,4 @@
+using ConsulLock.Aop.CompilerServices;
 using ConsulLock.Aop.Consul;
 using ConsulLock.Aop.Engine;
 using Microsoft.Extensions.Logging;
@@ -15,7 +16,7 @@ namespace ConsulLock.Aop;
 /// destroyed after <see cref="ConsulLockOptions.SessionIdleTimeout"/>. Locks are not reentrant: a flow that holds a
 /// key and asks for it again gets <see cref="ConsulLockReentrancyException"/> at once.
 /// </remarks>
-public sealed class ConsulLockProvider : IConsulLockProvider, IAsyncDisposable, IDisposable, IKeyFolderProvider
+public sealed class ConsulLockProvider : IConsulLockProvider, IAsyncDisposable, IDisposable, IKeyFolderProvider, ISkipAwareProvider
 {
     private readonly ConsulLockOptions _options;
     private readonly ConsulClient _client;
@@ -58,7 +59,18 @@ public sealed class ConsulLockProvider : IConsulLockProvider, IAsyncDisposable, 
     }
 
     /// <inheritdoc />
-    public ValueTask<IConsulLockHandle?> TryAcquireAsync(string key, TimeSpan timeout, ConsulLockRequest? request = null, CancellationToken cancellationToken = default)
+    public ValueTask<IConsulLockHandle?> TryAcquireAsync(string key, TimeSpan timeout, ConsulLockRequest? request = null, CancellationToken cancellationToken = default) =>
+        TryAcquire(key, timeout, request, skipOnTimeout: false, cancellationToken);
+
+    /// <inheritdoc />
+    ILogger ISkipAwareProvider.Logger => _engine.Logger;
+
+    /// <inheritdoc />
+    ValueTask<IConsulLockHandle?> ISkipAwareProvider.TryAcquireOrSkipAsync(string key, TimeSpan timeout, ConsulLockRequest? request, CancellationToken cancellationToken) =>
+        TryAcquire(key, timeout, request, skipOnTimeout: true, cancellationToken);
+
+    // Not an async method: the flow's held-key marker must be set in the caller's flow, before any await.
+    private ValueTask<IConsulLockHandle?> TryAcquire(string key, TimeSpan timeout, ConsulLockRequest? request, bool skipOnTimeout, CancellationToken cancellationToken)
     {
         if (timeout < TimeSpan.Zero && timeout != Timeout.InfiniteTimeSpan)
         {
@@ -67,7 +79,7 @@ public sealed class ConsulLockProvider : IConsulLockProvider, IAsyncDisposable, 
 
         var (fullKey, settings, holds) = Prepare(key, request);
         var marker = FlowLocks.Enter(this, fullKey);
-        return _engine.AcquireAsync(fullKey, settings, holds, timeout == Timeout.InfiniteTimeSpan ? null : timeout, marker, cancellationToken);
+        return _engine.AcquireAsync(fullKey, settings, holds, timeout == Timeout.InfiniteTimeSpan ? null : timeout, marker, cancellationToken, skipOnTimeout);
     }
 
     /// <summary>Ends every session of this provider, which releases the locks it still holds; their lost-tokens fire.</summary>

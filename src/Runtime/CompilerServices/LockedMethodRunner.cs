@@ -1,4 +1,6 @@
 using System.ComponentModel;
+using ConsulLock.Aop.Common;
+using ConsulLock.Aop.Telemetry;
 
 namespace ConsulLock.Aop.CompilerServices;
 
@@ -68,15 +70,30 @@ public static class LockedMethodRunner
         ArgumentNullException.ThrowIfNull(settings);
         provider ??= ConsulLocking.Default ?? throw NoProvider(key);
 
-        var handle = settings.WaitTimeout is { } timeout
-            ? await provider.TryAcquireAsync(key, timeout, settings.Request, cancellationToken).ConfigureAwait(false)
-            : await provider.AcquireAsync(key, settings.Request, cancellationToken).ConfigureAwait(false);
+        var skip = settings.OnTimeout == LockTimeoutBehavior.Skip;
+        var handle = settings.WaitTimeout is not { } timeout
+            ? await provider.AcquireAsync(key, settings.Request, cancellationToken).ConfigureAwait(false)
+            : skip && provider is ISkipAwareProvider skipAware
+                ? await skipAware.TryAcquireOrSkipAsync(key, timeout, settings.Request, cancellationToken).ConfigureAwait(false)
+                : await provider.TryAcquireAsync(key, timeout, settings.Request, cancellationToken).ConfigureAwait(false);
 
         if (handle is null)
         {
-            return settings.OnTimeout == LockTimeoutBehavior.Skip
-                ? default!
-                : throw new ConsulLockTimeoutException(provider is IKeyFolderProvider folder ? folder.FullKey(key) : key, settings.WaitTimeout.GetValueOrDefault());
+            var fullKey = provider is IKeyFolderProvider folder ? folder.FullKey(key) : key;
+            if (!skip)
+            {
+                throw new ConsulLockTimeoutException(fullKey, settings.WaitTimeout.GetValueOrDefault());
+            }
+
+            // The caller sees default(TResult), which the declared result says is "skipped" (false, null; CLA011 sees
+            // to it); operators see the skip here.
+            LockTelemetry.Skips.Add(1);
+            if (provider is ISkipAwareProvider { Logger: var logger })
+            {
+                Log.Skipped(logger, fullKey, ConsulDuration.Format(settings.WaitTimeout.GetValueOrDefault()));
+            }
+
+            return default!;
         }
 
         await using (handle.ConfigureAwait(false))

@@ -54,9 +54,13 @@ internal sealed class LockEngine : IAsyncDisposable
 
     public KeyWatches Watches { get; }
 
-    /// <summary>Acquires <paramref name="key"/>; null when <paramref name="timeout"/> passed while another holder kept it.</summary>
+    /// <summary>
+    /// Acquires <paramref name="key"/>; null when <paramref name="timeout"/> passed while another holder kept it. With
+    /// <paramref name="skipOnTimeout"/> the caller skips its work then: the outcome says "skipped", not "timeout".
+    /// </summary>
     public async ValueTask<IConsulLockHandle?> AcquireAsync(
-        string key, SessionSettings settings, HoldLimits holds, TimeSpan? timeout, FlowLocks.Marker marker, CancellationToken cancellationToken)
+        string key, SessionSettings settings, HoldLimits holds, TimeSpan? timeout, FlowLocks.Marker marker, CancellationToken cancellationToken,
+        bool skipOnTimeout = false)
     {
         var started = Stopwatch.GetTimestamp();
         using var activity = LockTelemetry.Source.StartActivity("ConsulLock.Acquire");
@@ -101,9 +105,10 @@ internal sealed class LockEngine : IAsyncDisposable
                 }
             }
 
-            outcome = handle is null ? "timeout" : "acquired";
-            if (handle is null)
+            outcome = handle is not null ? "acquired" : skipOnTimeout ? "skipped" : "timeout";
+            if (handle is null && !skipOnTimeout)
             {
+                // A skip is counted by the caller, which knows it skipped (consullock.skips).
                 LockTelemetry.Timeouts.Add(1);
             }
 

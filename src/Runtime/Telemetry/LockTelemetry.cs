@@ -29,8 +29,13 @@ internal static class LockTelemetry
     public static readonly Counter<long> Lost = s_meter.CreateCounter<long>(
         "consullock.lost", "{lock}", "Locks lost while held.");
 
+    /// <summary>Acquires that gave up after their wait timeout; a <c>[ConsulLocked]</c> skip counts in <see cref="Skips"/> instead.</summary>
     public static readonly Counter<long> Timeouts = s_meter.CreateCounter<long>(
-        "consullock.timeouts", "{acquire}", "Acquires that gave up after their wait timeout.");
+        "consullock.timeouts", "{acquire}", "Acquires that gave up after their wait timeout (skips excepted).");
+
+    /// <summary>Calls of a <c>[ConsulLocked]</c> method with <c>OnTimeout = Skip</c> that did not run their body.</summary>
+    public static readonly Counter<long> Skips = s_meter.CreateCounter<long>(
+        "consullock.skips", "{call}", "Calls of [ConsulLocked] methods that skipped their body: the lock was held elsewhere for their wait timeout.");
 
     public static double Seconds(long startTimestamp) => Stopwatch.GetElapsedTime(startTimestamp).TotalSeconds;
 }

@@ -73,4 +73,7 @@ internal static partial class Log
 
     [LoggerMessage(28, LogLevel.Warning, "Consul answered that it does not know session {SessionId}, but a consistent read did not confirm it (a leader not yet caught up); renewing again.")]
     public static partial void RenewNotFoundNotConfirmed(ILogger logger, string sessionId);
+
+    [LoggerMessage(29, LogLevel.Information, "Skipped the body of a [ConsulLocked] method: the lock {Key} was held elsewhere for {WaitTimeout} (its WaitTimeout; OnTimeout = Skip).")]
+    public static partial void Skipped(ILogger logger, string key, string waitTimeout);
 }
