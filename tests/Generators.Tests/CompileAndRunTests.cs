@@ -58,6 +58,31 @@ public sealed class CompileAndRunTests(ConsulAgentFixture fixture) : IAsyncLifet
     }
 
     [Fact]
+    public async Task Two_instances_call_a_skipping_Task_of_bool_job_at_once_and_exactly_one_gets_true()
+    {
+        // The winner's body runs until the other call has returned, so the loser cannot find the key free after it.
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var ran = 0;
+        async Task Work(CancellationToken cancellationToken)
+        {
+            Interlocked.Increment(ref ran);
+            await release.Task.WaitAsync(s_generous, cancellationToken);
+        }
+
+        var instances = new[] { new ScheduledJob(NewProvider(), Work), new ScheduledJob(NewProvider(), Work) };
+        var day = new DateOnly(2026, 12, 3);
+        var calls = instances.Select(job => job.TryRunAsync(day, CancellationToken.None)).ToArray();
+
+        var first = await await Task.WhenAny(calls).WaitAsync(s_generous);
+        Assert.False(first); // the skip returns at once, while the winner still works
+        release.SetResult();
+        var results = await Task.WhenAll(calls).WaitAsync(s_generous);
+
+        Assert.Equal([false, true], results.Order());
+        Assert.Equal(1, ran);
+    }
+
+    [Fact]
     public async Task A_locked_method_that_implements_an_interface_member_runs_under_its_lock_when_called_through_the_interface()
     {
         var ran = new List<string>();

@@ -10,12 +10,22 @@ public sealed partial class ScheduledJob(IConsulLockProvider locks, Func<Cancell
     [ConsulLocked("jobs/nightly-report/{day:yyyy-MM-dd}", WaitTimeout = "0s", OnTimeout = LockTimeoutBehavior.Skip, MinHold = "3s", MaxHold = "2m")]
     public partial Task RunAsync(DateOnly day, CancellationToken cancellationToken);
 
+    /// <summary>The same job telling its caller whether this instance ran it: a skip is false (issue 19).</summary>
+    [ConsulLocked("jobs/daily-export/{day:yyyy-MM-dd}", WaitTimeout = "0s", OnTimeout = LockTimeoutBehavior.Skip)]
+    public partial Task<bool> TryRunAsync(DateOnly day, CancellationToken cancellationToken);
+
     [ConsulLocked("jobs/hung/{day:yyyy-MM-dd}", MaxHold = "1s")]
     public partial Task RunHungAsync(DateOnly day, CancellationToken cancellationToken);
 
     private Task RunCoreAsync(DateOnly day, CancellationToken cancellationToken) => work(cancellationToken);
 
     private Task RunHungCoreAsync(DateOnly day, CancellationToken cancellationToken) => work(cancellationToken);
+
+    private async Task<bool> TryRunCoreAsync(DateOnly day, CancellationToken cancellationToken)
+    {
+        await work(cancellationToken);
+        return true;
+    }
 }
 
 /// <summary>The shape of Quartz.NET's job interface: a [ConsulLocked] method may implement an interface member.</summary>
