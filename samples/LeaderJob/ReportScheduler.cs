@@ -12,9 +12,7 @@ public sealed class ReportScheduler(NightlyReport report, IConfiguration configu
         using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1));
         for (var tick = 0; tick < runs && await timer.WaitForNextTickAsync(stoppingToken); tick++)
         {
-            report.ResetRan();
-            await report.RunAsync(DateOnly.FromDateTime(DateTime.UtcNow), stoppingToken);
-            if (!report.RanLast)
+            if (!await report.RunAsync(DateOnly.FromDateTime(DateTime.UtcNow), stoppingToken))
             {
                 Console.WriteLine("another instance holds the report lock: skipping this tick");
             }

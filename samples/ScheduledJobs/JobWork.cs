@@ -32,7 +32,11 @@ public sealed class JobWork(ScheduleOptions options, RunLog log)
         }
     }
 
-    /// <summary>Whether this instance ran the job's firing (the lock's Skip leaves no other trace).</summary>
+    /// <summary>
+    /// Whether this instance ran the job's firing. For the Quartz job only: its locked <c>Execute</c> returns
+    /// <c>ValueTask</c>, as <c>IJob</c> says, so a skip is not in its result (the library still logs and counts it);
+    /// the cron service's <see cref="ReportJob"/> returns whether it ran.
+    /// </summary>
     public bool RanHere(string job, DateTimeOffset firing) => _ranHere.ContainsKey((job, firing));
 
     public void Skipped(string job, DateTimeOffset firing) =>

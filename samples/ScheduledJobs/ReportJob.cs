@@ -7,7 +7,7 @@ namespace ScheduledJobs;
 /// the first instance to fire runs it, the others skip it at once (<c>WaitTimeout = "0s"</c>, <c>Skip</c>).
 /// <c>MinHold</c> keeps the key held for 8 s from the grant however soon the run ends, so an instance whose timer
 /// fires up to 8 s late finds it held and skips too; <c>MaxHold</c> ends a run that hangs before the next firing
-/// (every 10 s).
+/// (every 10 s). Each returns whether this instance ran the firing: a skip is false.
 /// </summary>
 public sealed partial class ReportJob(IConsulLockProvider locks, JobWork work)
 {
@@ -16,12 +16,15 @@ public sealed partial class ReportJob(IConsulLockProvider locks, JobWork work)
     public const string Scheduler = "Cronos BackgroundService";
 
     [ConsulLocked("jobs/report/{firing:yyyy-MM-dd'T'HH:mm:ss'Z'}", WaitTimeout = "0s", OnTimeout = LockTimeoutBehavior.Skip, MinHold = "8s", MaxHold = "9s")]
-    public partial Task RunAsync(DateTimeOffset firing, CancellationToken cancellationToken);
+    public partial Task<bool> RunAsync(DateTimeOffset firing, CancellationToken cancellationToken);
 
     /// <summary>The same without <c>MinHold</c>, to show what it prevents: the key is free as soon as a run ends.</summary>
     [ConsulLocked("jobs/report/{firing:yyyy-MM-dd'T'HH:mm:ss'Z'}", WaitTimeout = "0s", OnTimeout = LockTimeoutBehavior.Skip, MaxHold = "9s", Body = nameof(RunCoreAsync))]
-    public partial Task RunWithoutMinHoldAsync(DateTimeOffset firing, CancellationToken cancellationToken);
+    public partial Task<bool> RunWithoutMinHoldAsync(DateTimeOffset firing, CancellationToken cancellationToken);
 
-    private Task RunCoreAsync(DateTimeOffset firing, ConsulLockContext lockContext, CancellationToken cancellationToken) =>
-        work.RunAsync(Name, Scheduler, firing, lockContext, cancellationToken);
+    private async Task<bool> RunCoreAsync(DateTimeOffset firing, ConsulLockContext lockContext, CancellationToken cancellationToken)
+    {
+        await work.RunAsync(Name, Scheduler, firing, lockContext, cancellationToken);
+        return true;
+    }
 }

@@ -15,14 +15,16 @@ public sealed class ReportService(ReportJob report, JobSchedule schedule, Schedu
         {
             var wait = firing - schedule.Clock.GetUtcNow();
             await Task.Delay(wait > TimeSpan.Zero ? wait : TimeSpan.Zero, schedule.Clock, stoppingToken);
+            bool ran;
             try
             {
-                await (options.MinHold ? report.RunAsync(firing, stoppingToken) : report.RunWithoutMinHoldAsync(firing, stoppingToken));
+                ran = await (options.MinHold ? report.RunAsync(firing, stoppingToken) : report.RunWithoutMinHoldAsync(firing, stoppingToken));
             }
             catch (ConsulLockLostException lost) when (!stoppingToken.IsCancellationRequested)
             {
                 // MaxHold reached (or the lock lost otherwise): this run is over; the next firing is a key of its own.
                 Console.WriteLine($"[{work.Instance}] {ReportJob.Name} {JobWork.TimeOf(firing)}: stopped, {lost.Message}");
+                continue;
             }
             catch (ConsulLockException failed)
             {
@@ -31,7 +33,7 @@ public sealed class ReportService(ReportJob report, JobSchedule schedule, Schedu
                 continue;
             }
 
-            if (!work.RanHere(ReportJob.Name, firing))
+            if (!ran)
             {
                 work.Skipped(ReportJob.Name, firing);
             }

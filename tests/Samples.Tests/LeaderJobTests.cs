@@ -23,6 +23,14 @@ public sealed partial class LeaderJobTests : IAsyncLifetime
             var led = LeaderLine().Matches(output);
             var skipped = SkipLine().Count(output);
             Assert.Equal(3, led.Count + skipped);
+
+            // Each skip the sample saw in RunAsync's false is also the library's: one log event and the skips counter.
+            Assert.Equal(skipped, SkipEvent().Count(output));
+            if (skipped > 0)
+            {
+                Assert.Contains("Metric Name: consullock.skips", output, StringComparison.Ordinal);
+            }
+
             tokens.AddRange(led.Select(m => m.Groups["token"].Value));
         }
 
@@ -65,6 +73,9 @@ public sealed partial class LeaderJobTests : IAsyncLifetime
 
     [GeneratedRegex("another instance holds the report lock: skipping this tick")]
     private static partial Regex SkipLine();
+
+    [GeneratedRegex(@"Skipped the body of a \[ConsulLocked\] method: the lock leader-job-sample/reports/[0-9-]+ was held elsewhere for 0s")]
+    private static partial Regex SkipEvent();
 
     public async Task InitializeAsync() => _agent = await ConsulAgent.StartDevAsync();
 
