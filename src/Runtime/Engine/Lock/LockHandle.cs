@@ -18,7 +18,8 @@ internal sealed class LockHandle : IConsulLockHandle, ILossReport
     private readonly LossMonitor _monitor;
     private readonly long _grantedAt = Stopwatch.GetTimestamp();
     private readonly Timer? _holdLimit;
-    private readonly TaskCompletionSource _released = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    // Only a lock with a hold limit can be released by two parties (the limit and its holder); the others spare this.
+    private readonly TaskCompletionSource? _released;
     private int _disposed;
     private int _holdLimitReached;
 
@@ -38,6 +39,7 @@ internal sealed class LockHandle : IConsulLockHandle, ILossReport
 
         if (holds.MaxHold is { } limit)
         {
+            _released = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             _holdLimit = new Timer(static state => ((LockHandle)state!).ReachHoldLimit(), this, limit, Timeout.InfiniteTimeSpan);
             MaxHold = limit;
         }
@@ -77,7 +79,11 @@ internal sealed class LockHandle : IConsulLockHandle, ILossReport
         {
             // The hold limit may have begun the release: the holder's own disposal returns when it is done, so that a
             // [ConsulLocked] method that returns has let go of its key, whoever began.
-            await _released.Task.ConfigureAwait(false);
+            if (_released is not null)
+            {
+                await _released.Task.ConfigureAwait(false);
+            }
+
             return;
         }
 
@@ -95,7 +101,7 @@ internal sealed class LockHandle : IConsulLockHandle, ILossReport
         }
         finally
         {
-            _released.TrySetResult();
+            _released?.TrySetResult();
         }
     }
 
