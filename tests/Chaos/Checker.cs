@@ -255,7 +255,11 @@ public static class Checker
     /// it: its release, at its end or when the faults that cut its worker off at that moment healed, + the slack; and
     /// when its holder saw its lost-token (cut off or frozen past the TTL, its session destroyed, the state lost), the
     /// latest end of its session (2 x TTL after the lost-token, the holder's last renewal being before it; a leader
-    /// elected meanwhile restarts Consul's timers: 2 x TTL after that heal) + the lock-delay + the slack.</item>
+    /// elected meanwhile restarts Consul's timers: 2 x TTL after that heal) + the lock-delay + the slack. The same when
+    /// its process was suspended while it held the key for at least 1.5 x TTL (Consul's timer may have run out; counted
+    /// from the suspension's start), whether or not the register shows its lost-token. Key-wide: an operator's destroy
+    /// keeps every key its session held then until the destroy + the lock-delay; a leader that replayed its Raft log
+    /// less than a lock-delay before (a restarted server) may refuse any key until that replay + the lock-delay.</item>
     /// <item>Judged only when no other fault is active at H or starts before the deadline (then the window extends to
     /// that fault's heal, which is judged itself), and the deadline is before the workers stopped.</item>
     /// <item>Violation: no grant of the key from D to the deadline while someone still waits for it at the deadline.
@@ -274,6 +278,7 @@ public static class Checker
         }
 
         var waits = Waits(history);
+        var sessionOf = history.Where(e => e.Kind == "start").GroupBy(e => (e.Flow, e.Key, e.Token)).ToDictionary(g => g.Key, g => g.First().Detail);
         var byes = history.Where(e => e.Kind == "bye").Select(e => e.At).ToList();
         var historyEnd = byes.Count > 0 ? byes.Min() : history.Max(e => e.At);
         var keys = sections.Select(s => s.Key).Concat(waits.Select(w => w.Key)).Where(k => k.Length > 0).Distinct().Order(StringComparer.Ordinal).ToList();
@@ -320,24 +325,20 @@ public static class Checker
                         break;
                     }
 
-                    var release = end;
-                    for (var changed = true; changed;)
-                    {
-                        changed = false;
-                        foreach (var f in allFaults.Where(f => f.Hits(holder.Worker) && f.Start <= release && f.Heal > release))
-                        {
-                            release = f.Heal;
-                            changed = true;
-                        }
-                    }
-
+                    var release = ReleaseBy(holder);
                     deadline = Math.Max(deadline, release + slack);
                     if (release > demand)
                     {
                         why.Add($"{holder.Flow} held it (token {holder.Token}) until {At(end)}, could release it by {At(release)}");
                     }
 
-                    if (holder.Lost is { } lost)
+                    // Its session may have ended in Consul, with the lock-delay on the key: when the holder saw its
+                    // lost-token, and when its process was suspended while it held the key for longer than Consul's timer
+                    // can run without a renewal (2 x TTL after the last one, which came at most TTL/2 before the suspension).
+                    // A process resumed past that may end its section before its lost-token fires, so that the register
+                    // shows no loss; the last renewal was before the suspension began.
+                    var suspended = holder.Lost is null ? SuspendedPastItsSession(holder) : null;
+                    if ((holder.Lost ?? suspended?.Start) is { } lost)
                     {
                         var sessionEnd = lost + (2 * Ticks(ChaosRun.SessionTtl));
                         for (var changed = true; changed;)
@@ -353,21 +354,38 @@ public static class Checker
                         if (sessionEnd + Ticks(ChaosRun.LockDelay) > demand)
                         {
                             deadline = Math.Max(deadline, sessionEnd + Ticks(ChaosRun.LockDelay) + slack);
-                            why.Add($"{holder.Flow} saw its lost-token at {At(lost)}: its session ends by {At(sessionEnd)}, + lock-delay");
+                            why.Add(suspended is null
+                                ? $"{holder.Flow} saw its lost-token at {At(lost)}: its session ends by {At(sessionEnd)}, + lock-delay"
+                                : $"{holder.Flow}'s process was suspended from {At(suspended.Start)} to {At(suspended.Heal)}: its session ends by {At(sessionEnd)}, + lock-delay");
                         }
                     }
                 }
 
                 // An operator destroyed a session that held the key in Consul: Consul keeps it for the lock-delay after
                 // the destroy, also when the register saw its holder end its section just before (its release not
-                // landed yet when the destroy came).
-                foreach (var destroy in allFaults.Where(f => f.LockDelayOnKey && f.Key == key && f.Start <= demand))
+                // landed yet when the destroy came). That is the key the operator aimed at, and any other key the session
+                // held then: a worker's flows share one session.
+                foreach (var destroy in allFaults.Where(f => f.LockDelayOnKey && f.Start <= demand && (f.Key == key || HeldBySession(key, f.Session, f.Start))))
                 {
                     var free = destroy.Heal + Ticks(ChaosRun.LockDelay);
                     if (free > demand && free + slack > deadline)
                     {
                         deadline = free + slack;
                         why.Add($"'{destroy.Name}' at {At(destroy.Start)}: Consul's lock-delay keeps the key until {At(free)}");
+                    }
+                }
+
+                // A restarted server replays its Raft log, and Consul re-arms the lock-delay of every key whose session
+                // ended in that log, from the moment of the replay (lock-delays are wall-clock timers in each server's
+                // memory, set as a session's end is applied). The leader enforces them: when the leader after a fault is
+                // a server that replayed its log less than a lock-delay before, it may refuse any key until then.
+                foreach (var replay in allFaults.Where(f => f.ReplayedLockDelayUntil > demand && f.Start <= demand))
+                {
+                    var until = replay.ReplayedLockDelayUntil!.Value;
+                    if (until + slack > deadline)
+                    {
+                        deadline = until + slack;
+                        why.Add($"after '{replay.Name}' the leader was a server that had replayed its log, re-arming Consul's lock-delays until {At(until)}");
                     }
                 }
 
@@ -395,6 +413,39 @@ public static class Checker
         return (violations, largest);
 
         string At(long at) => $"{Ms(at - scenario.Start) / 1000:F1} s";
+
+        // When a holder let go of the key in Consul at the latest: its section's end, or when the faults that cut its
+        // worker off at that moment healed (it releases once it reaches Consul again).
+        long ReleaseBy(Section holder)
+        {
+            if (holder.End is not { } release)
+            {
+                return long.MaxValue;
+            }
+
+            for (var changed = true; changed;)
+            {
+                changed = false;
+                foreach (var f in allFaults.Where(f => f.Hits(holder.Worker) && f.Start <= release && f.Heal > release))
+                {
+                    release = f.Heal;
+                    changed = true;
+                }
+            }
+
+            return release;
+        }
+
+        Fault? SuspendedPastItsSession(Section holder) => allFaults
+            .Where(f => f.Excuse == FaultExcuse.HolderSuspended && f.Hits(holder.Worker) && f.Start < (holder.End ?? long.MaxValue) && f.Heal > holder.Start
+                && f.Heal - f.Start >= Ticks(ChaosRun.SessionTtl * 1.5))
+            .MinBy(f => f.Start);
+
+        // Whether a section of the session held the key in Consul at that moment: every grant to a session precedes its
+        // end, so any section of it counts whose release may not have landed yet (a round trip after its end, or later
+        // when its worker was cut off).
+        bool HeldBySession(string key, string? session, long at) =>
+            session is not null && sections.Any(s => s.Key == key && sessionOf.GetValueOrDefault((s.Flow, s.Key, s.Token)) == session && ReleaseBy(s) >= at - Ticks(TimeSpan.FromSeconds(1)));
     }
 
     /// <summary>The table the suite prints: one row per scenario, then the findings that make a row fail.</summary>

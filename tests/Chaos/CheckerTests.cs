@@ -294,6 +294,101 @@ public sealed class CheckerTests
     }
 
     [Fact]
+    public void A_destroyed_session_keeps_every_key_it_held_for_the_lock_delay_not_only_the_one_aimed_at()
+    {
+        // The soak: an operator destroyed w2's session aiming at key b; w2's other flow held c with the same session (its
+        // section had just ended, its release not landed), and c stayed refused for the lock-delay too (granted 14.9 s
+        // after the destroy).
+        var lockDelayMs = ChaosRun.LockDelay.TotalMilliseconds;
+        var destroy = new Fault("operator destroys the session (w2, b)", Ms(1500), Ms(1510), ["w2"], MayCauseLoss: true, Key: "b", LockDelayOnKey: true, Session: "s2");
+        string[] lines =
+        [
+            "start w2.0 b 10 500 s2",
+            "start w2.1 c 11 600 s2",
+            "start w4.0 a 12 700 s4",
+            "end w2.1 c 11 1450 done",
+            "lost w2.0 b 10 1520",
+            "end w2.0 b 10 1521 lost",
+            "end w4.0 a 12 1800 done",
+            "wait w1.0 c 1600",
+            "wait w3.0 a 1900",
+        ];
+        var inTime = Replay([.. lines, $"start w1.0 c 13 {1510 + lockDelayMs + 500:F0}", "start w3.0 a 14 3000", "quit w9.0 z 60000"]);
+        var report = Checker.Check(s_all with { Faults = [destroy] }, inTime, [destroy]);
+        Assert.True(report.Clean, string.Join("\n", report.Findings));
+
+        // Another session's key is not kept: a, held by w4 and released at 1.8 s, is late at 5 s.
+        var aLate = Replay([.. lines, $"start w1.0 c 13 {1510 + lockDelayMs + 500:F0}", "start w3.0 a 14 5000", "quit w9.0 z 60000"]);
+        var late = Checker.Check(s_all with { Faults = [destroy] }, aLate, [destroy]);
+        Assert.Equal(1, late.RecoveryViolations);
+        Assert.Contains(late.Findings, f => f.Contains("key a", StringComparison.Ordinal));
+
+        // Without the session named, c is judged like any key and is late.
+        var unnamed = destroy with { Session = null };
+        Assert.Equal(1, Checker.Check(s_all with { Faults = [unnamed] }, inTime, [unnamed]).RecoveryViolations);
+    }
+
+    [Fact]
+    public void A_holder_suspended_past_its_session_keeps_the_key_until_its_session_ends_plus_the_lock_delay_lost_token_seen_or_not()
+    {
+        // The soak: w4 suspended 23 s while it held c; resumed, its section ended before its lost-token fired, so the
+        // register shows a clean end, but Consul had ended its session during the suspension and applied the lock-delay.
+        var ttlMs = ChaosRun.SessionTtl.TotalMilliseconds;
+        var lockDelayMs = ChaosRun.LockDelay.TotalMilliseconds;
+        var sigstop = new Fault("SIGSTOP w4 23 s", Ms(1000), Ms(24000), ["w4"], MayCauseLoss: true, FaultExcuse.HolderSuspended);
+        string[] lines =
+        [
+            "start w4.0 c 10 500 s4",
+            "wait w1.0 c 2000",
+            "end w4.0 c 10 24000 done",
+        ];
+        var sessionEnd = 1000 + (2 * ttlMs);
+        var inTime = Replay([.. lines, $"start w1.0 c 11 {sessionEnd + lockDelayMs + 1000:F0}", "quit w9.0 z 90000"]);
+        var report = Checker.Check(s_all with { Faults = [sigstop] }, inTime, [sigstop]);
+        Assert.True(report.Clean, string.Join("\n", report.Findings));
+
+        // It explains no more than itself.
+        var late = Replay([.. lines, $"start w1.0 c 11 {sessionEnd + lockDelayMs + 3000:F0}", "quit w9.0 z 90000"]);
+        Assert.Equal(1, Checker.Check(s_all with { Faults = [sigstop] }, late, [sigstop]).RecoveryViolations);
+
+        // A suspension too short for Consul's timer to run out (5 s < 1.5 x TTL) explains only the release at the end.
+        var shortStop = new Fault("SIGSTOP w4 5 s", Ms(1000), Ms(6000), ["w4"], MayCauseLoss: true, FaultExcuse.HolderSuspended);
+        var afterShort = Replay("start w4.0 c 10 500 s4", "wait w1.0 c 2000", "end w4.0 c 10 6000 done", "start w1.0 c 11 10000", "quit w9.0 z 90000");
+        Assert.Equal(1, Checker.Check(s_all with { Faults = [shortStop] }, afterShort, [shortStop]).RecoveryViolations);
+    }
+
+    [Fact]
+    public void A_leader_that_replayed_its_log_may_refuse_every_key_until_the_replay_plus_the_lock_delay()
+    {
+        // The soak: after a quorum loss (or a leader change that handed the lead to a server restarted shortly before)
+        // every key stayed refused for 13-16 s: the restarted leader had re-armed Consul's lock-delays as it replayed
+        // its log.
+        var lockDelayMs = ChaosRun.LockDelay.TotalMilliseconds;
+        var quorum = new Fault("quorum lost (2 of 3 killed) 2 s", Ms(1000), Ms(4000), null, MayCauseLoss: false)
+        {
+            ReplayedLockDelayUntil = Ms(4100 + (long)lockDelayMs),
+        };
+        string[] lines =
+        [
+            "start w0.0 a 10 500 s0",
+            "end w0.0 a 10 700 done",
+            "wait w1.0 a 2000",
+            "wait w2.0 b 2500",
+        ];
+        var inTime = Replay([.. lines, $"start w1.0 a 11 {4100 + lockDelayMs + 1000:F0}", $"start w2.0 b 12 {4100 + lockDelayMs + 1500:F0}", "quit w9.0 z 90000"]);
+        var report = Checker.Check(s_all with { Faults = [quorum] }, inTime, [quorum]);
+        Assert.True(report.Clean, string.Join("\n", report.Findings));
+
+        // A leader that did not replay its log (the surviving server won the election) explains nothing.
+        var survivorLeads = quorum with { ReplayedLockDelayUntil = null };
+        Assert.Equal(2, Checker.Check(s_all with { Faults = [survivorLeads] }, inTime, [survivorLeads]).RecoveryViolations);
+
+        // Nor does it explain more than itself.
+        var late = Replay([.. lines, $"start w1.0 a 11 {4100 + lockDelayMs + 3000:F0}", $"start w2.0 b 12 {4100 + lockDelayMs + 1500:F0}", "quit w9.0 z 90000"]);
+        Assert.Equal(1, Checker.Check(s_all with { Faults = [quorum] }, late, [quorum]).RecoveryViolations);
+    }
+
+    [Fact]
     public void A_fault_that_starts_before_the_bound_elapses_moves_the_bound_to_its_heal()
     {
         var history = Replay(

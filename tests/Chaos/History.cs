@@ -43,10 +43,15 @@ public enum FaultExcuse
 /// <param name="MayCauseLoss">Whether a lost-token of those workers in or shortly after it has a cause (see docs/reliability.md).</param>
 /// <param name="Excuse">Which overlaps it excuses, and on which <paramref name="Key"/> (null: every key).</param>
 /// <param name="LockDelayOnKey">It invalidated a session that held <paramref name="Key"/> in Consul (an operator's destroy):
-/// Consul keeps the key from everyone for the lock-delay after it, whatever the register saw of its holder.</param>
+/// Consul keeps the key from everyone for the lock-delay after it, whatever the register saw of its holder, and so every
+/// other key that <paramref name="Session"/> held then.</param>
+/// <param name="Session">The session an operator's action aimed at (the holder's of <paramref name="Key"/>).</param>
+/// <param name="ReplayedLockDelayUntil">The leader after it is a server restarted less than a lock-delay before: replaying
+/// its Raft log re-armed Consul's lock-delay on every key whose session ended in that log, so it may refuse any key
+/// until then (see <c>Nemesis</c>).</param>
 public sealed record Fault(
     string Name, long Start, long Heal, IReadOnlyList<string>? Workers, bool MayCauseLoss, FaultExcuse Excuse = FaultExcuse.None, string? Key = null,
-    bool LockDelayOnKey = false)
+    bool LockDelayOnKey = false, string? Session = null, long? ReplayedLockDelayUntil = null)
 {
     public bool Hits(string worker) => Workers is null || Workers.Contains(worker);
 }

@@ -18,6 +18,9 @@ public sealed class Nemesis(ChaosRun run, ChaosTopology? cluster)
     private const ulong LockFlag = 0x2ddccbc058a50c18;
     private readonly HashSet<string> _busy = [];
 
+    // When each restarted server had replayed its Raft log (by when it agreed on the leader again), by server index.
+    private readonly Dictionary<int, long> _replayedAt = [];
+
     private ChaosTopology Cluster => cluster ?? throw new InvalidOperationException("This run has no cluster.");
 
     public static bool OutageMayCauseLoss(long start, long heal) => heal - start >= Checker.Ticks(ChaosRun.SessionTtl / 2);
@@ -32,7 +35,11 @@ public sealed class Nemesis(ChaosRun run, ChaosTopology? cluster)
         await Task.Delay(down).ConfigureAwait(false);
         await Cluster.Servers[leader].RestartAsync().ConfigureAwait(false);
         await WaitForAllServersAsync().ConfigureAwait(false);
-        return new Fault($"kill -9 leader {Cluster.Servers[leader].Name}", start, elected, null, OutageMayCauseLoss(start, elected));
+        Replayed(leader);
+        return new Fault($"kill -9 leader {Cluster.Servers[leader].Name}", start, elected, null, OutageMayCauseLoss(start, elected))
+        {
+            ReplayedLockDelayUntil = await ReplayedLockDelayOfLeaderAsync().ConfigureAwait(false),
+        };
     }
 
     /// <summary>SIGSTOP the leader for <paramref name="pause"/>, then SIGCONT.</summary>
@@ -51,7 +58,10 @@ public sealed class Nemesis(ChaosRun run, ChaosTopology? cluster)
         }
 
         var healed = await Cluster.WaitForServiceAsync(s_ready).ConfigureAwait(false);
-        return new Fault($"SIGSTOP leader {Cluster.Servers[leader].Name} {pause.TotalSeconds:F0} s", start, healed, null, OutageMayCauseLoss(start, healed));
+        return new Fault($"SIGSTOP leader {Cluster.Servers[leader].Name} {pause.TotalSeconds:F0} s", start, healed, null, OutageMayCauseLoss(start, healed))
+        {
+            ReplayedLockDelayUntil = await ReplayedLockDelayOfLeaderAsync().ConfigureAwait(false),
+        };
     }
 
     /// <summary>kill -9 a client agent, restart it after <paramref name="down"/>; its workers see refused connections.</summary>
@@ -85,7 +95,15 @@ public sealed class Nemesis(ChaosRun run, ChaosTopology? cluster)
 
         var healed = await Cluster.WaitForServiceAsync(s_ready).ConfigureAwait(false);
         await WaitForAllServersAsync().ConfigureAwait(false);
-        return new Fault($"quorum lost (2 of 3 killed) {down.TotalSeconds:F0} s", start, healed, null, OutageMayCauseLoss(start, healed));
+        foreach (var victim in victims)
+        {
+            Replayed(victim);
+        }
+
+        return new Fault($"quorum lost (2 of 3 killed) {down.TotalSeconds:F0} s", start, healed, null, OutageMayCauseLoss(start, healed))
+        {
+            ReplayedLockDelayUntil = await ReplayedLockDelayOfLeaderAsync().ConfigureAwait(false),
+        };
     }
 
     /// <summary>SIGSTOP a worker that holds a key for <paramref name="pause"/>, then SIGCONT: it cannot know it lost the key.</summary>
@@ -211,7 +229,7 @@ public sealed class Nemesis(ChaosRun run, ChaosTopology? cluster)
                     if (status == HttpStatusCode.OK)
                     {
                         return new Fault(
-                            $"{name} ({worker}, {key})", start, Stopwatch.GetTimestamp(), [worker], MayCauseLoss: true, excuse, key, LockDelayOnKey: lockDelayOnKey);
+                            $"{name} ({worker}, {key})", start, Stopwatch.GetTimestamp(), [worker], MayCauseLoss: true, excuse, key, LockDelayOnKey: lockDelayOnKey, Session: session);
                     }
 
                     last = $"{(int)status} {body}";
@@ -275,6 +293,38 @@ public sealed class Nemesis(ChaosRun run, ChaosTopology? cluster)
 
     private List<string> WorkersOn(int client) =>
         run.Workers.Where((_, i) => i % Cluster.Clients.Count == client).Select(w => w.Name).ToList();
+
+    private void Replayed(int server)
+    {
+        lock (_replayedAt)
+        {
+            _replayedAt[server] = Stopwatch.GetTimestamp();
+        }
+    }
+
+    /// <summary>
+    /// Consul keeps lock-delays as wall-clock timers in each server's memory, armed as the server applies a session's
+    /// end from its Raft log, and only the leader enforces them. A restarted server applies its log since the last
+    /// snapshot again, re-arming the lock-delay of every key whose session ended in it, counted from the replay: when
+    /// such a server leads, it refuses those keys (here any of ours) for up to a lock-delay after its restart. The soak
+    /// saw it after quorum losses, and after a later leader change handed the lead to a restarted server: every key
+    /// stalled 13-16 s. Returns until when, when the leader now is such a server.
+    /// </summary>
+    private async Task<long?> ReplayedLockDelayOfLeaderAsync()
+    {
+        await Cluster.WaitForLeaderAsync(s_ready).ConfigureAwait(false);
+        if (await Cluster.LeaderAsync().ConfigureAwait(false) is not { } leader)
+        {
+            return null;
+        }
+
+        lock (_replayedAt)
+        {
+            return _replayedAt.TryGetValue(leader, out var at) && at + Checker.Ticks(ChaosRun.LockDelay) > Stopwatch.GetTimestamp()
+                ? at + Checker.Ticks(ChaosRun.LockDelay)
+                : null;
+        }
+    }
 
     private async Task<int> LeaderAsync()
     {

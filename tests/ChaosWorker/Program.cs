@@ -26,7 +26,9 @@ var stdin = Task.Run(() =>
     stop.Cancel();
 });
 
-using var logging = LoggerFactory.Create(b => b.AddProvider(new StderrLog()));
+// At Debug: StderrLog passes on the warnings and the waiters' "Waiting" events (what each waits for: a predecessor, a
+// holder, Consul's lock-delay). LoggerFactory's default minimum is Information, which dropped every "Waiting" event.
+using var logging = LoggerFactory.Create(b => b.SetMinimumLevel(LogLevel.Debug).AddProvider(new StderrLog()));
 await using (var provider = new ConsulLockProvider(new ConsulLockOptions { Address = address, KeyPrefix = "chaos/" }, logging))
 {
     var loops = Enumerable.Range(0, flows).Select(i => RunFlowAsync(provider, $"{name}.{i}", new Random(seed * 100 + i))).ToArray();

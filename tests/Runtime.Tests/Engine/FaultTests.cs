@@ -351,6 +351,48 @@ public sealed class FaultTests(ConsulAgentFixture fixture) : ConsulTestContext(f
     }
 
     [Fact]
+    public async Task A_place_in_the_queue_taken_for_the_clean_up_of_a_request_in_doubt_goes_back_and_holds_up_nobody()
+    {
+        // Found by the 30-minute chaos soak (issue 18): a process's release took a place in the key's queue for "the next
+        // caller of ours at the gate", which was the clean-up of a lock request in doubt. The clean-up takes no place,
+        // and leaving the gate it dropped the one left for it: the entry stayed, locked by the process's live session,
+        // and every other process that queued after it waited a whole TTL for its turn (a key free for 6 s while three
+        // processes waited behind a process that no longer wanted it).
+        using var transport = new LoseFirstLockAnswer();
+        var options = new ConsulLockOptions { Address = Agent.Address, KeyPrefix = Prefix, LockDelay = TimeSpan.Zero, SessionTtl = s_ttl };
+        await using var provider = new ConsulLockProvider(options, loggerFactory: null, transport);
+        await using (await provider.AcquireAsync("place/warm"))
+        {
+        }
+
+        transport.Armed = true;
+        await Assert.ThrowsAsync<ConsulLockTimeoutException>(async () => await provider.TryAcquireAsync("place/k", TimeSpan.Zero));
+
+        // The clean-up looks at the key, opens the gate for a second, then waits at it again, behind a caller of ours that
+        // took the key meanwhile; that caller's release takes a place in the queue for whoever waits at the gate.
+        var held = await provider.AcquireAsync("place/k").AsTask().WaitAsync(s_generous);
+        await Task.Delay(TimeSpan.FromSeconds(2.5));
+        await held.DisposeAsync();
+        await Task.Delay(TimeSpan.FromSeconds(1));
+
+        // Another process holds the key and a third waits for it: the release must reach the third at once, not after
+        // a TTL spent watching an entry of a process that does not wait.
+        var holder = NewProvider(o => o.SessionTtl = s_ttl);
+        var waiter = NewProvider(o => o.SessionTtl = s_ttl);
+        var other = await holder.AcquireAsync("place/k").AsTask().WaitAsync(s_generous);
+        var waiting = waiter.AcquireAsync("place/k").AsTask();
+        await UntilWatchedAsync(waiter, "place/k");
+        await other.DisposeAsync();
+        var released = Stopwatch.GetTimestamp();
+        await using (await waiting.WaitAsync(s_generous))
+        {
+            Assert.True(Stopwatch.GetElapsedTime(released) < TimeSpan.FromSeconds(3), $"the waiter got the key {Stopwatch.GetElapsedTime(released).TotalSeconds:0.0} s after its release");
+        }
+
+        await UntilNothingLeftAsync("place/k");
+    }
+
+    [Fact]
     public async Task A_slow_Consul_that_answers_seconds_late_does_not_cost_the_lock()
     {
         // Every request of the holder reaches Consul 2.2 s late, for longer than the TTL: well under TTL/2, so the

@@ -74,14 +74,29 @@ internal sealed class KeyGates(Action<string, QueueHandoff>? onUnusedHandoff = n
         }
     }
 
-    /// <summary>Leaves the key's gate, handing the next caller <paramref name="handoff"/> when given.</summary>
+    /// <summary>
+    /// Leaves the key's gate, handing the next caller <paramref name="handoff"/> when given. A caller that brings none
+    /// leaves the one it found untouched: not every user of the gate takes handoffs (the clean-up of a lock request in
+    /// doubt enters it only to look at the key), and a place dropped here would stay in the key's queue, locked by our
+    /// live session, with nobody of ours behind it: every process that queues after it would wait a whole TTL for its
+    /// turn, for as long as that session lives.
+    /// </summary>
     public void Exit(string key, QueueHandoff? handoff = null)
     {
         Gate gate;
+        QueueHandoff? displaced = null;
         lock (_gates)
         {
             gate = _gates[key];
-            gate.Handoff = handoff;
+            if (handoff is not null)
+            {
+                (displaced, gate.Handoff) = (gate.Handoff, handoff);
+            }
+        }
+
+        if (displaced is not null)
+        {
+            onUnusedHandoff?.Invoke(key, displaced);
         }
 
         Leave(key, gate, release: true);

@@ -44,7 +44,17 @@ internal sealed class LockAcquirer(
         if (gates.TakeHandoff(key) is { } handoff)
         {
             // The caller before us in this process took our place in the queue as it released the key.
-            attempt.Session = await sessions.RentAsync(attempt.Settings, attempt.CancellationToken).ConfigureAwait(false);
+            try
+            {
+                attempt.Session = await sessions.RentAsync(attempt.Settings, attempt.CancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception)
+            {
+                // Cancelled, disposed, or no session to be had: the place is ours alone to give back.
+                queue.LeaveUnusedHandoff(key, handoff);
+                throw;
+            }
+
             if (attempt.Session.Id == handoff.Session)
             {
                 (attempt.QueueEntry, attempt.QueueSession, attempt.Joined) = (handoff.Entry, handoff.Session, handoff.Entries);
