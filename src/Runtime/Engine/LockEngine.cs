@@ -170,7 +170,7 @@ internal sealed class LockEngine : IAsyncDisposable
     {
         try
         {
-            return await _gates.EnterAsync(key, deadline.Remaining, token).ConfigureAwait(false);
+            return await _gates.EnterAsync(key, deadline.Remaining, token, cleanUpGrace: _client.RequestTimeout).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (!callerToken.IsCancellationRequested && _disposal.HasStarted)
         {

@@ -70,4 +70,23 @@ public sealed class KeyGatesTests
         Assert.Same(newer, gates.TakeHandoff("k"));
         gates.Exit("k");
     }
+
+    [Fact]
+    public async Task A_try_once_waits_for_a_gate_that_only_a_give_up_clean_up_holds_but_not_for_a_caller()
+    {
+        var gates = new KeyGates();
+        Assert.True(await gates.EnterAsync("k", Timeout.InfiniteTimeSpan, CancellationToken.None));
+        Assert.False(await gates.EnterAsync("k", TimeSpan.Zero, CancellationToken.None, cleanUpGrace: s_generous), "a caller holds the gate");
+
+        gates.MarkCleaningUp("k");
+        var tryOnce = gates.EnterAsync("k", TimeSpan.Zero, CancellationToken.None, cleanUpGrace: s_generous).AsTask();
+        Assert.False(tryOnce.IsCompleted, "the try waits for the clean-up");
+        gates.Exit("k");
+        Assert.True(await tryOnce.WaitAsync(s_generous));
+
+        // The mark ended with the clean-up's exit: the gate is now a caller's again.
+        Assert.False(await gates.EnterAsync("k", TimeSpan.Zero, CancellationToken.None, cleanUpGrace: s_generous));
+        gates.Exit("k");
+        Assert.True(gates.IsFree("k"));
+    }
 }

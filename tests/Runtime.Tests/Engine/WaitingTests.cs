@@ -74,6 +74,26 @@ public sealed class WaitingTests(ConsulAgentFixture fixture, ITestOutputHelper o
     }
 
     [Fact]
+    public async Task A_zero_try_right_after_a_skipped_one_gets_the_key_once_its_holder_released_it()
+    {
+        // A scheduled job's instance tries each firing with "0s" and skips when the key is held. The skipped try's
+        // place in the key's queue is left in the background; the next try of this provider must not find the key's
+        // gate closed by that clean-up and give up on a free key.
+        var holder = NewProvider();
+        var tries = NewProvider();
+        for (var round = 0; round < 12; round++)
+        {
+            var key = $"skip-then-try/{round}";
+            var held = await holder.AcquireAsync(key);
+            Assert.Null(await tries.TryAcquireAsync(key, TimeSpan.Zero));
+            await held.DisposeAsync();
+
+            await using var got = await tries.TryAcquireAsync(key, TimeSpan.Zero);
+            Assert.True(got is not null, $"round {round}: a free key was not granted to a zero try after a skipped one");
+        }
+    }
+
+    [Fact]
     public async Task In_process_waiters_time_out_too()
     {
         var provider = NewProvider();

@@ -11,8 +11,13 @@ internal sealed class KeyGates(Action<string, QueueHandoff>? onUnusedHandoff = n
 {
     private readonly Dictionary<string, Gate> _gates = new(StringComparer.Ordinal);
 
-    /// <summary>Enters the key's gate; false when <paramref name="timeout"/> passed first.</summary>
-    public async ValueTask<bool> EnterAsync(string key, TimeSpan timeout, CancellationToken cancellationToken)
+    /// <summary>
+    /// Enters the key's gate; false when <paramref name="timeout"/> passed first. A caller that would not wait at all
+    /// (a zero timeout: "try once") still waits up to <paramref name="cleanUpGrace"/> for a gate that is closed only by
+    /// the clean-up of an earlier caller's give-up (<see cref="MarkCleaningUp"/>): that caller is gone, and a try right
+    /// after a skipped one must not be refused a free key by the skip's own leftovers.
+    /// </summary>
+    public async ValueTask<bool> EnterAsync(string key, TimeSpan timeout, CancellationToken cancellationToken, TimeSpan cleanUpGrace = default)
     {
         Gate gate;
         lock (_gates)
@@ -24,6 +29,10 @@ internal sealed class KeyGates(Action<string, QueueHandoff>? onUnusedHandoff = n
             }
 
             gate.Users++;
+            if (timeout == TimeSpan.Zero && gate.CleaningUp)
+            {
+                timeout = cleanUpGrace;
+            }
         }
 
         var entered = false;
@@ -59,6 +68,18 @@ internal sealed class KeyGates(Action<string, QueueHandoff>? onUnusedHandoff = n
         }
     }
 
+    /// <summary>
+    /// Says that the caller holding the key's gate has given up and only cleans up what its acquire left (a queue
+    /// place, a grant in doubt) before it exits; cleared when the gate is exited.
+    /// </summary>
+    public void MarkCleaningUp(string key)
+    {
+        lock (_gates)
+        {
+            _gates[key].CleaningUp = true;
+        }
+    }
+
     /// <summary>Takes the handoff the previous holder of the gate left, if any; called by the caller inside the gate.</summary>
     public QueueHandoff? TakeHandoff(string key)
     {
@@ -88,6 +109,7 @@ internal sealed class KeyGates(Action<string, QueueHandoff>? onUnusedHandoff = n
         lock (_gates)
         {
             gate = _gates[key];
+            gate.CleaningUp = false;
             if (handoff is not null)
             {
                 (displaced, gate.Handoff) = (gate.Handoff, handoff);
@@ -133,5 +155,7 @@ internal sealed class KeyGates(Action<string, QueueHandoff>? onUnusedHandoff = n
         public int Users { get; set; }
 
         public QueueHandoff? Handoff { get; set; }
+
+        public bool CleaningUp { get; set; }
     }
 }

@@ -23,6 +23,7 @@ internal sealed class InDoubtCleanup(
             // Leave the queue first (the gate stays closed meanwhile), so that the waiter behind moves up.
             var pending = attempt.PendingJoin;
             attempt.QueueEntry = null;
+            gates.MarkCleaningUp(attempt.Key);
             background.Run(async () =>
             {
                 await queue.LeaveAsync(attempt.Key, entry, pending).ConfigureAwait(false);
@@ -37,6 +38,7 @@ internal sealed class InDoubtCleanup(
             return;
         }
 
+        gates.MarkCleaningUp(attempt.Key);
         background.Run(() => ReleaseInDoubtGrantAsync(attempt.Key, session, attempt.Pending));
     }
 
