@@ -16,7 +16,7 @@ public sealed partial class CleanupJob(IConsulLockProvider locks, JobWork work) 
     public const string Scheduler = "Quartz.NET job";
 
     [ConsulLocked("jobs/{context.JobDetail.Key.Name}/{context.ScheduledFireTimeUtc:yyyy-MM-dd'T'HH:mm:ss'Z'}",
-        WaitTimeout = "0s", OnTimeout = LockTimeoutBehavior.Skip, MinHold = "8s", MaxHold = "9s")]
+        WaitTimeout = "0s", OnTimeout = LockTimeoutBehavior.Skip, MinHold = "10s", MaxHold = "10s")]
     public partial ValueTask Execute(IJobExecutionContext context, CancellationToken cancellationToken);
 
     // The key holds the scheduled time, so it is there: the generated code refuses a null (ArgumentNullException)
@@ -29,7 +29,7 @@ public sealed partial class CleanupJob(IConsulLockProvider locks, JobWork work) 
 public sealed partial class CleanupJobWithoutMinHold(IConsulLockProvider locks, JobWork work) : IJob
 {
     [ConsulLocked("jobs/{context.JobDetail.Key.Name}/{context.ScheduledFireTimeUtc:yyyy-MM-dd'T'HH:mm:ss'Z'}",
-        WaitTimeout = "0s", OnTimeout = LockTimeoutBehavior.Skip, MaxHold = "9s")]
+        WaitTimeout = "0s", OnTimeout = LockTimeoutBehavior.Skip, MaxHold = "10s")]
     public partial ValueTask Execute(IJobExecutionContext context, CancellationToken cancellationToken);
 
     private async ValueTask ExecuteCore(IJobExecutionContext context, ConsulLockContext lockContext, CancellationToken cancellationToken) =>

@@ -68,6 +68,6 @@ if (clock.GetUtcNow() > schedule.First)
 
 Console.WriteLine(
     $"[{options.Instance}] ready: clock {options.ClockSkew:0.###} s behind; {schedule.Firings.Count} firings of '{schedule.Cron}' from {JobWork.TimeOf(schedule.First)}; " +
-    $"runs of {options.JobLength:0.###} s; {(options.MinHold ? "MinHold 8s" : "WITHOUT MinHold")}");
+    $"runs of {options.JobLength:0.###} s; {(options.MinHold ? "MinHold 10s" : "WITHOUT MinHold")}");
 await host.WaitForShutdownAsync();
 return 0;

@@ -48,6 +48,7 @@ public sealed class ConsulLockProvider : IConsulLockProvider, IAsyncDisposable, 
 
     internal ConsulClient Client => _client;
 
+
     internal LockEngine Engine => _engine;
 
     /// <inheritdoc />
@@ -92,6 +93,27 @@ public sealed class ConsulLockProvider : IConsulLockProvider, IAsyncDisposable, 
 
         await _engine.DisposeAsync().ConfigureAwait(false);
         _client.Dispose();
+    }
+
+    /// <summary>
+    /// Makes the first lock of this process cost about what later ones do: opens the connection to Consul and runs
+    /// the code a lock request takes once (a fresh process otherwise pays 0.1-0.3 s for it on its first lock). It reads
+    /// Consul's leader and an empty folder under <see cref="ConsulLockOptions.KeyPrefix"/>, and writes nothing.
+    /// <c>services.AddConsulLocking(...)</c> calls it when the host starts; call it yourself when you create the
+    /// provider by hand and the first lock's latency matters.
+    /// </summary>
+    /// <exception cref="ConsulLockException">Consul did not answer or refused (the first lock would fail too).</exception>
+    public Task WarmUpAsync(CancellationToken cancellationToken = default)
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        return WarmUpCoreAsync(cancellationToken);
+    }
+
+    private async Task WarmUpCoreAsync(CancellationToken cancellationToken)
+    {
+        await WarmUp.RunAsync(_client, KeyFolder.Join(_options.KeyPrefix, ".consullock-warm-up") + "/", cancellationToken).ConfigureAwait(false);
+        var session = await _engine.Sessions.RentAsync(SessionSettings.From(null, _options), cancellationToken).ConfigureAwait(false);
+        _engine.Sessions.Return(session);
     }
 
     /// <summary>Synchronous disposal for containers that need it; prefer <see cref="DisposeAsync"/>.</summary>

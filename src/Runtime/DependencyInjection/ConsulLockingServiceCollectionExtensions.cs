@@ -78,6 +78,7 @@ public static class ConsulLockingServiceCollectionExtensions
             sp.GetRequiredService<IOptions<ConsulLock.Aop.ConsulLockOptions>>().Value,
             sp.GetService<ILoggerFactory>()));
         services.TryAddSingleton<ConsulLock.Aop.IConsulLockProvider>(sp => sp.GetRequiredService<ConsulLock.Aop.ConsulLockProvider>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<Microsoft.Extensions.Hosting.IHostedService, ConsulLockWarmUp>());
         return services;
     }
 }
