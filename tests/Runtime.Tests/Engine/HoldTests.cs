@@ -230,6 +230,32 @@ public sealed class HoldTests(ConsulAgentFixture fixture, ITestOutputHelper outp
     }
 
     [Fact]
+    public async Task Releasing_into_a_minimum_hold_against_a_slow_Consul_returns_within_one_request_timeout_and_the_hold_still_holds()
+    {
+        // The hand-over is two requests (the hold session's create, then the transaction); against a Consul that
+        // answers each just inside the request timeout, the holder's release must not wait for both.
+        var requestTimeout = TimeSpan.FromSeconds(3);
+        var minHold = TimeSpan.FromSeconds(12);
+        await using var proxy = FaultProxy.Start(Agent.Address);
+        var provider = NewProvider(o => o.RequestTimeout = requestTimeout, address: proxy.Address);
+        var handle = await provider.AcquireAsync("jobs/slow-release", new ConsulLockRequest { MinHold = minHold });
+        var granted = Stopwatch.GetTimestamp();
+
+        proxy.DelayAnswers(requestTimeout * 0.8);
+        var releasing = Stopwatch.GetTimestamp();
+        await handle.DisposeAsync().AsTask().WaitAsync(s_generous);
+        var took = Stopwatch.GetElapsedTime(releasing);
+        output.WriteLine($"release took {took.TotalMilliseconds:F0} ms (request timeout {requestTimeout.TotalMilliseconds:F0} ms)");
+        Assert.True(took < requestTimeout * 1.5, $"the release took {took}, more than one request timeout ({requestTimeout})");
+
+        // Whatever became of the hand-over, the key stays held until grant + MinHold.
+        proxy.Heal();
+        Assert.NotNull(await HolderAsync(handle.Key));
+        await using var next = await NewProvider().AcquireAsync("jobs/slow-release").AsTask().WaitAsync(s_generous);
+        Assert.True(Stopwatch.GetElapsedTime(granted) >= minHold, "granted again before grant + MinHold");
+    }
+
+    [Fact]
     public async Task At_its_hold_limit_the_lost_token_fires_with_that_reason_and_another_process_gets_the_key_right_after()
     {
         var maxHold = TimeSpan.FromSeconds(2);

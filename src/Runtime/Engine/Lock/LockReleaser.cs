@@ -37,11 +37,37 @@ internal sealed class LockReleaser(
             recentReleases.Note(handle.Key);
         }
 
-        if (handle.HoldUntil is { } until && Stopwatch.GetTimestamp() < until && !handle.Session.IsGone && await KeepHeldAsync(handle, until).ConfigureAwait(false))
+        if (handle.HoldUntil is { } until && Stopwatch.GetTimestamp() < until && !handle.Session.IsGone)
         {
+            // The hand-over is two requests (the hold session, then the transaction): the holder waits for them one
+            // request timeout at most, as for any release; the rest goes on in the background, where a failure keeps
+            // the key with the holder's session until the hold ends, and a key that is not ours any more is released.
+            var keeping = KeepHeldOrReleaseAsync(handle, until);
+            try
+            {
+                await keeping.WaitAsync(client.RequestTimeout).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                _ = background.Track(keeping);
+            }
+
             return;
         }
 
+        await ReleaseNowAsync(handle).ConfigureAwait(false);
+    }
+
+    private async Task KeepHeldOrReleaseAsync(LockHandle handle, long until)
+    {
+        if (!await KeepHeldAsync(handle, until).ConfigureAwait(false))
+        {
+            await ReleaseNowAsync(handle).ConfigureAwait(false);
+        }
+    }
+
+    private async Task ReleaseNowAsync(LockHandle handle)
+    {
         try
         {
             if (gates.HasWaiters(handle.Key) && !handle.Session.IsGone
