@@ -52,6 +52,8 @@ public sealed class AclTests : IAsyncLifetime
             """);
         await using var provider = new ConsulLockProvider(new ConsulLockOptions { Address = _agent.Address, Token = token, KeyPrefix = "locks/" });
 
+        // The warm-up that AddConsulLocking runs at host start needs nothing more than locking does.
+        await provider.WarmUpAsync();
         await using var handle = await provider.AcquireAsync("ok");
 
         Assert.Equal("locks/ok", handle.Key);
