@@ -36,6 +36,7 @@ internal sealed class LockEngine : IAsyncDisposable
         _background = new BackgroundWork(logger);
         Sessions = new SessionPool(options, client, logger);
         Watches = new KeyWatches(client, logger, options.WatchWait, options.PollInterval);
+        Holders = new HolderWatch(client, Watches, _disposal, logger);
         var queue = new QueueTransactions(client, _background, _disposal, logger);
         var recentReleases = new RecentQueueReleases();
         _gates = new KeyGates(queue.LeaveUnusedHandoff);
@@ -53,6 +54,9 @@ internal sealed class LockEngine : IAsyncDisposable
     public SessionPool Sessions { get; }
 
     public KeyWatches Watches { get; }
+
+    /// <summary>Who holds a key, now and as it changes (<see cref="HolderWatch"/>).</summary>
+    public HolderWatch Holders { get; }
 
     /// <summary>
     /// Acquires <paramref name="key"/>; null when <paramref name="timeout"/> passed while another holder kept it. With
