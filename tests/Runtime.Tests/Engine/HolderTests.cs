@@ -423,6 +423,64 @@ public sealed class HolderTests(ConsulAgentFixture fixture, ITestOutputHelper ou
     }
 
     [Fact]
+    public async Task What_a_read_costs_does_not_grow_with_the_keys_beside_it()
+    {
+        var holders = NewProvider();
+        var handles = new List<IConsulLockHandle>();
+        for (var i = 0; i < 100; i++)
+        {
+            handles.Add(await holders.AcquireAsync($"bulk/{i:000}"));
+        }
+
+        var requests = new CountingHandler();
+        await using var reader = new ConsulLockProvider(new ConsulLockOptions { Address = Agent.Address, KeyPrefix = Prefix }, null, requests);
+
+        var one = await reader.GetHolderAsync("bulk/042");
+        Assert.Equal(handles[42].SessionId, one!.SessionId);
+        // The key, its queue folder, the holder's session: whatever the folder holds.
+        Assert.Equal(3, requests.Requests);
+
+        var all = await new HolderReader(reader.Client).ListAsync(Prefix + "bulk/", CancellationToken.None);
+        Assert.Equal(handles.Select(h => (h.Key, h.FencingToken)), all.Select(h => (h.Key, h.FencingToken)));
+        // One recursive read and one session list for 100 keys.
+        Assert.Equal(5, requests.Requests);
+
+        foreach (var handle in handles)
+        {
+            await handle.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task A_read_or_a_watch_against_a_Consul_that_hangs_ends_at_once_when_cancelled()
+    {
+        await using var proxy = FaultProxy.Start(Agent.Address);
+        var reader = NewProvider(address: proxy.Address);
+        using (var cancelled = new CancellationTokenSource())
+        {
+            await cancelled.CancelAsync();
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await reader.GetHolderAsync("hang", cancelled.Token));
+        }
+
+        await using var changes = reader.WatchHolderAsync("hang").GetAsyncEnumerator();
+        Assert.True(await changes.MoveNextAsync());
+        proxy.Blackhole();
+
+        using var stop = new CancellationTokenSource();
+        var reading = reader.GetHolderAsync("hang", stop.Token).AsTask();
+        using var stopWatch = new CancellationTokenSource();
+        await using var hungWatch = reader.WatchHolderAsync("hang", stopWatch.Token).GetAsyncEnumerator();
+        var watching = hungWatch.MoveNextAsync().AsTask();
+        Assert.False(reading.IsCompleted || watching.IsCompleted);
+
+        await stop.CancelAsync();
+        await stopWatch.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => reading.WaitAsync(s_generous));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => watching.WaitAsync(s_generous));
+        proxy.Heal();
+    }
+
+    [Fact]
     public async Task Bad_keys_fail_before_any_request()
     {
         var requests = new CountingHandler();
