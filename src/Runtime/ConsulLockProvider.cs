@@ -127,6 +127,7 @@ public sealed class ConsulLockProvider : IConsulLockProvider, IAsyncDisposable, 
     private async Task WarmUpCoreAsync(CancellationToken cancellationToken)
     {
         await WarmUp.RunAsync(_client, KeyFolder.Join(_options.KeyPrefix, ".consullock-warm-up") + "/", cancellationToken).ConfigureAwait(false);
+        _ = HolderDocument.Write(_options.InstanceName, traceParent: null);
         var session = await _engine.Sessions.RentAsync(SessionSettings.From(null, _options), cancellationToken).ConfigureAwait(false);
         _engine.Sessions.Return(session);
     }
