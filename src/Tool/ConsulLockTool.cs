@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.CommandLine.Help;
 using System.CommandLine.Parsing;
+using System.Runtime.InteropServices;
 using ConsulLock.Aop.Tool.Commands;
 
 namespace ConsulLock.Aop.Tool;
@@ -58,7 +59,21 @@ internal static class ConsulLockTool
             return ExitCodes.Usage;
         }
 
-        var invocation = new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false };
-        return await parse.InvokeAsync(invocation).ConfigureAwait(false);
+        // Ctrl+C and SIGTERM cancel the command's token and let it finish: a watch ends with exit 0, anything else with
+        // 130. System.CommandLine's own handling would exit 130 for a watch too, so it is off (no termination timeout).
+        using var interrupted = new CancellationTokenSource();
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Interrupt);
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Interrupt);
+        var invocation = new InvocationConfiguration
+        {
+            Output = output, Error = error, EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null,
+        };
+        return await parse.InvokeAsync(invocation, interrupted.Token).ConfigureAwait(false);
+
+        void Interrupt(PosixSignalContext context)
+        {
+            context.Cancel = true;
+            interrupted.Cancel();
+        }
     }
 }

@@ -56,24 +56,60 @@ public sealed class TokenSecrecyTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task A_token_Consul_refuses_fails_with_exit_3_and_is_never_printed()
+    public async Task A_token_Consul_refuses_fails_with_exit_3_naming_the_address_and_is_never_printed()
     {
+        var unknownToken = Guid.NewGuid().ToString();
         ToolRun[] runs =
         [
-            await Consullock.RunAsync(["list", _prefix, "--token", _deniedToken], Address),
-            await Consullock.RunAsync(["show", _prefix + "a", $"--token={_deniedToken}"], Address),
+            await Consullock.RunAsync(["show", _prefix + "a", "--token", _deniedToken], Address),
+            await Consullock.RunAsync(["show", _prefix + "a", $"--token={_deniedToken}", "--json"], Address),
             await Consullock.RunAsync(["release", _prefix + "a", "--force"], Address, ("CONSUL_HTTP_TOKEN", _deniedToken)),
-            await Consullock.RunAsync(["list", _prefix, "--token", Guid.NewGuid().ToString()], Address),
+            await Consullock.RunAsync(["list", _prefix, "--token", unknownToken], Address),
         ];
 
         foreach (var run in runs)
         {
             Assert.True(run.ExitCode == 3, run.ToString());
+            Assert.Contains("403", run.Error, StringComparison.Ordinal);
             Assert.Contains(_agent.Address.ToString().TrimEnd('/'), run.Error, StringComparison.Ordinal);
             AssertNoToken(run, _deniedToken);
+            AssertNoToken(run, unknownToken);
         }
+    }
 
-        Assert.Contains("403", runs[0].Error, StringComparison.Ordinal);
+    [Fact]
+    public async Task A_token_that_may_not_read_the_keys_lists_nothing_because_Consul_filters_a_listing()
+    {
+        await using var provider = new ConsulLockProvider(new ConsulLockOptions { Address = _agent.Address, Token = MasterToken, InstanceName = "acl-holder/2" });
+        await using var handle = await provider.AcquireAsync(_prefix + "filtered");
+
+        // Consul answers a recursive read with the keys the token may read, not with 403: the README says so.
+        var run = await Consullock.RunAsync(["list", _prefix], Address, ("CONSUL_HTTP_TOKEN", _deniedToken));
+
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.DoesNotContain("filtered", run.Output, StringComparison.Ordinal);
+        AssertNoToken(run, _deniedToken);
+    }
+
+    [Fact]
+    public async Task Release_works_with_key_read_and_session_write()
+    {
+        var releaser = await _agent.CreateTokenAsync("""
+            key_prefix "" { policy = "read" }
+            session_prefix "" { policy = "write" }
+            """);
+        await using var provider = new ConsulLockProvider(new ConsulLockOptions { Address = _agent.Address, Token = MasterToken, InstanceName = "acl-holder/3" });
+        var handle = await provider.AcquireAsync(_prefix + "released");
+        var lost = new TaskCompletionSource();
+        handle.LostToken.Register(() => lost.TrySetResult());
+
+        var run = await Consullock.RunAsync(["release", _prefix + "released", "--force"], Address, ("CONSUL_HTTP_TOKEN", releaser));
+
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.Contains(handle.SessionId, run.Output, StringComparison.Ordinal);
+        await lost.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        AssertNoToken(run, releaser);
+        await handle.DisposeAsync();
     }
 
     [Fact]
