@@ -28,10 +28,12 @@ internal sealed class LockEngine : IAsyncDisposable
     private readonly LockReleaser _releaser;
     private readonly InDoubtCleanup _inDoubt;
     private readonly TimeoutCause _timeouts;
+    private readonly string _instanceName;
 
     public LockEngine(ConsulLockOptions options, ConsulClient client, ILogger logger)
     {
         _client = client;
+        _instanceName = options.InstanceName;
         Logger = logger;
         _background = new BackgroundWork(logger);
         Sessions = new SessionPool(options, client, logger);
@@ -89,7 +91,12 @@ internal sealed class LockEngine : IAsyncDisposable
 
             if (await EnterGateAsync(key, deadline, token, cancellationToken).ConfigureAwait(false))
             {
-                var attempt = new LockAttempt(key, settings, holds, deadline, marker, bounded?.Token ?? cancellationToken, cancellationToken);
+                var attempt = new LockAttempt(key, settings, holds, deadline, marker, bounded?.Token ?? cancellationToken, cancellationToken)
+                {
+                    InstanceName = _instanceName,
+                    Activity = activity,
+                    TraceParent = HolderDocument.TraceParentOf(activity ?? Activity.Current),
+                };
                 try
                 {
                     handle = await _acquirer.AcquireAsync(attempt).ConfigureAwait(false);

@@ -17,8 +17,8 @@ internal sealed record HolderDocument(string Instance, string? Host, int? Pid, D
     /// <summary>A value larger than this is not ours (ours is a few hundred bytes): it is not even decoded.</summary>
     private const int MaxEncodedLength = 4096;
 
-    /// <summary>The document of a lock request sent now by <paramref name="instance"/>, in the trace of <paramref name="activity"/>.</summary>
-    public static string Write(string instance, Activity? activity)
+    /// <summary>The document of a lock request sent now by <paramref name="instance"/>, in the trace <paramref name="traceParent"/>.</summary>
+    public static string Write(string instance, string? traceParent)
     {
         var buffer = new ArrayBufferWriter<byte>(256);
         using (var json = new Utf8JsonWriter(buffer))
@@ -28,7 +28,7 @@ internal sealed record HolderDocument(string Instance, string? Host, int? Pid, D
             json.WriteString("host", Environment.MachineName);
             json.WriteNumber("pid", Environment.ProcessId);
             json.WriteString("acquired", DateTime.UtcNow.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture));
-            if (TraceParentOf(activity) is { } traceParent)
+            if (traceParent is not null)
             {
                 json.WriteString("traceparent", traceParent);
             }
