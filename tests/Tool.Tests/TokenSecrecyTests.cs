@@ -53,6 +53,18 @@ public sealed class TokenSecrecyTests : IAsyncLifetime
         {
             AssertNoToken(run, _readToken);
         }
+
+        using var watch = Consullock.Start(["watch", _prefix + "a"], Address, ("CONSUL_HTTP_TOKEN", _readToken));
+        try
+        {
+            var line = await watch.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(30));
+            Assert.Contains("held by acl-holder/1", line, StringComparison.Ordinal);
+            Assert.DoesNotContain(_readToken, line, StringComparison.Ordinal);
+        }
+        finally
+        {
+            watch.Kill(entireProcessTree: true);
+        }
     }
 
     [Fact]

@@ -150,9 +150,9 @@ public sealed class ToolCommandTests(ConsulAgentFixture fixture) : IAsyncLifetim
 
         Assert.True(run.ExitCode == 0, run.ToString());
         Assert.Contains($"Destroyed session {handle.SessionId} of web-1/101", run.Output, StringComparison.Ordinal);
-        Assert.Contains("LostToken fires", run.Output, StringComparison.Ordinal);
+        Assert.Contains("LostToken fires as soon as it sees its session gone", run.Output, StringComparison.Ordinal);
         Assert.Contains("Every other key held by that session is released too", run.Output, StringComparison.Ordinal);
-        Assert.Contains("lock-delay of 15s", run.Output, StringComparison.Ordinal);
+        Assert.Contains("the session's lock-delay of 15s", run.Output, StringComparison.Ordinal);
         await lost.WaitAsync(s_generous);
         await siblingLost.WaitAsync(s_generous);
         var show = await Consullock.RunAsync(Agent, "show", key);

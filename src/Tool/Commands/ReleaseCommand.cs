@@ -65,12 +65,13 @@ internal static class ReleaseCommand
     private static string Report(ConsulLockHolder holder, HolderSession? session)
     {
         var deletes = string.Equals(session?.Behavior, "delete", StringComparison.OrdinalIgnoreCase);
-        var delay = session is null ? "its lock-delay" : $"its lock-delay of {HolderText.Duration(session.LockDelay)}";
+        var delay = session is null ? "the session's lock-delay" : $"the session's lock-delay of {HolderText.Duration(session.LockDelay)}";
         return string.Join(Environment.NewLine,
             $"Destroyed session {holder.SessionId} of {holder.InstanceName}{(holder.Node is null ? "" : " on node " + holder.Node)}, " +
             $"which held '{holder.Key}' (fencing token {holder.FencingToken.ToString(CultureInfo.InvariantCulture)}).",
             "What that does:",
-            $"  - {holder.InstanceName} loses the lock: its LostToken fires as soon as it sees the session gone, and its work under the lock is cancelled.",
+            $"  - {holder.InstanceName} loses the lock: a ConsulLock.Aop holder's LostToken fires as soon as it sees its session gone, " +
+            "cancelling its work under the lock (a Consul Go client holder's lost channel closes).",
             $"  - Every other key held by that session is {(deletes ? "deleted" : "released")} too.",
             $"  - Consul keeps '{holder.Key}' (and those keys) from being acquired for {delay}; then the next waiter gets it.");
     }
