@@ -194,11 +194,14 @@ public sealed class ToolCommandTests(ConsulAgentFixture fixture) : IAsyncLifetim
 
         var list = await Consullock.RunAsync(["list", "--address", address], ("CONSUL_HTTP_ADDR", null));
         var show = await Consullock.RunAsync(["show", "a/b"], ("CONSUL_HTTP_ADDR", address));
+        var watch = await Consullock.RunAsync(["watch", "a/b", "--address", address]);
 
         Assert.True(list.ExitCode == 3, list.ToString());
         Assert.Contains(address, list.Error, StringComparison.Ordinal);
         Assert.True(show.ExitCode == 3, show.ToString());
         Assert.Contains(address, show.Error, StringComparison.Ordinal);
+        Assert.True(watch.ExitCode == 3, watch.ToString());
+        Assert.Contains(address, watch.Error, StringComparison.Ordinal);
     }
 
     [Theory]

@@ -43,6 +43,13 @@ internal static class CommandRunner
             console.Fail("interrupted.");
             return Interrupted;
         }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // Not a failure the runtime describes (those are ConsulLockExceptions): said in full, for a bug report, and
+            // through the same token filter as everything else rather than by the runtime's unhandled-exception printer.
+            console.Fail($"failed unexpectedly while working with Consul at {options.Address.ToString().TrimEnd('/')}: {ex}");
+            return ExitCodes.ConsulFailed;
+        }
     }
 
     /// <summary>The usage problem of a lock key given on the command line, or null when it is one.</summary>

@@ -23,6 +23,10 @@ internal static class WatchCommand
             return CommandRunner.RunAsync(parse, tool, console, async (directory, token) =>
             {
                 var json = parse.GetValue(tool.Json);
+
+                // The watch rides out Consul being unreachable, forever; a read first makes a wrong address or token fail
+                // with exit 3 instead of waiting in silence.
+                await directory.GetAsync(name, token).ConfigureAwait(false);
                 try
                 {
                     await foreach (var holder in directory.WatchAsync(name, token).ConfigureAwait(false))
