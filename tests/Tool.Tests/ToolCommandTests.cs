@@ -274,6 +274,56 @@ public sealed class ToolCommandTests(ConsulAgentFixture fixture) : IAsyncLifetim
         }
     }
 
+    [Fact]
+    public async Task A_key_held_by_consul_lock_is_shown_by_its_session_name_and_released_by_force()
+    {
+        // Consul's Go client (consul lock) writes no holder document: the tool names it by its session's name.
+        var goPrefix = _prefix + "go";
+        var key = goPrefix + "/.lock";
+        // The test run's id in its command line lets eng/test.sh sweep it up if this test dies before its finally.
+        var sessionName = $"go-holder-{Environment.GetEnvironmentVariable("CONSULLOCK_TEST_RUN_ID") ?? "clt-local"}-{Guid.NewGuid().ToString("N")[..6]}";
+        using var watch = Consullock.Start(["watch", key], ("CONSUL_HTTP_ADDR", Agent.Address.ToString()));
+        var start = new System.Diagnostics.ProcessStartInfo(ConsulBinary.Path) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var argument in (string[])["lock", "-http-addr=" + Agent.Address.GetLeftPart(UriPartial.Authority), "-name=" + sessionName, goPrefix, "sleep 300"])
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        start.Environment["SHELL"] = "/bin/sh";
+        using var go = System.Diagnostics.Process.Start(start)!;
+        try
+        {
+            // The watch and consul lock start together: the first line is "free" or already the Go client.
+            var line = await NextLineAsync(watch);
+            if (line.EndsWith($" {key} free", StringComparison.Ordinal))
+            {
+                line = await NextLineAsync(watch);
+            }
+
+            Assert.Contains($" {key} held by {sessionName} ", line);
+
+            var show = await Consullock.RunAsync(Agent, "show", key, "--json");
+            Assert.True(show.ExitCode == 0, show.ToString());
+            using (var document = JsonDocument.Parse(show.Output))
+            {
+                Assert.Equal(sessionName, document.RootElement.GetProperty("instance").GetString());
+                Assert.Equal(JsonValueKind.Null, document.RootElement.GetProperty("acquired").ValueKind);
+                Assert.False(string.IsNullOrEmpty(document.RootElement.GetProperty("node").GetString()));
+            }
+
+            var release = await Consullock.RunAsync(Agent, "release", key, "--force");
+            Assert.True(release.ExitCode == 0, release.ToString());
+            Assert.Contains($"of {sessionName} on node ", release.Output, StringComparison.Ordinal);
+            Assert.Contains("Go client holder's lost channel closes", release.Output, StringComparison.Ordinal);
+            Assert.EndsWith($" {key} free", await NextLineAsync(watch));
+        }
+        finally
+        {
+            watch.Kill(entireProcessTree: true);
+            go.Kill(entireProcessTree: true);
+        }
+    }
+
     private ConsulLockProvider NewProvider(string instance) =>
         new(new ConsulLockOptions { Address = Agent.Address, InstanceName = instance, Token = null });
 
