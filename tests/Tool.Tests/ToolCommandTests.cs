@@ -54,6 +54,41 @@ public sealed class ToolCommandTests(ConsulAgentFixture fixture) : IAsyncLifetim
     }
 
     [Fact]
+    public async Task List_and_show_count_a_process_that_waits_in_the_keys_queue()
+    {
+        var key = _prefix + "queue/1";
+        var held = await _web1.AcquireAsync(key);
+        var waiting = _web2.AcquireAsync(key).AsTask();
+
+        // The waiter's queue entry appears when its wait starts; nothing announces it, so the tool is asked until it
+        // sees it (a generous deadline, never a fixed sleep).
+        var deadline = DateTime.UtcNow + s_generous;
+        ToolRun show;
+        while (true)
+        {
+            show = await Consullock.RunAsync(Agent, "show", key, "--json");
+            Assert.True(show.ExitCode == 0, show.ToString());
+            using var document = JsonDocument.Parse(show.Output);
+            if (document.RootElement.GetProperty("waiters").GetInt32() == 1 || DateTime.UtcNow > deadline)
+            {
+                break;
+            }
+        }
+
+        var list = await Consullock.RunAsync(Agent, "list", _prefix + "queue/");
+
+        Assert.Contains("\"waiters\":1", show.Output, StringComparison.Ordinal);
+        Assert.True(list.ExitCode == 0, list.ToString());
+        Assert.Equal("1", Columns(list.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries)[1])[^1]);
+        Assert.False(waiting.IsCompleted);
+        await held.DisposeAsync();
+        await using var next = await waiting.WaitAsync(s_generous);
+        var after = await Consullock.RunAsync(Agent, "show", key);
+        Assert.Matches(@"(?m)^holder:\s+web-2/202\s*$", after.Output);
+        Assert.Matches(@"(?m)^waiters:\s+0\s*$", after.Output);
+    }
+
+    [Fact]
     public async Task List_of_a_prefix_nobody_holds_says_so_and_succeeds()
     {
         var run = await Consullock.RunAsync(Agent, "list", _prefix + "nothing/");
