@@ -3,8 +3,6 @@ namespace ConsulLock.Aop.Tool;
 /// <summary>Where the tool writes: results to standard output, failures to standard error, each line through <see cref="Secrets"/>.</summary>
 internal sealed class ToolConsole(TextWriter output, TextWriter error, Secrets secrets)
 {
-    public TextWriter Output => output;
-
     /// <summary>Writes a line of the command's result.</summary>
     public void Line(string text) => output.WriteLine(secrets.Redact(text));
 
