@@ -6,7 +6,7 @@ internal static class ExitCodes
     /// <summary>The command did what it was asked (a watch stopped by Ctrl+C included).</summary>
     public const int Done = 0;
 
-    /// <summary>Nobody holds the key (<c>show</c>, <c>release</c>), or it holds something that is not a lock.</summary>
+    /// <summary>Nobody holds the key (<c>show</c>, <c>release</c>); a key that holds plain data is held by nobody.</summary>
     public const int NoSuchLock = 1;
 
     /// <summary>The command line is wrong: an unknown command or option, a bad key or address, <c>release</c> without <c>--force</c>.</summary>

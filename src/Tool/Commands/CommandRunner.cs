@@ -26,12 +26,6 @@ internal static class CommandRunner
                 return await work(directory, cancellationToken).ConfigureAwait(false);
             }
         }
-        catch (ConsulLockConflictException ex)
-        {
-            // The key holds something that is not a lock (other data, a semaphore).
-            console.Fail(ex.Message);
-            return ExitCodes.NoSuchLock;
-        }
         catch (ConsulLockException ex)
         {
             var address = options.Address.ToString().TrimEnd('/');
