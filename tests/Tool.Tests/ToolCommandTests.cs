@@ -124,6 +124,13 @@ public sealed class ToolCommandTests(ConsulAgentFixture fixture) : IAsyncLifetim
         Assert.True(run.ExitCode == 1, run.ToString());
         Assert.Contains($"nobody holds '{key}'", run.Error, StringComparison.Ordinal);
         Assert.Equal("", run.Output);
+
+        // A key that holds plain data (no session) is held by nobody either.
+        var data = _prefix + "orders/data";
+        var (status, _) = await ConsulHttp.SendAsync(HttpMethod.Put, Agent.Address, "/v1/kv/" + data, "{\"not\":\"a lock\"}");
+        Assert.Equal(System.Net.HttpStatusCode.OK, status);
+        var plain = await Consullock.RunAsync(Agent, "show", data);
+        Assert.True(plain.ExitCode == 1, plain.ToString());
     }
 
     [Fact]
