@@ -1,0 +1,3 @@
+using ConsulLock.Aop.Tool;
+
+return await ConsulLockTool.RunAsync(args, Console.Out, Console.Error).ConfigureAwait(false);
