@@ -63,6 +63,18 @@ public sealed class ConsulLockProvider : IConsulLockProvider, IAsyncDisposable, 
         TryAcquire(key, timeout, request, skipOnTimeout: false, cancellationToken);
 
     /// <inheritdoc />
+    /// <remarks>The campaign's standing (leading, standing by, failing) is reported by <c>ConsulLockHealthCheck</c>.</remarks>
+    public Task LeadAsync(string key, Func<ConsulLockContext, CancellationToken, Task> lead, ConsulLockRequest? request = null, CancellationToken cancellationToken = default)
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        var lockDelay = SessionSettings.From(request, _options).LockDelay;
+        return LeaderCampaign.RunAsync(this, key, lead, request, lockDelay, TimeProvider.System, _engine.Logger, Campaigns, cancellationToken);
+    }
+
+    /// <summary>The campaigns running now (for the health check).</summary>
+    internal LeaderCampaigns Campaigns { get; } = new();
+
+    /// <inheritdoc />
     ILogger ISkipAwareProvider.Logger => _engine.Logger;
 
     /// <inheritdoc />
