@@ -1,0 +1,100 @@
+using ConsulLock.Aop.HealthChecks;
+using ConsulLock.Aop.Tests.Engine;
+using ConsulLock.Aop.TestSupport;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+
+namespace ConsulLock.Aop.Tests.Leadership;
+
+/// <summary>
+/// <see cref="ConsulLockProvider.LeadAsync"/> against a real agent, one provider (one session) per instance: a
+/// destroyed session ends the term and the campaign goes on; the health check tells leading from standing by and from
+/// a campaign Consul refuses.
+/// </summary>
+[Collection(ConsulCollection.Name)]
+public sealed class ConsulLeaderElectionTests(ConsulAgentFixture fixture) : ConsulTestContext(fixture)
+{
+    private static readonly TimeSpan s_generous = TimeSpan.FromSeconds(30);
+
+    [Fact]
+    public async Task The_leaders_session_destroyed_ends_its_term_another_leads_and_the_old_one_leads_again_when_the_other_stops()
+    {
+        var request = new ConsulLockRequest { LockDelay = TimeSpan.FromSeconds(1) };
+        var history = new TermHistory();
+        using var stopA = new CancellationTokenSource();
+        using var stopB = new CancellationTokenSource();
+        var a = NewProvider();
+        var b = NewProvider();
+        var campaignA = Task.Run(() => a.LeadAsync("leaders/destroyed", history.Body("a"), request, stopA.Token));
+        var first = await history.NextStartAsync();
+        Assert.Equal("a", first.Instance);
+        var campaignB = Task.Run(() => b.LeadAsync("leaders/destroyed", history.Body("b"), request, stopB.Token));
+        await UntilWatchedAsync(b, "leaders/destroyed");
+        var sessionA = Assert.Single(a.SessionIds);
+
+        await PutAsync("/v1/session/destroy/" + sessionA);
+        var ended = await history.NextEndAsync();
+        var second = await history.NextStartAsync();
+
+        Assert.Equal(("a", "b"), (ended.Instance, second.Instance));
+        Assert.False(campaignA.IsCompleted, "the old leader stopped campaigning");
+        await stopB.CancelAsync();
+        await campaignB.WaitAsync(s_generous);
+        var third = await history.NextStartAsync();
+        Assert.Equal("a", third.Instance);
+        await stopA.CancelAsync();
+        await campaignA.WaitAsync(s_generous);
+        history.AssertDisjointAndIncreasing();
+        await UntilNothingLeftAsync("leaders/destroyed");
+    }
+
+    [Fact]
+    public async Task The_health_check_reports_leading_standing_by_and_a_campaign_Consul_refuses()
+    {
+        // A key that holds other data: Consul answers, but no campaign for it can lead until an operator clears it.
+        await PutAsync("/v1/kv/" + Prefix + "leaders/health", "not a lock");
+        var leader = NewProvider();
+        var standby = NewProvider();
+        var history = new TermHistory();
+        using var stop = new CancellationTokenSource();
+        var leading = Task.Run(() => leader.LeadAsync("leaders/health", history.Body("leader"), cancellationToken: stop.Token));
+
+        var refused = await UntilStatusAsync(leader, HealthStatus.Unhealthy);
+        Assert.Contains("leader campaign for " + Prefix + "leaders/health", refused.Description, StringComparison.Ordinal);
+        Assert.StartsWith("unable to campaign", (string)refused.Data["campaign:" + Prefix + "leaders/health"], StringComparison.Ordinal);
+
+        await ConsulHttp.SendAsync(HttpMethod.Delete, Agent.Address, "/v1/kv/" + Prefix + "leaders/health");
+        var term = await history.NextStartAsync();
+        var standingBy = Task.Run(() => standby.LeadAsync("leaders/health", history.Body("standby"), cancellationToken: stop.Token));
+        await UntilWatchedAsync(standby, "leaders/health");
+
+        var ofLeader = await CheckAsync(leader);
+        var ofStandby = await CheckAsync(standby);
+        Assert.Equal(HealthStatus.Healthy, ofLeader.Status);
+        Assert.Equal($"leading (fencing token {term.Token})", ofLeader.Data["campaign:" + Prefix + "leaders/health"]);
+        Assert.Contains("Leading " + Prefix + "leaders/health", ofLeader.Description, StringComparison.Ordinal);
+        Assert.Equal(HealthStatus.Healthy, ofStandby.Status);
+        Assert.Equal("standing by", ofStandby.Data["campaign:" + Prefix + "leaders/health"]);
+
+        await stop.CancelAsync();
+        await Task.WhenAll(leading, standingBy).WaitAsync(s_generous);
+        Assert.DoesNotContain(((await CheckAsync(leader)).Data).Keys, k => k.StartsWith("campaign:", StringComparison.Ordinal));
+    }
+
+    private static Task<HealthCheckResult> CheckAsync(ConsulLockProvider provider) =>
+        new ConsulLockHealthCheck(provider).CheckHealthAsync(new HealthCheckContext());
+
+    private static async Task<HealthCheckResult> UntilStatusAsync(ConsulLockProvider provider, HealthStatus status)
+    {
+        using var timeout = new CancellationTokenSource(s_generous);
+        while (true)
+        {
+            var result = await CheckAsync(provider);
+            if (result.Status == status)
+            {
+                return result;
+            }
+
+            await Task.Delay(50, timeout.Token);
+        }
+    }
+}
