@@ -38,6 +38,7 @@ public sealed class ConsulLockOptions
     private TimeSpan _lockDelay = TimeSpan.FromSeconds(15);
     private SessionBehavior _behavior = SessionBehavior.Release;
     private string _sessionName = "ConsulLock.Aop";
+    private string _instanceName = DefaultInstanceName();
     private TimeSpan _sessionIdleTimeout = TimeSpan.FromSeconds(2);
     private TimeSpan _requestTimeout = TimeSpan.FromSeconds(10);
     private int _maxConnections = 32;
@@ -109,6 +110,14 @@ public sealed class ConsulLockOptions
     public string SessionName { get => _sessionName; set => _sessionName = InCode(value); }
 
     /// <summary>
+    /// How this process names itself to operators and to other instances: written into every lock key it holds (see
+    /// <see cref="IConsulLockProvider.GetHolderAsync"/>) and named by other processes' "stuck wait" warnings. Printable
+    /// text (no control characters), at most 128 UTF-8 bytes. Default: <c>"&lt;machine name&gt;/&lt;process id&gt;"</c>,
+    /// for example <c>"web-3/4711"</c>; set it to something an operator recognises, such as a pod name.
+    /// </summary>
+    public string InstanceName { get => _instanceName; set => _instanceName = InCode(value); }
+
+    /// <summary>
     /// How long a session that holds no lock any more is kept for reuse before it is destroyed. Default: 2 seconds.
     /// A caller that locks again within this time pays no session write; <see cref="TimeSpan.Zero"/> destroys at once.
     /// </summary>
@@ -155,7 +164,7 @@ public sealed class ConsulLockOptions
     /// <c>configuration.GetSection("ConsulLock")</c>) into these options, as
     /// <c>services.AddConsulLocking(section)</c> reads them: <c>Address</c>, <c>Token</c>, <c>Datacenter</c>,
     /// <c>KeyPrefix</c>, <c>SessionTtl</c>, <c>LockDelay</c>, <c>Behavior</c>, <c>SessionChecks</c> (a list),
-    /// <c>SessionName</c>, <c>SessionIdleTimeout</c>, <c>RequestTimeout</c> and <c>MaxConnections</c>; options it does
+    /// <c>SessionName</c>, <c>InstanceName</c>, <c>SessionIdleTimeout</c>, <c>RequestTimeout</c> and <c>MaxConnections</c>; options it does
     /// not set keep their values. Durations are read in Consul's notation (<c>"10s"</c>, <c>"250ms"</c>, <c>"1m30s"</c>)
     /// or as <c>"00:00:10"</c>. Use it where you would call .NET's binder (<c>section.Bind(options)</c>,
     /// <c>section.Get&lt;ConsulLockOptions&gt;()</c>), which reads a <see cref="TimeSpan"/> only as <c>"00:00:10"</c>.
@@ -254,6 +263,11 @@ public sealed class ConsulLockOptions
             problems.Add($"{NameOf(nameof(SessionName))} is empty");
         }
 
+        if (InstanceNames.FindProblem(InstanceName) is { } instanceProblem)
+        {
+            problems.Add($"{NameOf(nameof(InstanceName))} {instanceProblem}");
+        }
+
         if (SessionChecks.Any(string.IsNullOrEmpty))
         {
             problems.Add($"{NameOf(nameof(SessionChecks))} contains an empty check name");
@@ -320,6 +334,9 @@ public sealed class ConsulLockOptions
 
     private static bool IsHttp(Uri address) =>
         address.IsAbsoluteUri && (address.Scheme == Uri.UriSchemeHttp || address.Scheme == Uri.UriSchemeHttps) && address.Host.Length > 0;
+
+    private static string DefaultInstanceName() =>
+        Environment.MachineName + "/" + Environment.ProcessId.ToString(CultureInfo.InvariantCulture);
 
     private static string? NullIfEmpty(string? value) => string.IsNullOrEmpty(value) ? null : value;
 }

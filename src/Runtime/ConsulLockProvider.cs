@@ -94,6 +94,21 @@ public sealed class ConsulLockProvider : IConsulLockProvider, IAsyncDisposable, 
         return _engine.AcquireAsync(fullKey, settings, holds, timeout == Timeout.InfiniteTimeSpan ? null : timeout, marker, cancellationToken, skipOnTimeout);
     }
 
+    /// <inheritdoc />
+    public ValueTask<ConsulLockHolder?> GetHolderAsync(string key, CancellationToken cancellationToken = default)
+    {
+        var fullKey = PrepareKey(key);
+        return new(_engine.Holders.GetAsync(fullKey, cancellationToken));
+    }
+
+    /// <inheritdoc />
+    public IAsyncEnumerable<ConsulLockHolder?> WatchHolderAsync(string key, CancellationToken cancellationToken = default)
+    {
+        // Checked here, at the call, not when the enumeration starts.
+        var fullKey = PrepareKey(key);
+        return _engine.Holders.WatchAsync(fullKey, cancellationToken);
+    }
+
     /// <summary>Ends every session of this provider, which releases the locks it still holds; their lost-tokens fire.</summary>
     public async ValueTask DisposeAsync()
     {
@@ -111,11 +126,17 @@ public sealed class ConsulLockProvider : IConsulLockProvider, IAsyncDisposable, 
 
     private (string FullKey, SessionSettings Settings, HoldLimits Holds) Prepare(string key, ConsulLockRequest? request)
     {
+        var fullKey = PrepareKey(key);
+        return (fullKey, SessionSettings.From(request, _options), HoldLimits.From(request));
+    }
+
+    private string PrepareKey(string key)
+    {
         ArgumentNullException.ThrowIfNull(key);
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         var fullKey = FullKey(key);
         LockKey.Validate(fullKey);
-        return (fullKey, SessionSettings.From(request, _options), HoldLimits.From(request));
+        return fullKey;
     }
 
     /// <inheritdoc />

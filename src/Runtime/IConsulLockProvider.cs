@@ -25,6 +25,28 @@ public interface IConsulLockProvider
     ValueTask<IConsulLockHandle?> TryAcquireAsync(string key, TimeSpan timeout, ConsulLockRequest? request = null, CancellationToken cancellationToken = default);
 
     /// <summary>
+    /// Who holds <paramref name="key"/> now: its holder's instance, session, node, grant time, fencing token and trace
+    /// parent, and how many processes wait for it. Works for keys held by Consul's Go client too (named by their session).
+    /// </summary>
+    /// <param name="key">The lock key, relative to <see cref="ConsulLockOptions.KeyPrefix"/>.</param>
+    /// <param name="cancellationToken">Ends the read with <see cref="OperationCanceledException"/>.</param>
+    /// <returns>The holder, or <see langword="null"/> when nobody holds the key.</returns>
+    /// <exception cref="ArgumentException">The key is not a valid lock key.</exception>
+    /// <exception cref="ConsulLockException">Consul refused the read or could not be reached.</exception>
+    ValueTask<ConsulLockHolder?> GetHolderAsync(string key, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// The holder of <paramref name="key"/> now, then each change in order: a new holder, or <see langword="null"/> when
+    /// the key is free. Runs on Consul blocking queries until <paramref name="cancellationToken"/> fires; transient
+    /// Consul failures are ridden out, as the engine's own watches do.
+    /// </summary>
+    /// <param name="key">The lock key, relative to <see cref="ConsulLockOptions.KeyPrefix"/>.</param>
+    /// <param name="cancellationToken">Ends the enumeration with <see cref="OperationCanceledException"/>.</param>
+    /// <exception cref="ArgumentException">The key is not a valid lock key (thrown when the enumeration starts).</exception>
+    /// <exception cref="ConsulLockException">Consul refused to show the key (an ACL, say).</exception>
+    IAsyncEnumerable<ConsulLockHolder?> WatchHolderAsync(string key, CancellationToken cancellationToken = default);
+
+    /// <summary>
     /// Campaigns for the leadership of <paramref name="key"/> until <paramref name="cancellationToken"/> fires: each term
     /// waits for the key, then runs <paramref name="lead"/> with the term's <see cref="ConsulLockContext"/> (its fencing
     /// token strictly increases from term to term) and a token that fires when leadership is lost or the caller cancels.

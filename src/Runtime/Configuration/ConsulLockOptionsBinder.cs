@@ -48,6 +48,12 @@ internal static class ConsulLockOptionsBinder
             options.MarkRead(nameof(ConsulLockOptions.SessionName), path);
         }
 
+        if (configuration[nameof(ConsulLockOptions.InstanceName)] is { Length: > 0 } instance)
+        {
+            options.InstanceName = instance;
+            options.MarkRead(nameof(ConsulLockOptions.InstanceName), path);
+        }
+
         if (Duration(configuration, options, path, nameof(ConsulLockOptions.SessionTtl)) is { } ttl)
         {
             options.SessionTtl = ttl;

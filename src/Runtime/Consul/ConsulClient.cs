@@ -119,6 +119,14 @@ internal sealed class ConsulClient : IDisposable
         return Parse(response, ConsulJsonContext.Default.ListSessionEntry, "read a session", null) is { Count: > 0 };
     }
 
+    /// <summary>Reads one session (<c>/v1/session/info</c>); null when Consul does not know it (any more).</summary>
+    public async Task<SessionEntry?> ReadSessionAsync(string sessionId, CancellationToken cancellationToken)
+    {
+        var response = await SendAsync(_control, HttpMethod.Get, "/v1/session/info/" + Uri.EscapeDataString(sessionId), null, RequestTimeout, "read a session", null, cancellationToken).ConfigureAwait(false);
+        EnsureSuccess(response, "read a session", null);
+        return Parse(response, ConsulJsonContext.Default.ListSessionEntry, "read a session", null) is { Count: > 0 } found ? found[0] : null;
+    }
+
     public async Task<IReadOnlyList<SessionEntry>> ListSessionsAsync(CancellationToken cancellationToken)
     {
         var response = await SendAsync(_control, HttpMethod.Get, "/v1/session/list", null, RequestTimeout, "list sessions", null, cancellationToken).ConfigureAwait(false);

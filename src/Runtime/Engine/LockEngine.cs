@@ -28,14 +28,17 @@ internal sealed class LockEngine : IAsyncDisposable
     private readonly LockReleaser _releaser;
     private readonly InDoubtCleanup _inDoubt;
     private readonly TimeoutCause _timeouts;
+    private readonly string _instanceName;
 
     public LockEngine(ConsulLockOptions options, ConsulClient client, ILogger logger)
     {
         _client = client;
+        _instanceName = options.InstanceName;
         Logger = logger;
         _background = new BackgroundWork(logger);
         Sessions = new SessionPool(options, client, logger);
         Watches = new KeyWatches(client, logger, options.WatchWait, options.PollInterval);
+        Holders = new HolderWatch(client, Watches, _disposal, logger);
         var queue = new QueueTransactions(client, _background, _disposal, logger);
         var recentReleases = new RecentQueueReleases();
         _gates = new KeyGates(queue.LeaveUnusedHandoff);
@@ -53,6 +56,9 @@ internal sealed class LockEngine : IAsyncDisposable
     public SessionPool Sessions { get; }
 
     public KeyWatches Watches { get; }
+
+    /// <summary>Who holds a key, now and as it changes (<see cref="HolderWatch"/>).</summary>
+    public HolderWatch Holders { get; }
 
     /// <summary>
     /// Acquires <paramref name="key"/>; null when <paramref name="timeout"/> passed while another holder kept it. With
@@ -85,7 +91,12 @@ internal sealed class LockEngine : IAsyncDisposable
 
             if (await EnterGateAsync(key, deadline, token, cancellationToken).ConfigureAwait(false))
             {
-                var attempt = new LockAttempt(key, settings, holds, deadline, marker, bounded?.Token ?? cancellationToken, cancellationToken);
+                var attempt = new LockAttempt(key, settings, holds, deadline, marker, bounded?.Token ?? cancellationToken, cancellationToken)
+                {
+                    InstanceName = _instanceName,
+                    Activity = activity,
+                    TraceParent = HolderDocument.TraceParentOf(activity ?? Activity.Current),
+                };
                 try
                 {
                     handle = await _acquirer.AcquireAsync(attempt).ConfigureAwait(false);

@@ -37,5 +37,29 @@ internal static class LockTelemetry
     public static readonly Counter<long> Skips = s_meter.CreateCounter<long>(
         "consullock.skips", "{call}", "Calls of [ConsulLocked] methods that skipped their body: the lock was held elsewhere for their wait timeout.");
 
+    /// <summary>
+    /// Links the waiting acquire's activity to the trace of the request that holds the key (the holder document's
+    /// <c>traceparent</c>), once per holder, so that a trace viewer leads from "waited 4 s" to what held the key.
+    /// Activities take links after they start only from .NET 9 on; on .NET 8 no link is added.
+    /// </summary>
+    internal static void LinkToHolder(Engine.LockAttempt attempt, Consul.KvEntry held)
+    {
+#if NET9_0_OR_GREATER
+        if (attempt.Activity is not { } activity
+            || Engine.HolderDocument.TryRead(held.Value)?.TraceParent is not { } traceParent
+            || traceParent == attempt.LinkedTraceParent
+            || !ActivityContext.TryParse(traceParent, null, isRemote: true, out var holder))
+        {
+            return;
+        }
+
+        attempt.LinkedTraceParent = traceParent;
+        activity.AddLink(new ActivityLink(holder, new ActivityTagsCollection { ["consullock.holder.session"] = held.Session }));
+#else
+        _ = attempt;
+        _ = held;
+#endif
+    }
+
     public static double Seconds(long startTimestamp) => Stopwatch.GetElapsedTime(startTimestamp).TotalSeconds;
 }

@@ -1,3 +1,6 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using System.Threading.Channels;
 using ConsulLock.Aop.Common;
 using ConsulLock.Aop.Engine;
 
@@ -37,6 +40,9 @@ public sealed class InMemoryConsulLockProvider : IConsulLockProvider, IAsyncDisp
     private readonly TimeProvider _time;
     private readonly KeyGates _gates = new();
     private readonly Dictionary<string, Handle> _held = new(StringComparer.Ordinal);
+
+    // WatchHolderAsync's subscribers by full key, told of every grant and free under the lock of _held, in order.
+    private readonly Dictionary<string, List<ChannelWriter<ConsulLockHolder?>>> _holderWatchers = new(StringComparer.Ordinal);
 
     // Ends every pending wait when the provider is disposed. Never disposed: waits may still read its token after.
     private readonly CancellationTokenSource _disposing = new();
@@ -164,6 +170,90 @@ public sealed class InMemoryConsulLockProvider : IConsulLockProvider, IAsyncDisp
     }
 
     /// <inheritdoc />
+    /// <remarks>
+    /// The holder is this provider: <see cref="ConsulLockOptions.InstanceName"/>, the handle's session id, the machine's
+    /// name as its node, the grant time on the provider's clock; <c>Waiters</c> counts the callers waiting for the key.
+    /// </remarks>
+    public ValueTask<ConsulLockHolder?> GetHolderAsync(string key, CancellationToken cancellationToken = default)
+    {
+        var fullKey = PrepareKey(key);
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_held)
+        {
+            return new(HolderOf(fullKey));
+        }
+    }
+
+    /// <inheritdoc />
+    /// <remarks>Every grant and release of the key is reported, in order; the enumeration ends with <see cref="ObjectDisposedException"/> when the provider is disposed.</remarks>
+    public IAsyncEnumerable<ConsulLockHolder?> WatchHolderAsync(string key, CancellationToken cancellationToken = default)
+    {
+        var fullKey = PrepareKey(key);
+        var changes = Channel.CreateUnbounded<ConsulLockHolder?>(new UnboundedChannelOptions { SingleReader = true });
+        lock (_held)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            changes.Writer.TryWrite(HolderOf(fullKey));
+            if (!_holderWatchers.TryGetValue(fullKey, out var watchers))
+            {
+                _holderWatchers[fullKey] = watchers = [];
+            }
+
+            watchers.Add(changes.Writer);
+        }
+
+        return WatchCoreAsync(fullKey, changes, cancellationToken);
+    }
+
+    private async IAsyncEnumerable<ConsulLockHolder?> WatchCoreAsync(
+        string fullKey, Channel<ConsulLockHolder?> changes, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        try
+        {
+            await foreach (var holder in changes.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+            {
+                yield return holder;
+            }
+        }
+        finally
+        {
+            lock (_held)
+            {
+                if (_holderWatchers.TryGetValue(fullKey, out var watchers) && watchers.Remove(changes.Writer) && watchers.Count == 0)
+                {
+                    _holderWatchers.Remove(fullKey);
+                }
+            }
+        }
+    }
+
+    // Under the lock of _held.
+    private ConsulLockHolder? HolderOf(string fullKey) =>
+        _held.TryGetValue(fullKey, out var handle) ? handle.Holder with { Waiters = _gates.WaiterCount(fullKey) } : null;
+
+    // Under the lock of _held: tells the key's watchers its new holder (null: free).
+    private void HolderChanged(string fullKey)
+    {
+        if (_holderWatchers.TryGetValue(fullKey, out var watchers))
+        {
+            var holder = HolderOf(fullKey);
+            foreach (var watcher in watchers)
+            {
+                watcher.TryWrite(holder);
+            }
+        }
+    }
+
+    private string PrepareKey(string key)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed), this);
+        var fullKey = FullKey(key);
+        LockKey.Validate(fullKey);
+        return fullKey;
+    }
+
+    /// <inheritdoc />
     /// <remarks>The pause after a loss (at most the lock-delay) runs on the provider's <see cref="TimeProvider"/>.</remarks>
     public Task LeadAsync(string key, Func<ConsulLockContext, CancellationToken, Task> lead, ConsulLockRequest? request = null, CancellationToken cancellationToken = default)
     {
@@ -189,6 +279,13 @@ public sealed class InMemoryConsulLockProvider : IConsulLockProvider, IAsyncDisp
 
             _disposed = true;
             held = [.. _held.Values];
+            var ended = new ObjectDisposedException(nameof(InMemoryConsulLockProvider), "The lock provider was disposed while the holder was watched.");
+            foreach (var watcher in _holderWatchers.Values.SelectMany(w => w))
+            {
+                watcher.TryComplete(ended);
+            }
+
+            _holderWatchers.Clear();
         }
 
         _disposing.Cancel();
@@ -234,11 +331,12 @@ public sealed class InMemoryConsulLockProvider : IConsulLockProvider, IAsyncDisp
                 return null;
             }
 
-            var granted = new Handle(this, fullKey, (ulong)Interlocked.Increment(ref _lastToken), marker, holds);
+            var granted = new Handle(this, fullKey, (ulong)Interlocked.Increment(ref _lastToken), marker, holds, HolderDocument.TraceParentOf(Activity.Current));
             lock (_held)
             {
                 ObjectDisposedException.ThrowIf(_disposed, this);
                 _held.Add(fullKey, granted);
+                HolderChanged(fullKey);
             }
 
             handle = granted;
@@ -284,7 +382,7 @@ public sealed class InMemoryConsulLockProvider : IConsulLockProvider, IAsyncDisp
     /// when that is later. The lock is lost (the lost-token fires) when the test says so, at its hold limit, or when
     /// the provider is disposed; at the hold limit it also lets go by itself, as the engine's handle does.
     /// </summary>
-    private sealed class Handle(InMemoryConsulLockProvider provider, string key, ulong fencingToken, FlowLocks.Marker marker, HoldLimits holds)
+    private sealed class Handle(InMemoryConsulLockProvider provider, string key, ulong fencingToken, FlowLocks.Marker marker, HoldLimits holds, string? traceParent)
         : IConsulLockHandle, ILossReport
     {
         private readonly CancellationTokenSource _lost = new();
@@ -305,6 +403,11 @@ public sealed class InMemoryConsulLockProvider : IConsulLockProvider, IAsyncDisp
         public ulong FencingToken { get; } = fencingToken;
 
         public string SessionId { get; } = "in-memory-" + fencingToken.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+        /// <summary>The holder as <see cref="GetHolderAsync"/> reports it, waiters aside.</summary>
+        public ConsulLockHolder Holder { get; } = new(
+            key, provider._options.InstanceName, "in-memory-" + fencingToken.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            Environment.MachineName, provider._time.GetUtcNow(), fencingToken, traceParent, 0);
 
         public string? LostReason
         {
@@ -445,6 +548,7 @@ public sealed class InMemoryConsulLockProvider : IConsulLockProvider, IAsyncDisp
                 if (provider._held.TryGetValue(Key, out var holder) && ReferenceEquals(holder, this))
                 {
                     provider._held.Remove(Key);
+                    provider.HolderChanged(Key);
                 }
             }
 

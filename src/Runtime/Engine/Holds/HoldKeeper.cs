@@ -27,10 +27,11 @@ internal sealed class HoldKeeper(ConsulClient client, ConsulLockOptions options,
     /// <param name="from">The session that holds it.</param>
     /// <param name="grantIndex">The key's index at the grant: the hand-over happens only if nothing touched it since.</param>
     /// <param name="queueEntry">The holder's entry in the key's queue, left in the same transaction.</param>
+    /// <param name="document">The holder document of the grant, written again so that the hold still names the holder.</param>
     /// <param name="until">When the hold ends (a <see cref="Stopwatch"/> timestamp).</param>
     /// <param name="endWhenDue">Whether to destroy the hold session when the hold ends (not during the provider's
     /// disposal: a provider disposed during a hold leaves the hold to Consul).</param>
-    public async Task<bool> HandOverAsync(string key, LockSession from, ulong grantIndex, string? queueEntry, long until, bool endWhenDue)
+    public async Task<bool> HandOverAsync(string key, LockSession from, ulong grantIndex, string? queueEntry, string? document, long until, bool endWhenDue)
     {
         var left = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), until);
         var ends = DateTimeOffset.UtcNow + left;
@@ -45,7 +46,7 @@ internal sealed class HoldKeeper(ConsulClient client, ConsulLockOptions options,
             [
                 TxnOperation.CheckIndex(key, grantIndex),
                 TxnOperation.Unlock(key, from.Id, ConsulClient.LockFlagValue),
-                TxnOperation.Lock(key, holder, ConsulClient.LockFlagValue),
+                TxnOperation.Lock(key, holder, ConsulClient.LockFlagValue, document),
             ];
             answer = await client.TransactAsync(
                 QueueTransactions.WithExit(handover, queueEntry), key, $"hold the lock '{key}' until {ends:O}", CancellationToken.None).ConfigureAwait(false);

@@ -59,6 +59,15 @@ internal sealed class KeyGates(Action<string, QueueHandoff>? onUnusedHandoff = n
         }
     }
 
+    /// <summary>How many callers wait to enter the key's gate now, besides the one inside (the in-memory provider's waiters).</summary>
+    public int WaiterCount(string key)
+    {
+        lock (_gates)
+        {
+            return _gates.TryGetValue(key, out var gate) ? Math.Max(gate.Users - 1, 0) : 0;
+        }
+    }
+
     /// <summary>Takes the handoff the previous holder of the gate left, if any; called by the caller inside the gate.</summary>
     public QueueHandoff? TakeHandoff(string key)
     {

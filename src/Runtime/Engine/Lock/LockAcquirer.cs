@@ -104,6 +104,7 @@ internal sealed class LockAcquirer(
                         else
                         {
                             attempt.WaitStarted ??= Stopwatch.GetTimestamp();
+                            LockTelemetry.LinkToHolder(attempt, seen);
                             if (await queueWait.WaitForTurnAsync(attempt, seen, readIndex).ConfigureAwait(false) is not { } turn)
                             {
                                 return null;
@@ -215,7 +216,9 @@ internal sealed class LockAcquirer(
             operations.Add(TxnOperation.Unlock(key, orphan, ConsulClient.LockFlagValue));
         }
 
-        operations.Add(TxnOperation.Lock(key, attempt.Session!.Id, ConsulClient.LockFlagValue));
+        // Who holds it rides on the lock request itself (no request of its own); Consul's Go client ignores the value.
+        attempt.Document = HolderDocument.Write(attempt.InstanceName, attempt.TraceParent);
+        operations.Add(TxnOperation.Lock(key, attempt.Session!.Id, ConsulClient.LockFlagValue, attempt.Document));
         attempt.InDoubt = true;
         var sending = client.TransactAsync(operations, key, $"acquire the lock '{key}'", CancellationToken.None);
         attempt.Pending = sending;
@@ -268,7 +271,7 @@ internal sealed class LockAcquirer(
         }
 
         var monitor = new LossMonitor(watches, key, entry, session, e => LockKeyFormat.LossReason(e, session.Id), logger);
-        var handle = new LockHandle(releaser, monitor, session, entry, attempt.Marker, queueEntry, attempt.Holds);
+        var handle = new LockHandle(releaser, monitor, session, entry, attempt.Marker, queueEntry, attempt.Holds) { Document = attempt.Document };
         attempt.Session = null;
         attempt.QueueEntry = null;
         held.Add(handle);

@@ -32,6 +32,21 @@ internal sealed class LockAttempt(
 
     public long Started { get; } = Stopwatch.GetTimestamp();
 
+    /// <summary>The provider's <see cref="ConsulLockOptions.InstanceName"/>, written into the key with the lock request.</summary>
+    public string InstanceName { get; init; } = "";
+
+    /// <summary>The acquire's own <see cref="System.Diagnostics.Activity"/> (null when nobody listens): waiting links it to the holder's trace.</summary>
+    public Activity? Activity { get; init; }
+
+    /// <summary>The W3C traceparent written into the key: the acquire's activity, else the caller's.</summary>
+    public string? TraceParent { get; init; }
+
+    /// <summary>The holder document sent with the last lock request (<see cref="HolderDocument"/>).</summary>
+    public string? Document { get; set; }
+
+    /// <summary>The holder's traceparent the acquire's activity was last linked to, so that one holder is linked once.</summary>
+    public string? LinkedTraceParent { get; set; }
+
     /// <summary>The rented session, until a handle takes it over.</summary>
     public LockSession? Session { get; set; }
 

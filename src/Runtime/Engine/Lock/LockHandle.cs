@@ -56,6 +56,9 @@ internal sealed class LockHandle : IConsulLockHandle, ILossReport
     /// <summary>This process's entry in the key's queue when the lock came through it; the release removes it.</summary>
     public string? QueueEntry { get; }
 
+    /// <summary>The holder document written with the grant; a hand-over to a hold session writes it again.</summary>
+    public string? Document { get; init; }
+
     internal LockSession Session { get; }
 
     /// <summary>The end of the minimum hold (a <see cref="Stopwatch"/> timestamp), when the lock has one.</summary>

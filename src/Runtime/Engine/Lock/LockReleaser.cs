@@ -79,7 +79,7 @@ internal sealed class LockReleaser(
         try
         {
             if (handle.HoldUntil is { } until && Stopwatch.GetTimestamp() < until && !handle.Session.IsGone
-                && await holds.HandOverAsync(handle.Key, handle.Session, handle.FencingToken, handle.QueueEntry, until, endWhenDue: false).ConfigureAwait(false))
+                && await holds.HandOverAsync(handle.Key, handle.Session, handle.FencingToken, handle.QueueEntry, handle.Document, until, endWhenDue: false).ConfigureAwait(false))
             {
                 return;
             }
@@ -101,7 +101,7 @@ internal sealed class LockReleaser(
     {
         try
         {
-            if (!await holds.HandOverAsync(handle.Key, handle.Session, handle.FencingToken, handle.QueueEntry, until, endWhenDue: true).ConfigureAwait(false))
+            if (!await holds.HandOverAsync(handle.Key, handle.Session, handle.FencingToken, handle.QueueEntry, handle.Document, until, endWhenDue: true).ConfigureAwait(false))
             {
                 return false;
             }
@@ -236,7 +236,8 @@ internal sealed class LockReleaser(
         try
         {
             var (entry, _) = await client.ReadKeyAsync(key, CancellationToken.None).ConfigureAwait(false);
-            if (entry is not null && LockKeyFormat.IsFreeLock(entry) && string.IsNullOrEmpty(entry.Value))
+            // Consul keeps a key's value when it releases it for an ended session: a holder document of ours is no data.
+            if (entry is not null && LockKeyFormat.IsFreeLock(entry) && (string.IsNullOrEmpty(entry.Value) || HolderDocument.TryRead(entry.Value) is not null))
             {
                 await client.TransactAsync([TxnOperation.DeleteCas(key, entry.ModifyIndex)], key, $"remove the free lock key '{key}'", CancellationToken.None).ConfigureAwait(false);
             }

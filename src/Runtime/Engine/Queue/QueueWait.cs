@@ -110,7 +110,7 @@ internal sealed class QueueWait(ConsulClient client, SessionPool sessions, KeyWa
                     return NextTry.LockAt(seen.ModifyIndex);
                 }
 
-                waitingFor = $"the key, held by session {seen.Session}";
+                waitingFor = "the key, held by " + HolderOf(seen);
                 Log.Waiting(logger, key, waitingFor);
                 var change = new KeyChange(seen.ModifyIndex);
                 var ended = await WatchUntilAsync(attempt, key, readIndex, seen, change, linger: true).ConfigureAwait(false);
@@ -138,12 +138,26 @@ internal sealed class QueueWait(ConsulClient client, SessionPool sessions, KeyWa
                 }
             }
 
-            WarnStuck(attempt, waitingFor);
-
             // Quiet for a whole TTL: a waiter ahead may be stuck (paused, cut off) while the key is free, and its session
             // would hold the queue up until Consul ends it; or our own watch hangs on a connection that died without an
-            // error, for up to its whole wait. Look at the key; take it when free.
-            var (now, index) = await client.ReadKeyAsync(key, attempt.CancellationToken).ConfigureAwait(false);
+            // error, for up to its whole wait. Look at the key (the warning names who holds it); take it when free.
+            KvEntry? now;
+            ulong index;
+            try
+            {
+                (now, index) = await client.ReadKeyAsync(key, attempt.CancellationToken).ConfigureAwait(false);
+            }
+            catch (ConsulLockException)
+            {
+                WarnStuck(attempt, waitingFor);
+                throw;
+            }
+
+            WarnStuck(
+                attempt,
+                now?.Session is not { Length: > 0 } ? waitingFor
+                : predecessor is null ? "the key, held by " + HolderOf(now)
+                : waitingFor + "; the key is held by " + HolderOf(now));
             if (now is null || LockKeyFormat.IsFreeLock(now))
             {
                 return now is null ? NextTry.LockIfAbsent : NextTry.LockAt(now.ModifyIndex);
@@ -157,9 +171,16 @@ internal sealed class QueueWait(ConsulClient client, SessionPool sessions, KeyWa
                 return NextTry.ReadKey;
             }
 
+            LockTelemetry.LinkToHolder(attempt, now);
             (seen, readIndex) = (now, index);
         }
     }
+
+    /// <summary>How a waiting message names the holder of <paramref name="held"/>: its instance when it wrote a holder document, and its session.</summary>
+    private static string HolderOf(KvEntry held) =>
+        HolderDocument.TryRead(held.Value) is { } document
+            ? $"{document.Instance} (session {held.Session})"
+            : $"session {held.Session}";
 
     /// <summary>The attempt's session ended while it waited: it continues with a new one, and a new place in the queue.</summary>
     private NextTry SessionEnded(LockAttempt attempt, LockSession session)
