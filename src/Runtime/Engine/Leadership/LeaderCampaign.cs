@@ -21,33 +21,38 @@ internal static class LeaderCampaign
     /// <summary>Validates the arguments (before any network call) and starts the campaign.</summary>
     public static Task RunAsync(
         IConsulLockProvider provider, string key, Func<ConsulLockContext, CancellationToken, Task> lead, ConsulLockRequest? request,
-        TimeSpan lockDelay, TimeProvider time, ILogger? logger, LeaderCampaigns? campaigns, CancellationToken cancellationToken)
+        TimeSpan lockDelay, TimeProvider time, ILogger? logger, LeaderCampaigns? campaigns, CancellationToken cancellationToken,
+        CampaignAcquire? acquire = null)
     {
         ArgumentNullException.ThrowIfNull(key);
         ArgumentNullException.ThrowIfNull(lead);
         var fullKey = provider is IKeyFolderProvider folder ? folder.FullKey(key) : key;
         LockKey.Validate(fullKey);
-        return CampaignAsync(provider, key, fullKey, lead, request, lockDelay, time, logger ?? NullLogger.Instance, campaigns, cancellationToken);
+        acquire ??= (k, r, _, token) => provider.AcquireAsync(k, r, token);
+        return CampaignAsync(acquire, key, fullKey, lead, request, lockDelay, time, logger ?? NullLogger.Instance, campaigns, cancellationToken);
     }
 
     private static async Task CampaignAsync(
-        IConsulLockProvider provider, string key, string fullKey, Func<ConsulLockContext, CancellationToken, Task> lead, ConsulLockRequest? request,
+        CampaignAcquire acquire, string key, string fullKey, Func<ConsulLockContext, CancellationToken, Task> lead, ConsulLockRequest? request,
         TimeSpan lockDelay, TimeProvider time, ILogger logger, LeaderCampaigns? campaigns, CancellationToken cancellationToken)
     {
         using var state = campaigns?.Start(fullKey) ?? new CampaignState(fullKey);
 
-        // After a loss the pause lets the standbys, already queued for the key, lead first: Consul holds the key for
-        // everyone during the lock-delay, and whoever waits longest should get it when that ends.
-        var lossPause = new Backoff(Min(ShortestPause, lockDelay), Max(lockDelay, ShortestPause));
+        // After a loss the pause (half the lock-delay to all of it, jittered) lets the standbys, already queued for the
+        // key, lead first: Consul keeps the key from everyone for the lock-delay after a session ends, and the queue
+        // hands it to whoever waits longest. The floor keeps repeated losses from spinning when the lock-delay is 0.
+        var lossPause = new Backoff(Max(lockDelay, ShortestPause), Max(lockDelay, ShortestPause));
         var errorPause = new Backoff(ShortestPause, LongestErrorPause);
+        var afterLoss = false;
         while (!cancellationToken.IsCancellationRequested)
         {
             IConsulLockHandle handle;
             try
             {
                 state.StandingBy();
-                handle = await provider.AcquireAsync(key, request, cancellationToken).ConfigureAwait(false);
+                handle = await acquire(key, request, afterLoss, cancellationToken).ConfigureAwait(false);
                 errorPause.Reset();
+                afterLoss = false;
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
@@ -71,19 +76,14 @@ internal static class LeaderCampaign
 
             state.Leading(handle.FencingToken);
             Log.TermStarted(logger, fullKey, handle.FencingToken, handle.SessionId);
-            var started = time.GetTimestamp();
             if (!await RunTermAsync(handle, lead, cancellationToken).ConfigureAwait(false))
             {
                 Log.Resigned(logger, fullKey, handle.FencingToken);
                 return;
             }
 
-            if (time.GetElapsedTime(started) > lockDelay)
-            {
-                lossPause.Reset();
-            }
-
-            var next = lossPause.Next(Max(lockDelay, ShortestPause));
+            afterLoss = true;
+            var next = lossPause.Next();
             Log.TermLost(logger, fullKey, handle.FencingToken, next);
             if (!await PauseAsync(next, time, cancellationToken).ConfigureAwait(false))
             {
@@ -130,7 +130,11 @@ internal static class LeaderCampaign
         }
     }
 
-    private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
-
     private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
 }
+
+/// <summary>
+/// How a campaign acquires its key: the provider's <see cref="IConsulLockProvider.AcquireAsync"/>, or (Consul's
+/// provider) an acquire that, <paramref name="afterLoss"/>, queues behind the processes already waiting.
+/// </summary>
+internal delegate ValueTask<IConsulLockHandle> CampaignAcquire(string key, ConsulLockRequest? request, bool afterLoss, CancellationToken cancellationToken);
