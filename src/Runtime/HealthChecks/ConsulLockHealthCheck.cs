@@ -20,7 +20,8 @@ namespace ConsulLock.Aop.HealthChecks;
 /// <item><b>Healthy</b> otherwise, also when the provider holds no session.</item>
 /// </list>
 /// A leader campaign (<see cref="ConsulLockProvider.LeadAsync"/>, <c>[ConsulLeader]</c>) is reported too: its data entry
-/// <c>campaign:&lt;key&gt;</c> says <c>leading (fencing token N)</c>, <c>standing by</c> or <c>unable to campaign: ...</c>;
+/// <c>campaign:&lt;key&gt;</c> says <c>leading (fencing token N)</c>, <c>standing by (X leads)</c> (one read of the key
+/// per standing-by campaign) or <c>unable to campaign: ...</c>;
 /// a campaign whose last attempt Consul refused (an ACL that does not allow the key, a key that holds other data)
 /// makes the check unhealthy with Consul's answer, although Consul itself answers.
 /// The check sends one request (<c>GET /v1/status/leader</c>) and reads the sessions' state from memory. Its data
@@ -88,9 +89,19 @@ public sealed class ConsulLockHealthCheck : IHealthCheck
         }
 
         var campaigns = _provider.Campaigns.Snapshot();
+        var leaders = new List<string>();
         foreach (var campaign in campaigns)
         {
-            data["campaign:" + campaign.Key] = Describe(campaign);
+            var described = Describe(campaign);
+            if (campaign.Standing == CampaignStanding.StandingBy)
+            {
+                // Who leads instead: one read per standing-by campaign, within the check's timeout.
+                var leader = await LeaderOfAsync(campaign.Key, timeout.Token).ConfigureAwait(false);
+                described += leader is null ? " (nobody leads)" : $" ({leader} leads)";
+                leaders.Add($"{campaign.Key}: {leader ?? "nobody"}");
+            }
+
+            data["campaign:" + campaign.Key] = described;
         }
 
         if (campaigns.FirstOrDefault(c => c.Standing == CampaignStanding.Failing) is { } failing)
@@ -109,13 +120,25 @@ public sealed class ConsulLockHealthCheck : IHealthCheck
         }
 
         var leading = campaigns.Where(c => c.Standing == CampaignStanding.Leading).Select(c => c.Key).ToList();
-        var standingBy = campaigns.Where(c => c.Standing == CampaignStanding.StandingBy).Select(c => c.Key).ToList();
-        var terms = (leading.Count > 0 ? $" Leading {string.Join(", ", leading)}." : "") + (standingBy.Count > 0 ? $" Standing by for {string.Join(", ", standingBy)}." : "");
+        var terms = (leading.Count > 0 ? $" Leading {string.Join(", ", leading)}." : "") + (leaders.Count > 0 ? $" Standing by for {string.Join(", ", leaders)}." : "");
         return HealthCheckResult.Healthy($"Consul at {address} answers and names a leader; {sessions.Count} session(s) renewing.{terms}", data);
     }
 
     /// <summary>Half the TTL (when a renewal is due) plus the renewer's retry interval.</summary>
     internal static TimeSpan DegradedAfter(TimeSpan ttl) => ttl / 2 + TimeSpan.FromTicks(Math.Min(TimeSpan.TicksPerSecond, ttl.Ticks / 10));
+
+    /// <summary>The instance that holds <paramref name="fullKey"/>, or null; "unknown" when the read fails (the check reports Consul's state already).</summary>
+    private async Task<string?> LeaderOfAsync(string fullKey, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return (await _provider.Engine.Holders.GetAsync(fullKey, cancellationToken).ConfigureAwait(false))?.InstanceName;
+        }
+        catch (Exception ex) when (ex is ConsulLockException or OperationCanceledException)
+        {
+            return "unknown";
+        }
+    }
 
     private static string Describe(CampaignSnapshot campaign) => campaign.Standing switch
     {

@@ -52,8 +52,8 @@ public sealed class ConsulLeaderElectionTests(ConsulAgentFixture fixture) : Cons
     {
         // A key that holds other data: Consul answers, but no campaign for it can lead until an operator clears it.
         await PutAsync("/v1/kv/" + Prefix + "leaders/health", "not a lock");
-        var leader = NewProvider();
-        var standby = NewProvider();
+        var leader = NewProvider(o => o.InstanceName = "the-leader");
+        var standby = NewProvider(o => o.InstanceName = "a-standby");
         var history = new TermHistory();
         using var stop = new CancellationTokenSource();
         var leading = Task.Run(() => leader.LeadAsync("leaders/health", history.Body("leader"), cancellationToken: stop.Token));
@@ -73,7 +73,8 @@ public sealed class ConsulLeaderElectionTests(ConsulAgentFixture fixture) : Cons
         Assert.Equal($"leading (fencing token {term.Token})", ofLeader.Data["campaign:" + Prefix + "leaders/health"]);
         Assert.Contains("Leading " + Prefix + "leaders/health", ofLeader.Description, StringComparison.Ordinal);
         Assert.Equal(HealthStatus.Healthy, ofStandby.Status);
-        Assert.Equal("standing by", ofStandby.Data["campaign:" + Prefix + "leaders/health"]);
+        Assert.Contains("Standing by for " + Prefix + "leaders/health: the-leader", ofStandby.Description, StringComparison.Ordinal);
+        Assert.Equal("standing by (the-leader leads)", ofStandby.Data["campaign:" + Prefix + "leaders/health"]);
 
         await stop.CancelAsync();
         await Task.WhenAll(leading, standingBy).WaitAsync(s_generous);
