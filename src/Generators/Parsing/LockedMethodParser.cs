@@ -185,18 +185,21 @@ internal sealed partial class LockedMethodParser
 
         if (returnKind != ReturnKind.Task)
         {
-            Report(DiagnosticDescriptors.LeaderReturnType, _syntax.ReturnType.GetLocation(), _method.Name, _method.ReturnType.ToDisplayString(SymbolText.ShortFormat));
+            Report(DiagnosticDescriptors.LeaderReturnType, _syntax.ReturnType.GetLocation(), BodyNamed, _method.Name, _method.ReturnType.ToDisplayString(SymbolText.ShortFormat));
             ok = false;
         }
 
         if (!_method.Parameters.Any(p => _types.IsCancellationToken(p.Type)))
         {
-            Report(DiagnosticDescriptors.LeaderWithoutToken, _syntax.Identifier.GetLocation(), _method.Name);
+            Report(DiagnosticDescriptors.LeaderWithoutToken, _syntax.Identifier.GetLocation(), BodyNamed, _method.Name);
             ok = false;
         }
 
         return ok;
     }
+
+    /// <summary>For the code fixes of CLA017 and CLA018, which change the body along with the declaration.</summary>
+    private ImmutableDictionary<string, string?> BodyNamed => ImmutableDictionary<string, string?>.Empty.Add(BodyNameProperty, BodyNameFor(_method, _attribute));
 
     /// <summary>An implementing part the user wrote (the analyzer also sees the generator's own, in its .ConsulLocked.g.cs file).</summary>
     private bool HasHandWrittenImplementation() =>
