@@ -44,6 +44,9 @@ public sealed class OptionsValidationTests
         { "KeyPrefix", new string('p', 600), "ConsulLock:KeyPrefix" },
         { "MaxConnections", "many", "ConsulLock:MaxConnections" },
         { "MaxConnections", "2", "ConsulLock:MaxConnections" },
+        { "InstanceName", new string('i', 129), "ConsulLock:InstanceName" },
+        { "InstanceName", new string('\u20ac', 43), "ConsulLock:InstanceName" },
+        { "InstanceName", "   ", "ConsulLock:InstanceName" },
     };
 
     [Theory]

@@ -91,6 +91,57 @@ public sealed class AclTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Under_the_READMEs_policies_holders_are_read_and_watched_and_a_token_without_session_read_still_sees_the_instance()
+    {
+        // The README's lock policy, unchanged: the holder's document, session and queue are all within it.
+        var lockToken = await _agent.CreateTokenAsync("""
+            key_prefix "locks/" { policy = "write" }
+            session_prefix "" { policy = "write" }
+            """);
+        // The README's inspect policy (consullock list/show/watch, a dashboard): read only.
+        var readToken = await _agent.CreateTokenAsync("""
+            key_prefix "locks/" { policy = "read" }
+            session_prefix "" { policy = "read" }
+            """);
+        var keysOnly = await _agent.CreateTokenAsync("""
+            key_prefix "locks/" { policy = "read" }
+            """);
+        await using var holder = new ConsulLockProvider(new ConsulLockOptions { Address = _agent.Address, Token = lockToken, KeyPrefix = "locks/", LockDelay = TimeSpan.Zero, InstanceName = "acl-holder" });
+        await using var inspector = new ConsulLockProvider(new ConsulLockOptions { Address = _agent.Address, Token = readToken, KeyPrefix = "locks/" });
+        await using var blind = new ConsulLockProvider(new ConsulLockOptions { Address = _agent.Address, Token = keysOnly, KeyPrefix = "locks/" });
+        using var stop = new CancellationTokenSource(TimeSpan.FromMinutes(1));
+        await using var changes = inspector.WatchHolderAsync("watched", stop.Token).GetAsyncEnumerator(stop.Token);
+        Assert.True(await changes.MoveNextAsync());
+        Assert.Null(changes.Current);
+
+        var handle = await holder.AcquireAsync("watched");
+        Assert.True(await changes.MoveNextAsync());
+        var watched = changes.Current;
+        var read = await inspector.GetHolderAsync("watched");
+        var own = await holder.GetHolderAsync("watched");
+        var withoutSessions = await blind.GetHolderAsync("watched");
+
+        Assert.NotNull(read);
+        Assert.Equal(read, watched);
+        Assert.Equal(read, own);
+        Assert.Equal(("acl-holder", handle.SessionId, handle.FencingToken), (read.InstanceName, read.SessionId, read.FencingToken));
+        Assert.False(string.IsNullOrEmpty(read.Node));
+        // Without 'session read' the session is not shown, but the document still names the holder.
+        Assert.NotNull(withoutSessions);
+        Assert.Equal(("acl-holder", handle.SessionId, (string?)null), (withoutSessions.InstanceName, withoutSessions.SessionId, withoutSessions.Node));
+
+        await handle.DisposeAsync();
+        Assert.True(await changes.MoveNextAsync());
+        Assert.Null(changes.Current);
+
+        // A key outside the token's rules: refused, clearly, never retried into a hang.
+        await using var unprefixed = new ConsulLockProvider(new ConsulLockOptions { Address = _agent.Address, Token = readToken });
+        var refused = await Assert.ThrowsAsync<ConsulLockException>(async () => await unprefixed.GetHolderAsync("elsewhere/job"));
+        Assert.Equal(403, refused.StatusCode);
+        Assert.DoesNotContain(readToken, refused.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Under_the_READMEs_policy_leaders_campaign_hand_over_and_show_who_leads_and_a_refused_campaign_goes_on_and_says_why()
     {
         // The README's least-privilege policy, unchanged: a campaign is locks, waiting and holder reads.

@@ -225,6 +225,49 @@ public sealed class GoClientInteropTests(ConsulAgentFixture fixture, ITestOutput
         }
     }
 
+    [Fact]
+    public async Task A_key_held_by_consul_lock_has_a_holder_named_by_its_session_and_our_waiter_is_counted_and_linked_to_nothing()
+    {
+        var name = "go-holder-" + Guid.NewGuid().ToString("N")[..8];
+        await using var go = ConsulLockCommand.Start(Agent.Address, GoPrefix, "echo go-start $(date +%s%N); read line", passStdin: true, sessionName: name);
+        await go.LineAsync("go-start", s_generous);
+        var goSession = (await SessionsNamedAsync(name)).Single();
+        var provider = NewProvider();
+        var watcher = NewProvider();
+        using var stop = new CancellationTokenSource(TimeSpan.FromMinutes(1));
+        await using var changes = watcher.WatchHolderAsync(Key, stop.Token).GetAsyncEnumerator(stop.Token);
+        Assert.True(await changes.MoveNextAsync());
+
+        var holder = await provider.GetHolderAsync(Key);
+
+        Assert.NotNull(holder);
+        Assert.Equal(holder, changes.Current);
+        Assert.Equal((Prefix + Key, name, goSession), (holder.Key, holder.InstanceName, holder.SessionId));
+        Assert.Equal((await SessionAsync(goSession))!.Value.GetProperty("Node").GetString(), holder.Node);
+        Assert.Equal((await ReadKeyAsync(Prefix + Key))!.Value.GetProperty("ModifyIndex").GetUInt64(), holder.FencingToken);
+        Assert.Null(holder.AcquiredAt);
+        Assert.Null(holder.TraceParent);
+        Assert.Equal(0, holder.Waiters);
+
+        // Our waiter queues behind the Go client (which has no queue entry) and is counted.
+        var waiting = provider.AcquireAsync(Key).AsTask();
+        await UntilWatchedAsync(provider, Key);
+        Assert.Equal(1, (await watcher.GetHolderAsync(Key))!.Waiters);
+
+        // The Go client lets go; the watch sees the key free (or straight away ours), then ours, with our document.
+        await go.SendLineAsync();
+        await using var got = await waiting.WaitAsync(s_generous);
+        Assert.True(await changes.MoveNextAsync());
+        if (changes.Current is null)
+        {
+            Assert.True(await changes.MoveNextAsync());
+        }
+
+        Assert.Equal((got.SessionId, got.FencingToken), (changes.Current!.SessionId, changes.Current.FencingToken));
+        Assert.Equal(Environment.MachineName + "/" + Environment.ProcessId.ToString(CultureInfo.InvariantCulture), changes.Current.InstanceName);
+        Assert.Equal(0, await go.ExitedAsync(s_generous));
+    }
+
     private async Task RunGoContenderAsync(int rounds, List<Section> sections, CancellationToken cancellationToken)
     {
         for (var round = 0; round < rounds; round++)

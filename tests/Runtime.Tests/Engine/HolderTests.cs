@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using ConsulLock.Aop.Engine;
 using ConsulLock.Aop.TestSupport;
+using Microsoft.Extensions.Logging;
 using Xunit.Abstractions;
 
 namespace ConsulLock.Aop.Tests.Engine;
@@ -319,6 +320,37 @@ public sealed class HolderTests(ConsulAgentFixture fixture, ITestOutputHelper ou
         // Consul released the key and kept its value (our document); the holder's release removes it all the same.
         await handle.DisposeAsync();
         await UntilNothingLeftAsync("tidy");
+    }
+
+    [Fact]
+    public async Task The_stuck_wait_warning_names_the_holders_instance_to_the_first_waiter_and_to_one_behind_it()
+    {
+        var holder = NewProvider(o => o.InstanceName = "slow-holder/42");
+        await using var held = await holder.AcquireAsync("slow");
+        var logs = new RecordingLoggerProvider();
+        using var loggerFactory = LoggerFactory.Create(b => b.AddProvider(logs));
+        // The warning comes after one session TTL of waiting: the shortest Consul allows.
+        var options = new ConsulLockOptions { Address = Agent.Address, KeyPrefix = Prefix, LockDelay = TimeSpan.Zero, SessionTtl = TimeSpan.FromSeconds(10) };
+        await using var first = new ConsulLockProvider(options, loggerFactory);
+        await using var second = new ConsulLockProvider(options, loggerFactory);
+        using var stop = new CancellationTokenSource(TimeSpan.FromMinutes(1));
+        var firstWaiting = first.AcquireAsync("slow", cancellationToken: stop.Token).AsTask();
+        await UntilAsync(async () => (await QueueEntriesAsync("slow")).Length == 1, "the first waiter did not queue");
+        var secondWaiting = second.AcquireAsync("slow", cancellationToken: stop.Token).AsTask();
+
+        string[] stuck = [];
+        await UntilAsync(
+            () => Task.FromResult((stuck = [.. logs.Lines.Where(l => System.Text.RegularExpressions.Regex.IsMatch(l, @"^Waiting for lock \S+ for \d+ s: "))]).Length >= 2),
+            "no two stuck-wait warnings within 30 s");
+
+        output.WriteLine(string.Join('\n', stuck));
+        Assert.Contains(stuck, l => l.Contains($"the key, held by slow-holder/42 (session {held.SessionId})", StringComparison.Ordinal));
+        Assert.Contains(stuck, l => l.Contains("the process queued before this one", StringComparison.Ordinal)
+            && l.Contains($"the key is held by slow-holder/42 (session {held.SessionId})", StringComparison.Ordinal));
+
+        await held.DisposeAsync();
+        await (await firstWaiting.WaitAsync(s_generous)).DisposeAsync();
+        await (await secondWaiting.WaitAsync(s_generous)).DisposeAsync();
     }
 
     [Fact]

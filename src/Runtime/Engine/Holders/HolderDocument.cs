@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
+using System.Text.Encodings.Web;
 using System.Text.Json;
 
 namespace ConsulLock.Aop.Engine;
@@ -21,7 +22,8 @@ internal sealed record HolderDocument(string Instance, string? Host, int? Pid, D
     public static string Write(string instance, string? traceParent)
     {
         var buffer = new ArrayBufferWriter<byte>(256);
-        using (var json = new Utf8JsonWriter(buffer))
+        // Written as text an operator reads with `consul kv get` (an instance "café" stays so); it is never put in HTML.
+        using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
         {
             json.WriteStartObject();
             json.WriteString("instance", instance);

@@ -10,7 +10,7 @@ internal static class InstanceNames
     /// <summary>What is wrong with <paramref name="name"/> (a phrase that follows the option's name), or null.</summary>
     public static string? FindProblem(string? name)
     {
-        if (string.IsNullOrWhiteSpace(name))
+        if (string.IsNullOrEmpty(name))
         {
             return "is empty; leave the default (\"<machine name>/<process id>\") or name the instance";
         }
@@ -20,13 +20,18 @@ internal static class InstanceNames
             return $"= '{Printable(name)}' contains control or invisible format characters; it must be printable";
         }
 
+        if (string.IsNullOrWhiteSpace(name))
+        {
+            return $"= '{name}' is blank; leave the default (\"<machine name>/<process id>\") or name the instance";
+        }
+
         if (!IsWellFormed(name))
         {
             return "contains a lone surrogate; it must be valid Unicode text";
         }
 
         var bytes = Encoding.UTF8.GetByteCount(name);
-        return bytes > MaxBytes ? $"= '{name[..Math.Min(name.Length, 40)]}...' is {bytes} UTF-8 bytes long; it must be at most {MaxBytes}" : null;
+        return bytes > MaxBytes ? $"= '{(name.Length <= 80 ? name : name[..80] + "...")}' is {bytes} UTF-8 bytes long; it must be at most {MaxBytes}" : null;
     }
 
     private static bool IsWellFormed(string text)
