@@ -38,9 +38,10 @@ internal static class LeaderCampaign
     {
         using var state = campaigns?.Start(fullKey) ?? new CampaignState(fullKey);
 
-        // After a loss the pause (half the lock-delay to all of it, jittered) lets the standbys, already queued for the
-        // key, lead first: Consul keeps the key from everyone for the lock-delay after a session ends, and the queue
-        // hands it to whoever waits longest. The floor keeps repeated losses from spinning when the lock-delay is 0.
+        // After a loss the pause (half the lock-delay to all of it, jittered) and the acquire that queues first
+        // (afterLoss) let the standbys, already queued for the key, lead first: Consul keeps the key from everyone for
+        // the lock-delay after a session ends, and then the queue hands it on in order. The floor keeps repeated losses
+        // from spinning when the lock-delay is 0.
         var lossPause = new Backoff(Max(lockDelay, ShortestPause), Max(lockDelay, ShortestPause));
         var errorPause = new Backoff(ShortestPause, LongestErrorPause);
         var afterLoss = false;
