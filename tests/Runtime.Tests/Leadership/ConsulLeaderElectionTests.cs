@@ -81,6 +81,47 @@ public sealed class ConsulLeaderElectionTests(ConsulAgentFixture fixture) : Cons
         Assert.DoesNotContain(((await CheckAsync(leader)).Data).Keys, k => k.StartsWith("campaign:", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public async Task A_campaign_Consul_refuses_goes_on_paced_never_in_a_hot_loop()
+    {
+        await PutAsync("/v1/kv/" + Prefix + "leaders/refused", "not a lock");
+        var requests = new CountingHandler();
+        await using var provider = new ConsulLockProvider(
+            new ConsulLockOptions { Address = Agent.Address, KeyPrefix = Prefix, LockDelay = TimeSpan.Zero, Token = null }, loggerFactory: null, requests);
+        using var stop = new CancellationTokenSource();
+        var campaign = provider.LeadAsync("leaders/refused", (_, _) => Task.CompletedTask, cancellationToken: stop.Token);
+
+        // Refusals for 3 s: the back-off (100 ms doubling to 5 s) allows about six tries, a hot loop thousands.
+        await Task.Delay(TimeSpan.FromSeconds(3));
+        var sent = requests.Requests;
+        Assert.False(campaign.IsCompleted, "a refused campaign ended");
+        Assert.InRange(sent, 2, 40);
+
+        await stop.CancelAsync();
+        await campaign.WaitAsync(s_generous);
+    }
+
+    [Fact]
+    public async Task Cancelling_at_any_moment_of_a_campaign_or_a_term_ends_it_cleanly_and_leaves_the_key_free()
+    {
+        var provider = NewProvider();
+        var random = new Random(21);
+        var terms = 0;
+        for (var i = 0; i < 30; i++)
+        {
+            using var stop = new CancellationTokenSource(TimeSpan.FromMilliseconds(random.Next(0, 40)));
+            await provider.LeadAsync("leaders/cancelled", async (_, whileLeader) =>
+            {
+                Interlocked.Increment(ref terms);
+                await Task.Delay(random.Next(0, 20), whileLeader);
+            }, cancellationToken: stop.Token).WaitAsync(s_generous);
+        }
+
+        Assert.InRange(terms, 1, 30);
+        await using var next = await provider.TryAcquireAsync("leaders/cancelled", TimeSpan.FromSeconds(5));
+        Assert.NotNull(next);
+    }
+
     private static Task<HealthCheckResult> CheckAsync(ConsulLockProvider provider) =>
         new ConsulLockHealthCheck(provider).CheckHealthAsync(new HealthCheckContext());
 
