@@ -7,12 +7,19 @@ using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
 using OpenTelemetry.Trace;
 
-// Run several copies at once (CONSUL_HTTP_ADDR names the agent): each tick, one of them runs the report, the
-// others skip it. `--runs N` ends after N ticks (the sample's test uses it).
+// Run several copies at once (CONSUL_HTTP_ADDR names the agent, --ConsulLock:InstanceName=a names the copy): one of
+// them leads and schedules the reports, the others stand by and print who leads. Stop the leader (Ctrl+C, SIGTERM)
+// and a standby leads within a round trip; kill it (SIGKILL) and a standby leads once Consul has given up its session
+// (at most 2 x SessionTtl + LockDelay). `--LeaderJob:ReportsPerTerm=N` makes each term resign after N reports and
+// the copy exit; `--LeaderJob:Campaign=false` only watches.
 var builder = Host.CreateApplicationBuilder(args);
 builder.Services.AddConsulLocking(builder.Configuration.GetSection("ConsulLock"));
-builder.Services.AddSingleton<NightlyReport>();
-builder.Services.AddHostedService<ReportScheduler>();
+if (builder.Configuration.GetValue("LeaderJob:Campaign", true))
+{
+    builder.Services.AddHostedService<ReportScheduler>();
+}
+
+builder.Services.AddHostedService<LeaderWatch>();
 
 // The library's traces and metrics: an ActivitySource and a Meter, both named "ConsulLock.Aop". Here they go to the
 // console; in production, add the OTLP exporter instead. `--LeaderJob:Telemetry=false` turns this off.

@@ -41,14 +41,8 @@ public sealed class LockedMethodGenerator : IIncrementalGenerator
     /// <inheritdoc/>
     public void Initialize(IncrementalGeneratorInitializationContext context)
     {
-        var results = context.SyntaxProvider
-            .ForAttributeWithMetadataName(
-                KnownTypes.AttributeName,
-                static (node, _) => node is not LambdaExpressionSyntax,
-                static (attributeContext, cancellationToken) => LockedMethodParser.ForGenerator(
-                    KnownTypes.For(attributeContext.SemanticModel.Compilation), attributeContext.SemanticModel.Compilation,
-                    attributeContext.TargetSymbol, attributeContext.TargetNode, attributeContext.Attributes[0], cancellationToken))
-            .WithTrackingName(TrackingNames.Results);
+        var results = ForAttribute(context, KnownTypes.AttributeName).WithTrackingName(TrackingNames.Results);
+        var leaderResults = ForAttribute(context, KnownTypes.LeaderAttributeName).WithTrackingName(TrackingNames.LeaderResults);
 
         // Lambdas have no declared symbol, and whether the attribute lookup above sees them depends on the compiler's
         // version: they are found by syntax instead (only lambdas that carry attributes reach the semantic check).
@@ -60,7 +54,8 @@ public sealed class LockedMethodGenerator : IIncrementalGenerator
             .Select(static (result, _) => result!)
             .WithTrackingName(TrackingNames.LambdaResults);
 
-        var methods = results
+        var methods = results.Collect().Combine(leaderResults.Collect())
+            .SelectMany(static (all, _) => all.Left.AddRange(all.Right))
             .Select(static (result, _) => result.Spec)
             .Where(static spec => spec is not null)
             .Select(static (spec, _) => spec!)
@@ -78,8 +73,17 @@ public sealed class LockedMethodGenerator : IIncrementalGenerator
             output.AddSource(type.Type.HintName, LockedMethodEmitter.Emit(type.Type, type.Methods)));
 
         context.RegisterSourceOutput(results.Select(static (result, _) => result.Errors).WithTrackingName(TrackingNames.Errors), ReportErrors);
+        context.RegisterSourceOutput(leaderResults.Select(static (result, _) => result.Errors), ReportErrors);
         context.RegisterSourceOutput(lambdaResults.Select(static (result, _) => result.Errors), ReportErrors);
     }
+
+    private static IncrementalValuesProvider<ParseResult> ForAttribute(IncrementalGeneratorInitializationContext context, string attributeName) =>
+        context.SyntaxProvider.ForAttributeWithMetadataName(
+            attributeName,
+            static (node, _) => node is not LambdaExpressionSyntax,
+            static (attributeContext, cancellationToken) => LockedMethodParser.ForGenerator(
+                KnownTypes.For(attributeContext.SemanticModel.Compilation), attributeContext.SemanticModel.Compilation,
+                attributeContext.TargetSymbol, attributeContext.TargetNode, attributeContext.Attributes[0], cancellationToken));
 
     private static void ReportErrors(SourceProductionContext output, EquatableArray<Diagnostics.DiagnosticInfo> errors)
     {
@@ -94,12 +98,12 @@ public sealed class LockedMethodGenerator : IIncrementalGenerator
         var lambda = (LambdaExpressionSyntax)syntaxContext.Node;
         var model = syntaxContext.SemanticModel;
         var types = KnownTypes.For(model.Compilation);
-        if (types.Attribute is null || model.GetSymbolInfo(lambda, cancellationToken).Symbol is not IMethodSymbol symbol)
+        if ((types.Attribute is null && types.LeaderAttribute is null) || model.GetSymbolInfo(lambda, cancellationToken).Symbol is not IMethodSymbol symbol)
         {
             return null;
         }
 
-        var attribute = symbol.GetAttributes().FirstOrDefault(a => SymbolEqualityComparer.Default.Equals(a.AttributeClass, types.Attribute));
+        var attribute = symbol.GetAttributes().FirstOrDefault(a => types.IsMethodAttribute(a.AttributeClass));
         return attribute is null ? null : LockedMethodParser.ForGenerator(types, model.Compilation, symbol, lambda, attribute, cancellationToken);
     }
 }
@@ -112,6 +116,8 @@ internal static class TrackingNames
 {
     /// <summary>Each target parsed: its spec and its errors (re-runs when an edit moves the errors' positions).</summary>
     public const string Results = nameof(Results);
+
+    public const string LeaderResults = nameof(LeaderResults);
 
     public const string LambdaResults = nameof(LambdaResults);
 

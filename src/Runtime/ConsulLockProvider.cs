@@ -64,6 +64,31 @@ public sealed class ConsulLockProvider : IConsulLockProvider, IAsyncDisposable, 
         TryAcquire(key, timeout, request, skipOnTimeout: false, cancellationToken);
 
     /// <inheritdoc />
+    /// <remarks>The campaign's standing (leading, standing by, failing) is reported by <c>ConsulLockHealthCheck</c>.</remarks>
+    public Task LeadAsync(string key, Func<ConsulLockContext, CancellationToken, Task> lead, ConsulLockRequest? request = null, CancellationToken cancellationToken = default)
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        var lockDelay = SessionSettings.From(request, _options).LockDelay;
+        return LeaderCampaign.RunAsync(this, key, lead, request, lockDelay, TimeProvider.System, _engine.Logger, Campaigns, cancellationToken, CampaignAcquire);
+    }
+
+    // After a loss the campaign queues behind the standbys (LockAttempt.QueueFirst). Not async: the flow's marker first.
+    private ValueTask<IConsulLockHandle> CampaignAcquire(string key, ConsulLockRequest? request, bool afterLoss, CancellationToken cancellationToken)
+    {
+        var (fullKey, settings, holds) = Prepare(key, request);
+        var marker = FlowLocks.Enter(this, fullKey);
+        return CampaignAcquireCoreAsync(fullKey, settings, holds, marker, afterLoss, cancellationToken);
+    }
+
+    private async ValueTask<IConsulLockHandle> CampaignAcquireCoreAsync(
+        string fullKey, SessionSettings settings, HoldLimits holds, FlowLocks.Marker marker, bool afterLoss, CancellationToken cancellationToken) =>
+        await _engine.AcquireAsync(fullKey, settings, holds, timeout: null, marker, cancellationToken, queueFirst: afterLoss).ConfigureAwait(false)
+        ?? throw new InvalidOperationException("An acquire without a timeout ended without the lock.");
+
+    /// <summary>The campaigns running now (for the health check).</summary>
+    internal LeaderCampaigns Campaigns { get; } = new();
+
+    /// <inheritdoc />
     ILogger ISkipAwareProvider.Logger => _engine.Logger;
 
     /// <inheritdoc />

@@ -45,4 +45,35 @@ public interface IConsulLockProvider
     /// <exception cref="ArgumentException">The key is not a valid lock key (thrown when the enumeration starts).</exception>
     /// <exception cref="ConsulLockException">Consul refused to show the key (an ACL, say).</exception>
     IAsyncEnumerable<ConsulLockHolder?> WatchHolderAsync(string key, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Campaigns for the leadership of <paramref name="key"/> until <paramref name="cancellationToken"/> fires: each term
+    /// waits for the key, then runs <paramref name="lead"/> with the term's <see cref="ConsulLockContext"/> (its fencing
+    /// token strictly increases from term to term) and a token that fires when leadership is lost or the caller cancels.
+    /// </summary>
+    /// <remarks>
+    /// <para>
+    /// After a loss (the session ended, the key was taken or deleted, renewals failed for a TTL) the term's token fires;
+    /// once <paramref name="lead"/> has ended, the campaign goes on after a jittered pause of at most the lock-delay,
+    /// which lets the standbys lead first. <paramref name="cancellationToken"/> firing (a host shutting down) ends the
+    /// term's token, resigns as soon as <paramref name="lead"/> has ended, so that a standby leads within a round trip,
+    /// and completes the task. <paramref name="lead"/> returning resigns and completes the task; <paramref name="lead"/>
+    /// throwing resigns and propagates the exception (a cancellation caused by the term's token is not an error).
+    /// </para>
+    /// <para>
+    /// Consul failing during a campaign does not end it: transient failures are retried by the acquire itself, and a
+    /// refusal (ACL, a key that holds other data) is logged and tried again with a capped back-off. A term never
+    /// overlaps another as long as <paramref name="lead"/> honours its token: the key is released only after it ends.
+    /// </para>
+    /// <para>The default implementation runs the same campaign on <see cref="AcquireAsync"/>.</para>
+    /// </remarks>
+    /// <param name="key">The leadership key, relative to <see cref="ConsulLockOptions.KeyPrefix"/>.</param>
+    /// <param name="lead">A term's work; it should return (or throw <see cref="OperationCanceledException"/>) when its token fires.</param>
+    /// <param name="request">Per-lock settings of the key; <see langword="null"/> takes the provider's defaults.</param>
+    /// <param name="cancellationToken">Ends the campaign: resigns at once and completes the task.</param>
+    /// <returns>A task that completes when the campaign ends.</returns>
+    /// <exception cref="ArgumentException">The key is not a valid lock key.</exception>
+    /// <exception cref="ConsulLockReentrancyException">The calling flow already holds <paramref name="key"/>.</exception>
+    Task LeadAsync(string key, Func<ConsulLockContext, CancellationToken, Task> lead, ConsulLockRequest? request = null, CancellationToken cancellationToken = default) =>
+        Engine.LeaderCampaign.RunAsync(this, key, lead, request, request?.LockDelay ?? TimeSpan.FromSeconds(15), TimeProvider.System, logger: null, campaigns: null, cancellationToken);
 }

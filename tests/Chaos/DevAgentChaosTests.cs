@@ -6,7 +6,8 @@ namespace ConsulLock.Aop.Chaos;
 
 /// <summary>
 /// A dev agent (state in memory) restarted under load: every session and key vanishes and Consul's indexes start
-/// again from 1. Holders must see the loss; waiters must not hang on an index that will not come back.
+/// again from 1. Holders must see the loss; waiters must not hang on an index that will not come back. Each worker
+/// also campaigns for the key "leader" ([ConsulLeader], the leader workload): one term at a time through the restart.
 /// </summary>
 public sealed class DevAgentChaosTests(ITestOutputHelper output)
 {
@@ -19,11 +20,14 @@ public sealed class DevAgentChaosTests(ITestOutputHelper output)
         {
             await using var agent = ConsulNode.Start("dev", "dev", "127.0.0.31", work, null, []);
             await ChaosTopology.WaitForAgentAsync(agent, TimeSpan.FromSeconds(60));
-            await using var run = await ChaosRun.StartAsync([agent.HttpAddress], workersPerAgent: 4, flows: 1, ["a", "b"], seed: 100, Log);
+            await using var run = await ChaosRun.StartAsync([agent.HttpAddress], workersPerAgent: 4, flows: 1, ["a", "b", "leader"], seed: 100, Log);
 
             await run.ScenarioAsync("calm (dev agent)", () => Task.FromResult<IReadOnlyList<Fault>>([]), TimeSpan.FromSeconds(5));
             await run.ScenarioAsync("dev agent restarted, state lost", async () => [await Nemesis.RestartDevAgentAsync(agent)], TimeSpan.FromSeconds(15));
             await run.ScenarioAsync("calm after restart", () => Task.FromResult<IReadOnlyList<Fault>>([]), TimeSpan.FromSeconds(10));
+            var terms = Checker.Sections(run.Register.Snapshot()).Where(s => s.Key == "leader").ToList();
+            Log($"leader terms: {terms.Count}, led by {terms.Select(t => t.Flow).Distinct().Count()} of {run.Workers.Count} workers ({terms.Count(t => t.Lost is not null)} lost)");
+            Assert.True(terms.Count >= 3, $"only {terms.Count} leader terms");
             await ChaosReport.FinishAsync(run, () => LeftoversAsync(run, agent.HttpAddress), "dev-agent", output, clock.Elapsed);
         }
         finally

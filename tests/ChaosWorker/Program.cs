@@ -8,10 +8,13 @@ using Microsoft.Extensions.Logging;
 // Runs <flows> concurrent loops that lock random keys in random ways (short and long holds, waits with a timeout,
 // callers that cancel) until standard input closes or says "stop"; then disposes the provider and exits 0.
 // The run id is only there so that a sweep by command line finds a stray worker.
+// The key "leader" is not locked by the flows: one more flow campaigns for it ([ConsulLeader]), each term holding it
+// for a random time before resigning, and reports its terms as sections, so the checker sees one term at a time.
 var register = await RegisterClient.ConnectAsync(args[0]);
 var address = new Uri(args[1]);
 var name = args[2];
-var keys = args[3].Split(',');
+var allKeys = args[3].Split(',');
+var keys = allKeys.Where(k => k != LeaderWorkload.Key).ToArray();
 var flows = int.Parse(args[4], CultureInfo.InvariantCulture);
 var seed = int.Parse(args[5], CultureInfo.InvariantCulture);
 
@@ -31,7 +34,9 @@ var stdin = Task.Run(() =>
 using var logging = LoggerFactory.Create(b => b.SetMinimumLevel(LogLevel.Debug).AddProvider(new StderrLog()));
 await using (var provider = new ConsulLockProvider(new ConsulLockOptions { Address = address, KeyPrefix = "chaos/" }, logging))
 {
-    var loops = Enumerable.Range(0, flows).Select(i => RunFlowAsync(provider, $"{name}.{i}", new Random(seed * 100 + i))).ToArray();
+    var loops = Enumerable.Range(0, keys.Length == 0 ? 0 : flows).Select(i => RunFlowAsync(provider, $"{name}.{i}", new Random(seed * 100 + i)))
+        .Concat(allKeys.Contains(LeaderWorkload.Key) ? [LeaderWorkload.RunAsync(new Sections(provider, register, $"{name}.leader"), register, $"{name}.leader", new Random(seed * 100 + 99), stop.Token)] : [])
+        .ToArray();
     await register.SendAsync("hello", name, Environment.ProcessId, Stopwatch.GetTimestamp());
     await Task.WhenAll(loops);
 }

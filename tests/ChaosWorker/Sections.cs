@@ -16,6 +16,13 @@ internal sealed partial class Sections(IConsulLockProvider locks, RegisterClient
     [ConsulLocked("{key}", WaitTimeout = "3s", SessionTtl = "10s", LockDelay = "15s")]
     public partial Task HoldWithTimeoutAsync(string key, int holdMs, CancellationToken cancellationToken);
 
+    /// <summary>Campaigns for the key "leader"; each term holds it for <paramref name="holdMs"/>, then resigns.</summary>
+    [ConsulLeader(LeaderWorkload.Key, SessionTtl = "10s", LockDelay = "15s")]
+    public partial Task LeadAsync(int holdMs, CancellationToken cancellationToken);
+
+    private Task LeadCoreAsync(int holdMs, ConsulLockContext term, CancellationToken whileLeader) =>
+        RunAsync(LeaderWorkload.Key, holdMs, term);
+
     private Task HoldCoreAsync(string key, int holdMs, CancellationToken cancellationToken, ConsulLockContext context) =>
         RunAsync(key, holdMs, context);
 

@@ -286,6 +286,44 @@ public sealed class CodeFixTests
         ];
     }
 
+    [Fact]
+    public Task CLA017_adds_a_token_to_the_leader_and_to_its_body() => AssertFix(new LeaderShapeCodeFix(), "CLA017", """
+        public partial class Scheduler
+        {
+            [ConsulLeader("leaders/scheduler")]
+            public partial Task LeadAsync();
+
+            private Task LeadCoreAsync(ConsulLockContext term) => Task.CompletedTask;
+        }
+        """, """
+        public partial class Scheduler
+        {
+            [ConsulLeader("leaders/scheduler")]
+            public partial Task LeadAsync(CancellationToken cancellationToken);
+
+            private Task LeadCoreAsync(ConsulLockContext term, CancellationToken whileLeader) => Task.CompletedTask;
+        }
+        """);
+
+    [Fact]
+    public Task CLA018_makes_the_leader_and_its_body_return_Task() => AssertFix(new LeaderShapeCodeFix(), "CLA018", """
+        public partial class Scheduler
+        {
+            [ConsulLeader("leaders/scheduler")]
+            public partial ValueTask LeadAsync(CancellationToken cancellationToken);
+
+            private async ValueTask LeadCoreAsync(ConsulLockContext term, CancellationToken whileLeader) => await Task.Yield();
+        }
+        """, """
+        public partial class Scheduler
+        {
+            [ConsulLeader("leaders/scheduler")]
+            public partial Task LeadAsync(CancellationToken cancellationToken);
+
+            private async Task LeadCoreAsync(ConsulLockContext term, CancellationToken whileLeader) => await Task.Yield();
+        }
+        """);
+
     private static async Task AssertFix(CodeFixProvider fix, string id, string before, string after)
     {
         using var workspace = new AdhocWorkspace();

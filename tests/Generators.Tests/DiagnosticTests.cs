@@ -143,6 +143,61 @@ public sealed class DiagnosticTests
         """);
 
     [Fact]
+    public Task CLA017_a_leader_without_a_cancellation_token() => Expect("CLA017", "add a 'CancellationToken cancellationToken' parameter", """
+        public partial class Scheduler
+        {
+            [ConsulLeader("leaders/scheduler")]
+            public partial Task [|LeadAsync|]();
+
+            private Task LeadCoreAsync(ConsulLockContext term) => Task.CompletedTask;
+        }
+        """);
+
+    [Theory]
+    [InlineData("Task<int>")]
+    [InlineData("ValueTask")]
+    [InlineData("void")]
+    public Task CLA018_a_leader_that_does_not_return_Task(string returns) => Expect("CLA018", "make it return Task", $$"""
+        public partial class Scheduler
+        {
+            [ConsulLeader("leaders/scheduler")]
+            public partial [|{{returns}}|] LeadAsync(CancellationToken cancellationToken);
+
+            private {{returns}} LeadCoreAsync(ConsulLockContext term, CancellationToken whileLeader) => default!;
+        }
+        """);
+
+    [Fact]
+    public Task CLA019_a_leader_that_is_also_locked() => Expect("CLA019", "keep one", """
+        public partial class Scheduler
+        {
+            [ConsulLeader("leaders/scheduler")]
+            [ConsulLocked("leaders/scheduler")]
+            public partial Task [|LeadAsync|](CancellationToken cancellationToken);
+
+            private Task LeadCoreAsync(ConsulLockContext term, CancellationToken whileLeader) => Task.CompletedTask;
+        }
+        """);
+
+    [Fact]
+    public async Task A_leader_follows_the_lockeds_key_body_and_provider_rules()
+    {
+        // The same checks, the same ids: a placeholder naming nothing, a bad duration, and two missing bodies.
+        var diagnostics = await GeneratorHarness.AnalyzeAsync(Usings + """
+            public partial class Scheduler
+            {
+                [ConsulLeader("leaders/{region}", LockDelay = "2m")]
+                public partial Task LeadAsync(string name, CancellationToken cancellationToken);
+
+                [ConsulLeader("leaders/other")]
+                public partial Task OtherAsync(CancellationToken cancellationToken);
+            }
+            """);
+
+        Assert.Equal(["CLA003", "CLA006", "CLA006", "CLA007"], diagnostics.Select(d => d.Id).Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
     public Task CLA008_a_ref_parameter() => Expect("CLA008", "pass it by value", """
         public partial class Jobs
         {
@@ -338,6 +393,9 @@ public sealed class DiagnosticTests
     [InlineData("CLA008", """[ConsulLocked("jobs/{id}")] public partial Task RunAsync(int id, out int count, ref string text, in long big, CancellationToken cancellationToken);""")]
     [InlineData("CLA016", """[ConsulLocked("jobs/{id}", MinHold = "2h", MaxHold = "1h")] public partial Task RunAsync(int id, CancellationToken cancellationToken);""")]
     [InlineData("CLA008", """[ConsulLocked("jobs/{id}")] internal static partial ValueTask<T?> RunAsync<T>(int id, ref T item) where T : class, new();""")]
+    [InlineData("CLA017", """[ConsulLeader("jobs/{id}")] public partial Task RunAsync(int id);""")]
+    [InlineData("CLA018", """[ConsulLeader("jobs/{id}")] public partial Task<int> RunAsync(int id, CancellationToken cancellationToken);""")]
+    [InlineData("CLA019", """[ConsulLeader("jobs/{id}"), ConsulLocked("jobs/{id}")] public partial Task RunAsync(int id, CancellationToken cancellationToken);""")]
     public async Task A_method_with_an_error_gets_a_throwing_placeholder_so_the_only_error_is_ours(string id, string declaration)
     {
         var source = Usings + $$"""

@@ -46,6 +46,27 @@ public sealed class ErrorReportingTests
         Assert.Contains("CLA003: The placeholder '{job}' names no parameter 'job'", error.GetMessage(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("CLA017", "public partial Task LeadAsync();")]
+    [InlineData("CLA018", "public partial ValueTask LeadAsync(CancellationToken cancellationToken);")]
+    [InlineData("CLA019", "[ConsulLocked(\"leaders/x\")] public partial Task LeadAsync(CancellationToken cancellationToken);")]
+    public void A_leaders_error_stops_the_build_also_when_configuration_silences_it(string id, string declaration)
+    {
+        var source = $$"""
+            public partial class Scheduler
+            {
+                [ConsulLeader("leaders/x")]
+                {{declaration}}
+
+                private Task LeadCoreAsync(ConsulLockContext term, CancellationToken whileLeader) => Task.CompletedTask;
+            }
+            """;
+
+        Assert.Equal([id], CompiledCode.Build(source).Generator.Select(d => d.Id));
+        var silenced = CompiledCode.Build(source, options => options.WithSpecificDiagnosticOptions([new(id, ReportDiagnostic.Suppress)]));
+        Assert.Contains(silenced.Compiler, d => d.Id == "CS0619" && d.GetMessage(System.Globalization.CultureInfo.InvariantCulture).Contains(id, StringComparison.Ordinal));
+    }
+
     [Fact]
     public void A_global_config_severity_still_fails_the_build()
     {

@@ -274,6 +274,26 @@ public sealed class GeneratedSourceTests
         """);
 
     /// <summary>Checks the generated file against its snapshot; the compiler must find nothing, the generator only <paramref name="expectedErrors"/>.</summary>
+    [Fact]
+    public void Leader_from_the_contract_with_a_keyed_leader_and_settings() => Verify("Leader", """
+        namespace Reports;
+
+        public sealed partial class ReportScheduler(IConsulLockProvider locks)
+        {
+            public Task RunAsync(CancellationToken stoppingToken) => LeadAsync(stoppingToken);
+
+            [ConsulLeader("leaders/report-scheduler")]
+            private partial Task LeadAsync(CancellationToken cancellationToken);
+
+            private Task LeadCoreAsync(ConsulLockContext term, CancellationToken whileLeader) => Task.CompletedTask;
+
+            [ConsulLeader("leaders/{region}", SessionTtl = "30s", LockDelay = "5s")]
+            public partial Task LeadRegionAsync(string region, CancellationToken cancellationToken);
+
+            private Task LeadRegionCoreAsync(string region, CancellationToken whileLeader) => Task.CompletedTask;
+        }
+        """);
+
     private static void Verify(string name, string source, params string[] expectedErrors)
     {
         var output = GeneratorHarness.Generate(Usings + source);

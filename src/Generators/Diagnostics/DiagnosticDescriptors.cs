@@ -93,11 +93,27 @@ internal static class DiagnosticDescriptors
         "MinHold is longer than MaxHold",
         "MinHold = \"{0}\" is longer than MaxHold = \"{1}\": the key would have to be released at the limit and still held; shorten MinHold or lengthen MaxHold");
 
+    public static readonly DiagnosticDescriptor LeaderWithoutToken = Error(
+        "CLA017",
+        "A [ConsulLeader] method must take a CancellationToken",
+        "'{0}' campaigns until its caller's token fires, but takes no CancellationToken; add a 'CancellationToken cancellationToken' parameter (a BackgroundService passes its stoppingToken)");
+
+    public static readonly DiagnosticDescriptor LeaderReturnType = Error(
+        "CLA018",
+        "A [ConsulLeader] method must return Task",
+        "'{0}' returns '{1}'; make it return Task: a campaign has no result, it ends when the caller's token fires or the body returns");
+
+    public static readonly DiagnosticDescriptor LeaderAndLocked = Error(
+        "CLA019",
+        "A method cannot be both [ConsulLeader] and [ConsulLocked]",
+        "'{0}' has both [ConsulLeader] and [ConsulLocked]; keep one: [ConsulLeader] to run the body as long as this instance leads, [ConsulLocked] to run it once under the lock");
+
     private static readonly Dictionary<string, DiagnosticDescriptor> s_byId = new[]
     {
         NotPartialMethod, ContainingTypeNotPartial, UnknownPlaceholder, MalformedKey, UnsupportedReturnType, BodyMismatch,
         BadDuration, UnsupportedParameter, BodyCannotObserveLoss, UnstablePlaceholder, SkipReturnsDefault,
         BodyCalledDirectly, NoLockCanBeGenerated, BadPlaceholderFormat, ProviderChoice, HoldLimitsInverted,
+        LeaderWithoutToken, LeaderReturnType, LeaderAndLocked,
     }.ToDictionary(d => d.Id);
 
     /// <summary>Every descriptor, in id order.</summary>

@@ -178,7 +178,9 @@ internal static class LockedMethodEmitter
         // A plain comment and no attributes: a partial method's parts share docs and attributes, so XML docs here would
         // replace the user's own, and [GeneratedCode] would make analyzers (ours too) treat the user's declaration as
         // generated and skip it.
-        writer.Line($"// Runs {method.Body.Name} while holding the Consul lock {SymbolDisplay.FormatLiteral(method.KeyTemplate, quote: true)}; the provider is {method.Provider.Description}.");
+        writer.Line(method.IsLeader
+            ? $"// Campaigns for the leadership {SymbolDisplay.FormatLiteral(method.KeyTemplate, quote: true)} and runs {method.Body.Name} in each term; the provider is {method.Provider.Description}."
+            : $"// Runs {method.Body.Name} while holding the Consul lock {SymbolDisplay.FormatLiteral(method.KeyTemplate, quote: true)}; the provider is {method.Provider.Description}.");
         writer.Line($"{method.Modifiers} {method.ReturnType} {method.Name}{method.TypeParameters}({parameters})");
         writer.Indent();
         foreach (var constraint in method.Constraints)
@@ -201,7 +203,7 @@ internal static class LockedMethodEmitter
             ReturnKind.TaskOfT or ReturnKind.ValueTaskOfT => $"RunAsync<{method.ResultType}>",
             _ => "RunAsync",
         };
-        writer.Line($"return {Runtime}.CompilerServices.LockedMethodRunner.{runner}(");
+        writer.Line($"return {Runtime}.CompilerServices.{(method.IsLeader ? "LeaderMethodRunner" : "LockedMethodRunner")}.{runner}(");
         writer.Indent();
         writer.Line($"{method.Provider.Expression},");
         writer.Line($"{method.KeyVariable},");

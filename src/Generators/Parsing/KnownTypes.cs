@@ -9,11 +9,14 @@ internal sealed class KnownTypes
 {
     public const string AttributeName = "ConsulLock.Aop.ConsulLockedAttribute";
 
+    public const string LeaderAttributeName = "ConsulLock.Aop.ConsulLeaderAttribute";
+
     private static readonly ConditionalWeakTable<Compilation, KnownTypes> s_perCompilation = new();
 
     private KnownTypes(Compilation compilation)
     {
         Attribute = compilation.GetTypeByMetadataName(AttributeName);
+        LeaderAttribute = compilation.GetTypeByMetadataName(LeaderAttributeName);
         Provider = compilation.GetTypeByMetadataName("ConsulLock.Aop.IConsulLockProvider");
         Context = compilation.GetTypeByMetadataName("ConsulLock.Aop.ConsulLockContext");
         CancellationToken = compilation.GetTypeByMetadataName("System.Threading.CancellationToken");
@@ -28,6 +31,8 @@ internal sealed class KnownTypes
     public static KnownTypes For(Compilation compilation) => s_perCompilation.GetValue(compilation, static c => new KnownTypes(c));
 
     public INamedTypeSymbol? Attribute { get; }
+
+    public INamedTypeSymbol? LeaderAttribute { get; }
 
     public INamedTypeSymbol? Provider { get; }
 
@@ -44,6 +49,11 @@ internal sealed class KnownTypes
     public INamedTypeSymbol? ValueTaskOfT { get; }
 
     public INamedTypeSymbol? Formattable { get; }
+
+    /// <summary>Whether <paramref name="attribute"/> is one the generator implements a method for: <c>[ConsulLocked]</c> or <c>[ConsulLeader]</c>.</summary>
+    public bool IsMethodAttribute(INamedTypeSymbol? attribute) =>
+        attribute is not null
+        && (SymbolEqualityComparer.Default.Equals(attribute, Attribute) || SymbolEqualityComparer.Default.Equals(attribute, LeaderAttribute));
 
     public bool IsCancellationToken(ITypeSymbol type) => SymbolEqualityComparer.Default.Equals(type, CancellationToken);
 

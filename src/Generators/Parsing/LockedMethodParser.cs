@@ -47,6 +47,9 @@ internal sealed partial class LockedMethodParser
     private List<IParameterSymbol>? _primaryConstructorParameters;
     private string _template = "";
 
+    // A [ConsulLeader] method: returns Task, takes a CancellationToken, campaigns (CLA017-CLA019).
+    private readonly bool _isLeader;
+
     private LockedMethodParser(KnownTypes types, Compilation compilation, IMethodSymbol method, MethodDeclarationSyntax syntax, AttributeData attribute, CancellationToken cancellationToken)
     {
         _types = types;
@@ -55,6 +58,7 @@ internal sealed partial class LockedMethodParser
         _syntax = syntax;
         _attribute = attribute;
         _cancellationToken = cancellationToken;
+        _isLeader = types.LeaderAttribute is not null && SymbolEqualityComparer.Default.Equals(attribute.AttributeClass, types.LeaderAttribute);
     }
 
     /// <summary>Everything the parser found wrong (errors and warnings), each with its location in the user's code.</summary>
@@ -118,7 +122,11 @@ internal sealed partial class LockedMethodParser
         }
 
         var (returnKind, resultType) = ClassifyReturnType(_method.ReturnType);
-        if (returnKind is null)
+        if (_isLeader && !CheckLeaderShape(returnKind))
+        {
+            returnKind = null; // reported by CLA017-CLA019; a body check would only add noise
+        }
+        else if (returnKind is null)
         {
             Report(DiagnosticDescriptors.UnsupportedReturnType, _syntax.ReturnType.GetLocation(), _method.Name, _method.ReturnType.ToDisplayString(SymbolText.ShortFormat));
         }
@@ -158,8 +166,40 @@ internal sealed partial class LockedMethodParser
             _method.Parameters.FirstOrDefault(p => _types.IsCancellationToken(p.Type)) is { } token ? SymbolText.Identifier(token.Name) : null,
             SymbolText.UnusedName("lockKey", taken),
             SymbolText.UnusedName("lockContext", taken),
-            _method.ContainingType.IsValueType && !_method.IsStatic && !body.IsStatic ? SymbolText.UnusedName("self", taken) : null);
+            _method.ContainingType.IsValueType && !_method.IsStatic && !body.IsStatic ? SymbolText.UnusedName("self", taken) : null,
+            _isLeader);
     }
+
+    /// <summary>
+    /// CLA017-CLA019: a campaign runs until the caller's token fires and has no result, and a method is either a
+    /// leader or locked, never both. False when one of them is reported.
+    /// </summary>
+    private bool CheckLeaderShape(ReturnKind? returnKind)
+    {
+        var ok = true;
+        if (_method.GetAttributes().Any(a => SymbolEqualityComparer.Default.Equals(a.AttributeClass, _types.Attribute)))
+        {
+            Report(DiagnosticDescriptors.LeaderAndLocked, _syntax.Identifier.GetLocation(), _method.Name);
+            ok = false;
+        }
+
+        if (returnKind != ReturnKind.Task)
+        {
+            Report(DiagnosticDescriptors.LeaderReturnType, _syntax.ReturnType.GetLocation(), BodyNamed, _method.Name, _method.ReturnType.ToDisplayString(SymbolText.ShortFormat));
+            ok = false;
+        }
+
+        if (!_method.Parameters.Any(p => _types.IsCancellationToken(p.Type)))
+        {
+            Report(DiagnosticDescriptors.LeaderWithoutToken, _syntax.Identifier.GetLocation(), BodyNamed, _method.Name);
+            ok = false;
+        }
+
+        return ok;
+    }
+
+    /// <summary>For the code fixes of CLA017 and CLA018, which change the body along with the declaration.</summary>
+    private ImmutableDictionary<string, string?> BodyNamed => ImmutableDictionary<string, string?>.Empty.Add(BodyNameProperty, BodyNameFor(_method, _attribute));
 
     /// <summary>An implementing part the user wrote (the analyzer also sees the generator's own, in its .ConsulLocked.g.cs file).</summary>
     private bool HasHandWrittenImplementation() =>

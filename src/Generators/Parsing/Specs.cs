@@ -46,6 +46,10 @@ internal sealed record ErrorOnlySpec(TypeHierarchy Type, EquatableArray<string> 
 /// members it adds avoid every member name of the type (<see cref="SettingsField"/>), and what it refers to is
 /// qualified (<c>global::</c> types, <c>this.</c> or the type's name for members; see <see cref="ProviderSpec"/>).
 /// </para>
+/// <para>
+/// <see cref="IsLeader"/>: a <c>[ConsulLeader]</c> method, which campaigns (<c>LeaderMethodRunner</c>) instead of taking
+/// the lock once; everything else (key, body, provider, settings) is read and written as for <c>[ConsulLocked]</c>.
+/// </para>
 /// </remarks>
 internal sealed record LockedMethodSpec(
     TypeHierarchy Type,
@@ -66,7 +70,8 @@ internal sealed record LockedMethodSpec(
     string? CancellationTokenParameter,
     string KeyVariable,
     string ContextVariable,
-    string? ThisCopyVariable) : MethodSpec(Type, EquatableArray<string>.Empty);
+    string? ThisCopyVariable,
+    bool IsLeader = false) : MethodSpec(Type, EquatableArray<string>.Empty);
 
 /// <summary>The namespace and the chain of containing types, outermost first, so the emitter can reopen them.</summary>
 /// <param name="QualifiedName">The type as its own code names it, <c>global::</c> qualified: <c>global::Shop.Outer&lt;T&gt;.Orders</c>.</param>

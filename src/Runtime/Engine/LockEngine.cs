@@ -66,7 +66,7 @@ internal sealed class LockEngine : IAsyncDisposable
     /// </summary>
     public async ValueTask<IConsulLockHandle?> AcquireAsync(
         string key, SessionSettings settings, HoldLimits holds, TimeSpan? timeout, FlowLocks.Marker marker, CancellationToken cancellationToken,
-        bool skipOnTimeout = false)
+        bool skipOnTimeout = false, bool queueFirst = false)
     {
         var started = Stopwatch.GetTimestamp();
         using var activity = LockTelemetry.Source.StartActivity("ConsulLock.Acquire");
@@ -96,6 +96,7 @@ internal sealed class LockEngine : IAsyncDisposable
                     InstanceName = _instanceName,
                     Activity = activity,
                     TraceParent = HolderDocument.TraceParentOf(activity ?? Activity.Current),
+                    QueueFirst = queueFirst,
                 };
                 try
                 {

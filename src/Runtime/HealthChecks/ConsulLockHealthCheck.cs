@@ -19,6 +19,11 @@ namespace ConsulLock.Aop.HealthChecks;
 /// locks are still held, and are reported lost if this lasts for the whole TTL.</item>
 /// <item><b>Healthy</b> otherwise, also when the provider holds no session.</item>
 /// </list>
+/// A leader campaign (<see cref="ConsulLockProvider.LeadAsync"/>, <c>[ConsulLeader]</c>) is reported too: its data entry
+/// <c>campaign:&lt;key&gt;</c> says <c>leading (fencing token N)</c>, <c>standing by (X leads)</c> (one read of the key
+/// per standing-by campaign) or <c>unable to campaign: ...</c>;
+/// a campaign whose last attempt Consul refused (an ACL that does not allow the key, a key that holds other data)
+/// makes the check unhealthy with Consul's answer, although Consul itself answers.
 /// The check sends one request (<c>GET /v1/status/leader</c>) and reads the sessions' state from memory. Its data
 /// holds the address, the number of sessions and the longest time since a renewal; never the ACL token.
 /// </remarks>
@@ -83,6 +88,27 @@ public sealed class ConsulLockHealthCheck : IHealthCheck
             return new HealthCheckResult(failure, "The lock provider has been disposed.", ex, data);
         }
 
+        var campaigns = _provider.Campaigns.Snapshot();
+        var leaders = new List<string>();
+        foreach (var campaign in campaigns)
+        {
+            var described = Describe(campaign);
+            if (campaign.Standing == CampaignStanding.StandingBy)
+            {
+                // Who leads instead: one read per standing-by campaign, within the check's timeout.
+                var leader = await LeaderOfAsync(campaign.Key, timeout.Token).ConfigureAwait(false);
+                described += leader is null ? " (nobody leads)" : $" ({leader} leads)";
+                leaders.Add($"{campaign.Key}: {leader ?? "nobody"}");
+            }
+
+            data["campaign:" + campaign.Key] = described;
+        }
+
+        if (campaigns.FirstOrDefault(c => c.Standing == CampaignStanding.Failing) is { } failing)
+        {
+            return new HealthCheckResult(failure, $"The leader campaign for {failing.Key} cannot reach or use Consul: {failing.Failure}", data: data);
+        }
+
         if (sessions.FirstOrDefault(s => s.SinceLastRenewal >= s.Ttl) is { SessionId: not null } expired)
         {
             return new HealthCheckResult(failure, Describe(expired, "its locks are being reported lost"), data: data);
@@ -93,11 +119,33 @@ public sealed class ConsulLockHealthCheck : IHealthCheck
             return HealthCheckResult.Degraded(Describe(late, "a renewal due at TTL/2 has failed or hangs; the locks are still held"), data: data);
         }
 
-        return HealthCheckResult.Healthy($"Consul at {address} answers and names a leader; {sessions.Count} session(s) renewing.", data);
+        var leading = campaigns.Where(c => c.Standing == CampaignStanding.Leading).Select(c => c.Key).ToList();
+        var terms = (leading.Count > 0 ? $" Leading {string.Join(", ", leading)}." : "") + (leaders.Count > 0 ? $" Standing by for {string.Join(", ", leaders)}." : "");
+        return HealthCheckResult.Healthy($"Consul at {address} answers and names a leader; {sessions.Count} session(s) renewing.{terms}", data);
     }
 
     /// <summary>Half the TTL (when a renewal is due) plus the renewer's retry interval.</summary>
     internal static TimeSpan DegradedAfter(TimeSpan ttl) => ttl / 2 + TimeSpan.FromTicks(Math.Min(TimeSpan.TicksPerSecond, ttl.Ticks / 10));
+
+    /// <summary>The instance that holds <paramref name="fullKey"/>, or null; "unknown" when the read fails (the check reports Consul's state already).</summary>
+    private async Task<string?> LeaderOfAsync(string fullKey, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return (await _provider.Engine.Holders.GetAsync(fullKey, cancellationToken).ConfigureAwait(false))?.InstanceName;
+        }
+        catch (Exception ex) when (ex is ConsulLockException or OperationCanceledException)
+        {
+            return "unknown";
+        }
+    }
+
+    private static string Describe(CampaignSnapshot campaign) => campaign.Standing switch
+    {
+        CampaignStanding.Leading => string.Create(CultureInfo.InvariantCulture, $"leading (fencing token {campaign.FencingToken})"),
+        CampaignStanding.StandingBy => "standing by",
+        _ => "unable to campaign: " + campaign.Failure,
+    };
 
     private static string Describe(SessionHealth session, string consequence) => string.Create(
         CultureInfo.InvariantCulture,

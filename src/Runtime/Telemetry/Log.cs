@@ -76,4 +76,16 @@ internal static partial class Log
 
     [LoggerMessage(29, LogLevel.Information, "Skipped the body of a [ConsulLocked] method: the lock {Key} was held elsewhere for {WaitTimeout} (its WaitTimeout; OnTimeout = Skip).")]
     public static partial void Skipped(ILogger logger, string key, string waitTimeout);
+
+    [LoggerMessage(40, LogLevel.Information, "Leading {Key}: a term began (fencing token {FencingToken}, session {SessionId}).")]
+    public static partial void TermStarted(ILogger logger, string key, ulong fencingToken, string sessionId);
+
+    [LoggerMessage(41, LogLevel.Warning, "Lost the leadership of {Key} (term with fencing token {FencingToken}); campaigning again in {Pause}.")]
+    public static partial void TermLost(ILogger logger, string key, ulong fencingToken, TimeSpan pause);
+
+    [LoggerMessage(42, LogLevel.Information, "Resigned the leadership of {Key} (term with fencing token {FencingToken}).")]
+    public static partial void Resigned(ILogger logger, string key, ulong fencingToken);
+
+    [LoggerMessage(43, LogLevel.Warning, "Campaigning for {Key} failed; trying again in {Pause}.")]
+    public static partial void CampaignFailed(ILogger logger, string key, TimeSpan pause, Exception exception);
 }

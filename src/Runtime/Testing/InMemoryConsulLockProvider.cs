@@ -253,6 +253,15 @@ public sealed class InMemoryConsulLockProvider : IConsulLockProvider, IAsyncDisp
         return fullKey;
     }
 
+    /// <inheritdoc />
+    /// <remarks>The pause after a loss (at most the lock-delay) runs on the provider's <see cref="TimeProvider"/>.</remarks>
+    public Task LeadAsync(string key, Func<ConsulLockContext, CancellationToken, Task> lead, ConsulLockRequest? request = null, CancellationToken cancellationToken = default)
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed), this);
+        var lockDelay = SessionSettings.From(request, _options).LockDelay;
+        return LeaderCampaign.RunAsync(this, key, lead, request, lockDelay, _time, logger: null, campaigns: null, cancellationToken);
+    }
+
     /// <summary>
     /// Makes every lock still held lost and ends every pending wait (with <see cref="ObjectDisposedException"/>), as
     /// disposing a <see cref="ConsulLockProvider"/> does. As there, a minimum hold outlives the provider: its key stays

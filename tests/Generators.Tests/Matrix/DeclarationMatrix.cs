@@ -100,8 +100,27 @@ internal static class DeclarationMatrix
                     }
                 }
             }
+
+            // [ConsulLeader]: Task and a CancellationToken (the token shapes that declare one), no holds or timeouts;
+            // every placeholder, method, container, provider and interface as for [ConsulLocked].
+            foreach (var placeholder in Placeholders)
+            {
+                foreach (var token in LeaderTokens)
+                {
+                    foreach (var method in Methods)
+                    {
+                        var container = Containers[(n + round) % Containers.Length];
+                        var provider = Providers[((n / Containers.Length) + (round * 3)) % Providers.Length];
+                        var implements = Interfaces[(n / 7) % Interfaces.Length];
+                        yield return new Declaration(n++, "Task", placeholder, token, method, container, provider, Holds: Holds.None, RequestedInterface: implements, Leader: true);
+                    }
+                }
+            }
         }
     }
+
+    /// <summary>The token shapes a [ConsulLeader] method can have: it declares a CancellationToken (CLA017).</summary>
+    public static readonly TokenShape[] LeaderTokens = [TokenShape.TokenLast, TokenShape.ContextBeforeToken];
 }
 
 internal enum PlaceholderKind
@@ -236,7 +255,8 @@ internal enum ProviderKind
 /// </remarks>
 internal sealed record Declaration(
     int N, string Returns, PlaceholderKind Placeholder, TokenShape Token, MethodKind RequestedMethod, ContainerKind Container, ProviderKind RequestedProvider,
-    NameCollision? Collision = null, Holds? Holds = null, InterfaceShape RequestedInterface = InterfaceShape.None, TimeoutKind Timeout = TimeoutKind.Throw)
+    NameCollision? Collision = null, Holds? Holds = null, InterfaceShape RequestedInterface = InterfaceShape.None, TimeoutKind Timeout = TimeoutKind.Throw,
+    bool Leader = false)
 {
     /// <summary>The type parameter of the generic interface (<see cref="InterfaceShape.Generic"/>), which a parameter or method type parameter may not repeat.</summary>
     public const string InterfaceTypeParameter = "TValue";
@@ -580,7 +600,9 @@ internal sealed record Declaration(
         };
         var constraints = Method == MethodKind.Override ? "" : Constraints; // an override inherits them
         var key = KeyPrefix + PlaceholderPart.Key + (NamedParameter is { } named ? "/{" + named + "}" : "");
-        text.AppendLine(CultureInfo.InvariantCulture, $"    [global::ConsulLock.Aop.ConsulLocked(\"{key}\", WaitTimeout = \"5s\"{TimeoutArgument}{Holds?.Arguments})]");
+        text.AppendLine(Leader
+            ? $"    [global::ConsulLock.Aop.ConsulLeader(\"{key}\")]"
+            : string.Create(CultureInfo.InvariantCulture, $"    [global::ConsulLock.Aop.ConsulLocked(\"{key}\", WaitTimeout = \"5s\"{TimeoutArgument}{Holds?.Arguments})]"));
         text.AppendLine(CultureInfo.InvariantCulture, $"    {modifiers} {signature}{constraints};");
         var bodyStatic = Method == MethodKind.Static ? "static " : "";
         text.AppendLine(CultureInfo.InvariantCulture, $"    private {bodyStatic}{ReturnType} RunCoreAsync{TypeParameters}({BodyParameters}){Constraints} {{ global::Probe.Record({BodyToken}); return {Result}; }}");

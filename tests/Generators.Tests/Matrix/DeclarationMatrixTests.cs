@@ -31,7 +31,8 @@ public sealed class DeclarationMatrixTests(ITestOutputHelper output)
     {
         var declarations = DeclarationMatrix.All(Rounds).ToList();
         Assert.True(declarations.Count >= 2000, $"only {declarations.Count} declarations");
-        AssertEveryPairOfValuesMeets(declarations);
+        AssertEveryPairOfValuesMeets([.. declarations.Where(d => !d.Leader)]);
+        AssertEveryLeaderValueMeets([.. declarations.Where(d => d.Leader)]);
 
         var clock = Stopwatch.StartNew();
         var compiling = TimeSpan.Zero;
@@ -57,6 +58,7 @@ public sealed class DeclarationMatrixTests(ITestOutputHelper output)
         Assert.All(DeclarationMatrix.Interfaces, shape => Assert.Contains(ran, r => r.Declaration.Interface == shape && r.Declaration.Method != MethodKind.Static));
         Assert.All(DeclarationMatrix.Interfaces, shape => Assert.Contains(ran, r => r.Declaration.Interface == shape && r.Declaration.Method == MethodKind.Static));
         Assert.All(DeclarationMatrix.Containers, container => Assert.Contains(ran, r => r.Declaration.Container == container));
+        Assert.All(DeclarationMatrix.Containers, container => Assert.Contains(ran, r => r.Declaration.Leader && r.Declaration.Container == container));
         Assert.Contains(ran, r => r.MinHoldKept);
         Assert.Contains(ran, r => r.HoldLimitReached);
 
@@ -173,6 +175,19 @@ public sealed class DeclarationMatrixTests(ITestOutputHelper output)
         // And as they take effect: each interface shape on each kind of method (static: a static abstract member).
         Assert.All(DeclarationMatrix.Interfaces, shape => Assert.All(DeclarationMatrix.Methods, method =>
             Assert.Contains(declarations, d => d.Interface == shape && d.Method == method)));
+    }
+
+    /// <summary>The [ConsulLeader] declarations: every value of each axis a leader can vary, and each token shape with each of them.</summary>
+    private static void AssertEveryLeaderValueMeets(List<Declaration> leaders)
+    {
+        Assert.All(DeclarationMatrix.LeaderTokens, token =>
+        {
+            Assert.All(DeclarationMatrix.Placeholders, p => Assert.Contains(leaders, d => d.Token == token && d.Placeholder == p));
+            Assert.All(DeclarationMatrix.Methods, m => Assert.Contains(leaders, d => d.Token == token && d.RequestedMethod == m));
+            Assert.All(DeclarationMatrix.Containers, c => Assert.Contains(leaders, d => d.Token == token && d.Container == c));
+            Assert.All(DeclarationMatrix.Providers, p => Assert.Contains(leaders, d => d.Token == token && d.RequestedProvider == p));
+            Assert.All(DeclarationMatrix.Interfaces, i => Assert.Contains(leaders, d => d.Token == token && d.RequestedInterface == i));
+        });
     }
 
     private static async Task<Compilation> CompileAsync(Declaration[] batch)
@@ -316,7 +331,7 @@ public sealed class DeclarationMatrixTests(ITestOutputHelper output)
         var field = Assert.Single(type.GetFields(BindingFlags.NonPublic | BindingFlags.Public | BindingFlags.Static | BindingFlags.DeclaredOnly), f => f.FieldType == typeof(LockedMethodSettings));
         var settings = (LockedMethodSettings)field.GetValue(null)!;
         var holds = declaration.Holds ?? Holds.None;
-        Assert.Equal(TimeSpan.FromSeconds(5), settings.WaitTimeout);
+        Assert.Equal(declaration.Leader ? null : TimeSpan.FromSeconds(5), settings.WaitTimeout); // a campaign waits until it leads
         Assert.Equal(declaration.Timeout == TimeoutKind.Throw ? LockTimeoutBehavior.Throw : LockTimeoutBehavior.Skip, settings.OnTimeout);
         Assert.True(
             settings.Request?.MinHold == holds.MinHold?.Value && settings.Request?.MaxHold == holds.MaxHold?.Value,

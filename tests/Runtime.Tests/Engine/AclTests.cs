@@ -142,6 +142,77 @@ public sealed class AclTests : IAsyncLifetime
         Assert.Equal(403, refused.StatusCode);
         Assert.DoesNotContain(readToken, refused.ToString(), StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task Under_the_READMEs_policy_leaders_campaign_hand_over_and_show_who_leads_and_a_refused_campaign_goes_on_and_says_why()
+    {
+        // The README's least-privilege policy, unchanged: a campaign is locks, waiting and holder reads.
+        var token = await _agent.CreateTokenAsync("""
+            key_prefix "locks/" { policy = "write" }
+            session_prefix "" { policy = "write" }
+            """);
+        ConsulLockProvider NewProvider(string name, string prefix = "locks/") =>
+            new(new ConsulLockOptions { Address = _agent.Address, Token = token, KeyPrefix = prefix, LockDelay = TimeSpan.Zero, InstanceName = name });
+        await using var first = NewProvider("first");
+        await using var second = NewProvider("second");
+        var terms = System.Threading.Channels.Channel.CreateUnbounded<(string Instance, ulong Token)>();
+        Func<ConsulLockContext, CancellationToken, Task> Body(string name) => async (term, whileLeader) =>
+        {
+            terms.Writer.TryWrite((name, term.FencingToken));
+            await Task.Delay(Timeout.Infinite, whileLeader).ContinueWith(static _ => { }, TaskScheduler.Default);
+        };
+        using var stopFirst = new CancellationTokenSource();
+        using var stopSecond = new CancellationTokenSource();
+        using var guard = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+
+        var leading = first.LeadAsync("leaders/job", Body("first"), cancellationToken: stopFirst.Token);
+        var firstTerm = await terms.Reader.ReadAsync(guard.Token);
+        var standingBy = second.LeadAsync("leaders/job", Body("second"), cancellationToken: stopSecond.Token);
+        await using (var watch = second.WatchHolderAsync("leaders/job", guard.Token).GetAsyncEnumerator(guard.Token))
+        {
+            Assert.True(await watch.MoveNextAsync());
+            Assert.Equal("first", watch.Current?.InstanceName);
+        }
+
+        var health = await new ConsulLock.Aop.HealthChecks.ConsulLockHealthCheck(second).CheckHealthAsync(new Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckContext());
+        Assert.Equal("standing by (first leads)", health.Data["campaign:locks/leaders/job"]);
+
+        await stopFirst.CancelAsync();
+        await leading.WaitAsync(guard.Token);
+        var secondTerm = await terms.Reader.ReadAsync(guard.Token);
+        Assert.Equal("second", secondTerm.Instance);
+        Assert.True(secondTerm.Token > firstTerm.Token);
+        await stopSecond.CancelAsync();
+        await standingBy.WaitAsync(guard.Token);
+
+        // Outside the policy's prefix: Consul refuses (403); the campaign goes on, paced, and the health check says why.
+        var logs = new RecordingLoggerProvider();
+        using var loggerFactory = LoggerFactory.Create(b => b.AddProvider(logs).SetMinimumLevel(LogLevel.Trace));
+        await using var outside = new ConsulLockProvider(new ConsulLockOptions { Address = _agent.Address, Token = token, KeyPrefix = "elsewhere/", LockDelay = TimeSpan.Zero }, loggerFactory);
+        using var stopOutside = new CancellationTokenSource();
+        var refused = outside.LeadAsync("leaders/job", Body("outside"), cancellationToken: stopOutside.Token);
+        Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckResult result;
+        do
+        {
+            await Task.Delay(50, guard.Token);
+            result = await new ConsulLock.Aop.HealthChecks.ConsulLockHealthCheck(outside).CheckHealthAsync(new Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckContext());
+        }
+        while (result.Status != Microsoft.Extensions.Diagnostics.HealthChecks.HealthStatus.Unhealthy);
+
+        Assert.Contains("403", result.Description, StringComparison.Ordinal);
+        Assert.False(refused.IsCompleted, "a refused campaign ended instead of going on");
+        await stopOutside.CancelAsync();
+        await refused.WaitAsync(guard.Token);
+        Assert.DoesNotContain(token, result.Description!, StringComparison.Ordinal);
+        Assert.DoesNotContain(logs.Lines, line => line.Contains(token, StringComparison.Ordinal));
+        Assert.Contains(logs.Lines, line => line.Contains("Campaigning for elsewhere/leaders/job failed", StringComparison.Ordinal));
+
+        await first.DisposeAsync();
+        await second.DisposeAsync();
+        await outside.DisposeAsync();
+        var (_, sessions) = await ConsulHttp.SendAsync(HttpMethod.Get, _agent.Address, "/v1/session/list", token: _agent.MasterToken);
+        Assert.Equal("[]", sessions.Trim());
+    }
 }
 
 internal sealed class RecordingLoggerProvider : ILoggerProvider

@@ -40,7 +40,7 @@ internal sealed class LockAcquirer(
         var next = sessions.HasLive(attempt.Settings) ? NextTry.LockIfAbsent : NextTry.ReadKey;
         string? orphan = null;
         // Released here from the queue a moment ago: the key is contended, so take a place in its queue before trying.
-        var joinFirst = next.ExpectsAbsent && recentReleases.TakeIfRecent(key);
+        var joinFirst = (next.ExpectsAbsent && recentReleases.TakeIfRecent(key)) || attempt.QueueFirst;
         if (gates.TakeHandoff(key) is { } handoff)
         {
             // The caller before us in this process took our place in the queue as it released the key.

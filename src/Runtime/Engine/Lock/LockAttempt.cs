@@ -25,6 +25,13 @@ internal sealed class LockAttempt(
 
     public FlowLocks.Marker Marker { get; } = marker;
 
+    /// <summary>
+    /// Take a place in the key's queue before trying, behind the processes already waiting: a leader campaigning again
+    /// after losing the key lets its standbys lead first (Consul's lock-delay has no event, so a free key would go to
+    /// whoever tries first when it ends, not to whoever waited longest).
+    /// </summary>
+    public bool QueueFirst { get; init; }
+
     public CancellationToken CancellationToken { get; } = cancellationToken;
 
     /// <summary>Whether the attempt was stopped by its deadline, not by its caller.</summary>
