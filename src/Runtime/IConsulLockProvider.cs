@@ -42,7 +42,7 @@ public interface IConsulLockProvider
     /// </summary>
     /// <param name="key">The lock key, relative to <see cref="ConsulLockOptions.KeyPrefix"/>.</param>
     /// <param name="cancellationToken">Ends the enumeration with <see cref="OperationCanceledException"/>.</param>
-    /// <exception cref="ArgumentException">The key is not a valid lock key (thrown when the enumeration starts).</exception>
+    /// <exception cref="ArgumentException">The key is not a valid lock key (thrown by this call, before any enumeration).</exception>
     /// <exception cref="ConsulLockException">Consul refused to show the key (an ACL, say).</exception>
     IAsyncEnumerable<ConsulLockHolder?> WatchHolderAsync(string key, CancellationToken cancellationToken = default);
 

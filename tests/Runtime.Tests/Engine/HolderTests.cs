@@ -481,6 +481,23 @@ public sealed class HolderTests(ConsulAgentFixture fixture, ITestOutputHelper ou
     }
 
     [Fact]
+    public async Task A_minimum_hold_still_names_its_holder_after_the_key_went_to_the_hold_session()
+    {
+        var job = NewProvider(o => o.InstanceName = "nightly-job/pod-b");
+        var reader = NewProvider();
+        var handle = await job.AcquireAsync("nightly", new ConsulLockRequest { MinHold = TimeSpan.FromSeconds(20) });
+        var granted = await reader.GetHolderAsync("nightly");
+
+        await handle.DisposeAsync();
+        ConsulLockHolder? held = null;
+        await UntilAsync(async () => (held = await reader.GetHolderAsync("nightly"))?.SessionId != handle.SessionId, "the key was not handed to a hold session");
+
+        Assert.NotNull(held);
+        // Another session (the hold's), the same holder: its instance, grant time and trace.
+        Assert.Equal(("nightly-job/pod-b", granted!.AcquiredAt, granted.TraceParent), (held.InstanceName, held.AcquiredAt, held.TraceParent));
+    }
+
+    [Fact]
     public async Task Bad_keys_fail_before_any_request()
     {
         var requests = new CountingHandler();
