@@ -74,8 +74,13 @@ public sealed class QueueTests(ConsulAgentFixture fixture, ITestOutputHelper out
         await stop.CancelAsync();
         await Task.WhenAll(busyCallers);
         output.WriteLine($"the lone caller had {loneGrants} grants while the 8 callers of the other process had {busyGrants}");
-        // First come, first served across processes: they alternate, give or take the first and last turns.
-        Assert.InRange(busyGrants, 1, loneGrants + 5);
+        // First come, first served across processes. What the queue guarantees: when the lone caller asks again right
+        // after its release, the busy process may already hold the key and, if the lone caller's queue entry is not
+        // written yet when that holder releases, take one more place ahead of it (a release that hands the key to its
+        // next local caller queues in the same transaction). So at most two busy grants per lone grant, plus the first
+        // and last turns; they mostly alternate (50-54 busy grants in runs on an idle machine, 56 once under a load of
+        // 20). Without the queue the busy process's next caller, a local step away, wins nearly every race.
+        Assert.InRange(busyGrants, 1, (2 * loneGrants) + 2);
         await UntilNothingLeftAsync("share");
     }
 
