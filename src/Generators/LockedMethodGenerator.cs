@@ -50,6 +50,16 @@ public sealed class LockedMethodGenerator : IIncrementalGenerator
                     attributeContext.TargetSymbol, attributeContext.TargetNode, attributeContext.Attributes[0], cancellationToken))
             .WithTrackingName(TrackingNames.Results);
 
+        // [ConsulSemaphore]: the same parser and emitter, a permit instead of a lock.
+        var semaphoreResults = context.SyntaxProvider
+            .ForAttributeWithMetadataName(
+                KnownTypes.SemaphoreAttributeName,
+                static (node, _) => node is not LambdaExpressionSyntax,
+                static (attributeContext, cancellationToken) => LockedMethodParser.ForGenerator(
+                    KnownTypes.For(attributeContext.SemanticModel.Compilation), attributeContext.SemanticModel.Compilation,
+                    attributeContext.TargetSymbol, attributeContext.TargetNode, attributeContext.Attributes[0], cancellationToken))
+            .WithTrackingName(TrackingNames.SemaphoreResults);
+
         // Lambdas have no declared symbol, and whether the attribute lookup above sees them depends on the compiler's
         // version: they are found by syntax instead (only lambdas that carry attributes reach the semantic check).
         var lambdaResults = context.SyntaxProvider
@@ -66,10 +76,16 @@ public sealed class LockedMethodGenerator : IIncrementalGenerator
             .Select(static (spec, _) => spec!)
             .WithTrackingName(TrackingNames.Methods);
 
+        var semaphoreMethods = semaphoreResults
+            .Select(static (result, _) => result.Spec)
+            .Where(static spec => spec is not null)
+            .Select(static (spec, _) => spec!);
+
         var types = methods
             .Collect()
             .Combine(lambdaResults.Select(static (result, _) => result.Spec).Where(static spec => spec is not null).Select(static (spec, _) => spec!).Collect())
-            .SelectMany(static (all, _) => all.Left.Concat(all.Right)
+            .Combine(semaphoreMethods.Collect())
+            .SelectMany(static (all, _) => all.Left.Left.Concat(all.Left.Right).Concat(all.Right)
                 .GroupBy(m => m.Type)
                 .Select(group => new TypeSpec(group.Key, group.ToEquatableArray())))
             .WithTrackingName(TrackingNames.Types);
@@ -79,6 +95,7 @@ public sealed class LockedMethodGenerator : IIncrementalGenerator
 
         context.RegisterSourceOutput(results.Select(static (result, _) => result.Errors).WithTrackingName(TrackingNames.Errors), ReportErrors);
         context.RegisterSourceOutput(lambdaResults.Select(static (result, _) => result.Errors), ReportErrors);
+        context.RegisterSourceOutput(semaphoreResults.Select(static (result, _) => result.Errors), ReportErrors);
     }
 
     private static void ReportErrors(SourceProductionContext output, EquatableArray<Diagnostics.DiagnosticInfo> errors)
@@ -114,6 +131,9 @@ internal static class TrackingNames
     public const string Results = nameof(Results);
 
     public const string LambdaResults = nameof(LambdaResults);
+
+    /// <summary>Each <c>[ConsulSemaphore]</c> target parsed, as <see cref="Results"/>.</summary>
+    public const string SemaphoreResults = nameof(SemaphoreResults);
 
     /// <summary>The specs alone, without positions: unchanged by edits that only move the method.</summary>
     public const string Methods = nameof(Methods);

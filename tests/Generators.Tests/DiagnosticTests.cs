@@ -143,6 +143,40 @@ public sealed class DiagnosticTests
         """);
 
     [Fact]
+    public Task CLA020_a_semaphore_without_a_limit_of_at_least_1() => Expect("CLA020", "set Limit to how many bodies may run at once", """
+        public partial class Exports
+        {
+            [ConsulSemaphore("exports/{tenant}", Limit = [|0|])]
+            public partial Task RunAsync(string tenant, CancellationToken cancellationToken);
+
+            private Task RunCoreAsync(string tenant, CancellationToken cancellationToken) => Task.CompletedTask;
+        }
+        """);
+
+    [Fact]
+    public Task CLA020_a_semaphore_with_no_limit_at_all() => Expect("CLA020", "no Limit", """
+        public partial class Exports
+        {
+            [[|ConsulSemaphore("exports/{tenant}")|]]
+            public partial Task RunAsync(string tenant, CancellationToken cancellationToken);
+
+            private Task RunCoreAsync(string tenant, CancellationToken cancellationToken) => Task.CompletedTask;
+        }
+        """);
+
+    [Fact]
+    public Task CLA021_a_semaphore_and_a_lock_on_one_method() => Expect("CLA021", "remove one", """
+        public partial class Exports
+        {
+            [ConsulSemaphore("exports/{tenant}", Limit = 3)]
+            [ConsulLocked("exports/{tenant}")]
+            public partial Task [|RunAsync|](string tenant, CancellationToken cancellationToken);
+
+            private Task RunCoreAsync(string tenant, CancellationToken cancellationToken) => Task.CompletedTask;
+        }
+        """);
+
+    [Fact]
     public Task CLA008_a_ref_parameter() => Expect("CLA008", "pass it by value", """
         public partial class Jobs
         {
@@ -337,6 +371,8 @@ public sealed class DiagnosticTests
     [InlineData("CLA007", """[ConsulLocked("jobs/{id}", WaitTimeout = "soon")] public partial Task RunAsync(int id, CancellationToken cancellationToken);""")]
     [InlineData("CLA008", """[ConsulLocked("jobs/{id}")] public partial Task RunAsync(int id, out int count, ref string text, in long big, CancellationToken cancellationToken);""")]
     [InlineData("CLA016", """[ConsulLocked("jobs/{id}", MinHold = "2h", MaxHold = "1h")] public partial Task RunAsync(int id, CancellationToken cancellationToken);""")]
+    [InlineData("CLA020", """[ConsulSemaphore("jobs/{id}", Limit = 0)] public partial Task RunAsync(int id, CancellationToken cancellationToken);""")]
+    [InlineData("CLA021", """[ConsulSemaphore("jobs/{id}", Limit = 2), ConsulLocked("jobs/{id}")] public partial Task RunAsync(int id, CancellationToken cancellationToken);""")]
     [InlineData("CLA008", """[ConsulLocked("jobs/{id}")] internal static partial ValueTask<T?> RunAsync<T>(int id, ref T item) where T : class, new();""")]
     public async Task A_method_with_an_error_gets_a_throwing_placeholder_so_the_only_error_is_ours(string id, string declaration)
     {

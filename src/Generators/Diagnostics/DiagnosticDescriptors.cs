@@ -93,11 +93,22 @@ internal static class DiagnosticDescriptors
         "MinHold is longer than MaxHold",
         "MinHold = \"{0}\" is longer than MaxHold = \"{1}\": the key would have to be released at the limit and still held; shorten MinHold or lengthen MaxHold");
 
+    public static readonly DiagnosticDescriptor BadSemaphoreLimit = Error(
+        "CLA020",
+        "A [ConsulSemaphore] needs a Limit of at least 1",
+        "[ConsulSemaphore] on '{0}' has {1}: set Limit to how many bodies may run at once across all processes, at least 1 (Limit = 3), the same for every holder of the prefix");
+
+    public static readonly DiagnosticDescriptor SemaphoreAndLock = Error(
+        "CLA021",
+        "[ConsulSemaphore] and [ConsulLocked] on one method",
+        "'{0}' has both [ConsulSemaphore] and [ConsulLocked]: a method runs under a lock or a permit, not both; remove one (a semaphore with Limit = 1 excludes as a lock does, in the Go client's semaphore layout)");
+
     private static readonly Dictionary<string, DiagnosticDescriptor> s_byId = new[]
     {
         NotPartialMethod, ContainingTypeNotPartial, UnknownPlaceholder, MalformedKey, UnsupportedReturnType, BodyMismatch,
         BadDuration, UnsupportedParameter, BodyCannotObserveLoss, UnstablePlaceholder, SkipReturnsDefault,
         BodyCalledDirectly, NoLockCanBeGenerated, BadPlaceholderFormat, ProviderChoice, HoldLimitsInverted,
+        BadSemaphoreLimit, SemaphoreAndLock,
     }.ToDictionary(d => d.Id);
 
     /// <summary>Every descriptor, in id order.</summary>

@@ -178,7 +178,8 @@ internal static class LockedMethodEmitter
         // A plain comment and no attributes: a partial method's parts share docs and attributes, so XML docs here would
         // replace the user's own, and [GeneratedCode] would make analyzers (ours too) treat the user's declaration as
         // generated and skip it.
-        writer.Line($"// Runs {method.Body.Name} while holding the Consul lock {SymbolDisplay.FormatLiteral(method.KeyTemplate, quote: true)}; the provider is {method.Provider.Description}.");
+        var held = method.Settings.SemaphoreLimit is { } limit ? $"a permit of the Consul semaphore (limit {limit.ToString(CultureInfo.InvariantCulture)})" : "the Consul lock";
+        writer.Line($"// Runs {method.Body.Name} while holding {held} {SymbolDisplay.FormatLiteral(method.KeyTemplate, quote: true)}; the provider is {method.Provider.Description}.");
         writer.Line($"{method.Modifiers} {method.ReturnType} {method.Name}{method.TypeParameters}({parameters})");
         writer.Indent();
         foreach (var constraint in method.Constraints)
@@ -285,7 +286,7 @@ internal static class LockedMethodEmitter
         }
 
         writer.Line($"waitTimeout: {(settings.WaitTimeout is { } timeout ? Duration(timeout) : "null")},");
-        writer.Line($"onTimeout: {Runtime}.LockTimeoutBehavior.{(settings.SkipOnTimeout ? "Skip" : "Throw")});");
+        writer.Line($"onTimeout: {Runtime}.LockTimeoutBehavior.{(settings.SkipOnTimeout ? "Skip" : "Throw")}{(settings.SemaphoreLimit is { } limit ? $",\n    semaphoreLimit: {limit.ToString(CultureInfo.InvariantCulture)}" : "")});");
     }
 
     private static string Duration(DurationSpec duration) =>

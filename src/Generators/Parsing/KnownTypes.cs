@@ -9,11 +9,14 @@ internal sealed class KnownTypes
 {
     public const string AttributeName = "ConsulLock.Aop.ConsulLockedAttribute";
 
+    public const string SemaphoreAttributeName = "ConsulLock.Aop.ConsulSemaphoreAttribute";
+
     private static readonly ConditionalWeakTable<Compilation, KnownTypes> s_perCompilation = new();
 
     private KnownTypes(Compilation compilation)
     {
         Attribute = compilation.GetTypeByMetadataName(AttributeName);
+        SemaphoreAttribute = compilation.GetTypeByMetadataName(SemaphoreAttributeName);
         Provider = compilation.GetTypeByMetadataName("ConsulLock.Aop.IConsulLockProvider");
         Context = compilation.GetTypeByMetadataName("ConsulLock.Aop.ConsulLockContext");
         CancellationToken = compilation.GetTypeByMetadataName("System.Threading.CancellationToken");
@@ -28,6 +31,9 @@ internal sealed class KnownTypes
     public static KnownTypes For(Compilation compilation) => s_perCompilation.GetValue(compilation, static c => new KnownTypes(c));
 
     public INamedTypeSymbol? Attribute { get; }
+
+    /// <summary><c>[ConsulSemaphore]</c>: the same method shape as <c>[ConsulLocked]</c>, run under a permit instead of a lock.</summary>
+    public INamedTypeSymbol? SemaphoreAttribute { get; }
 
     public INamedTypeSymbol? Provider { get; }
 
@@ -44,6 +50,10 @@ internal sealed class KnownTypes
     public INamedTypeSymbol? ValueTaskOfT { get; }
 
     public INamedTypeSymbol? Formattable { get; }
+
+    /// <summary>The method's <c>[ConsulLocked]</c> or <c>[ConsulSemaphore]</c> (the first), or null.</summary>
+    public AttributeData? LockingAttributeOf(IMethodSymbol method) => method.GetAttributes().FirstOrDefault(a =>
+        SymbolEqualityComparer.Default.Equals(a.AttributeClass, Attribute) || SymbolEqualityComparer.Default.Equals(a.AttributeClass, SemaphoreAttribute));
 
     public bool IsCancellationToken(ITypeSymbol type) => SymbolEqualityComparer.Default.Equals(type, CancellationToken);
 

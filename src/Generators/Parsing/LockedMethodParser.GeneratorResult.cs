@@ -33,6 +33,13 @@ internal sealed partial class LockedMethodParser
         }
 
         var method = (IMethodSymbol)target!;
+        if (!SymbolEqualityComparer.Default.Equals(attribute.AttributeClass, types.SemaphoreAttribute)
+            && method.GetAttributes().Any(a => SymbolEqualityComparer.Default.Equals(a.AttributeClass, types.SemaphoreAttribute)))
+        {
+            // [ConsulSemaphore] beside it: that parse reports CLA021 and writes the one implementation.
+            return new ParseResult(null, EquatableArray<DiagnosticInfo>.Empty);
+        }
+
         var parser = Run(types, compilation, method, (MethodDeclarationSyntax)node, attribute, out var spec, cancellationToken);
         var errors = parser._diagnostics
             .Where(d => d.Diagnostic.Severity == DiagnosticSeverity.Error)

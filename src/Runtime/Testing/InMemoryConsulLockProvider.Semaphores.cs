@@ -7,6 +7,18 @@ public sealed partial class InMemoryConsulLockProvider
 {
     private readonly Dictionary<string, InMemorySemaphore> _semaphores = new(StringComparer.Ordinal);
 
+    /// <summary>The prefix of every semaphore permit held now, once per permit (full keys, as <see cref="HeldKeys"/>).</summary>
+    public IReadOnlyCollection<string> HeldPermits
+    {
+        get
+        {
+            lock (_held)
+            {
+                return [.. _semaphores.SelectMany(s => { lock (s.Value) { return s.Value.Held.Select(p => p.Key).ToArray(); } })];
+            }
+        }
+    }
+
     /// <inheritdoc />
     public async ValueTask<IConsulLockHandle> AcquireSemaphoreAsync(string prefix, int limit, ConsulLockRequest? request = null, CancellationToken cancellationToken = default) =>
         await TryAcquireSemaphoreAsync(prefix, limit, Timeout.InfiniteTimeSpan, request, cancellationToken).ConfigureAwait(false)
