@@ -35,6 +35,22 @@ if (args[0] == "hold-min")
     return 0;
 }
 
+// Usage: LockContender hold-permit <consul address> <key prefix> <semaphore prefix> <limit> <session TTL>
+// Takes a permit, prints "held <fencing token> <session>" and holds it until killed (the crash test kills it with SIGKILL).
+if (args[0] == "hold-permit")
+{
+    await using var holder = new ConsulLockProvider(new ConsulLockOptions
+    {
+        Address = new Uri(args[1]),
+        KeyPrefix = args[2],
+        SessionTtl = TimeSpan.Parse(args[5], CultureInfo.InvariantCulture),
+    });
+    await using var held = await holder.AcquireSemaphoreAsync(args[3], int.Parse(args[4], CultureInfo.InvariantCulture));
+    Console.WriteLine($"held {held.FencingToken} {held.SessionId}");
+    await Task.Delay(Timeout.Infinite);
+    return 0;
+}
+
 // Usage: LockContender semaphore <consul address> <key prefix> <semaphore prefix> <limit> <callers> <rounds> <shared folder>
 // Each caller takes a permit <rounds> times; each body writes a file of its own into <folder>/inside, counts the
 // files there (the bodies in progress in every process), keeps the highest count in <folder>/max-<pid>, and removes

@@ -100,6 +100,90 @@ public sealed class SemaphoreProcessTests(ConsulAgentFixture fixture, ITestOutpu
         go.Kill(entireProcessTree: true);
     }
 
+    [Fact]
+    public async Task A_killed_holders_permit_goes_to_a_waiter_once_Consul_ends_its_session_and_its_entries_are_pruned()
+    {
+        var ttl = TimeSpan.FromSeconds(10);
+        var contender = BuildOutput.PathOf(Path.Combine("tests", "LockContender"), "ConsulLock.Aop.LockContender");
+        using var holder = Process.Start(new ProcessStartInfo("dotnet")
+        {
+            ArgumentList = { contender, "hold-permit", Agent.Address.ToString(), Prefix, "crash", "1", "00:00:10" },
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        })!;
+        try
+        {
+            var line = await holder.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromMinutes(1));
+            Assert.True(line?.StartsWith("held ", StringComparison.Ordinal) == true, $"holder said '{line}'");
+            var words = line!.Split(' ');
+            var (heldToken, heldSession) = (ulong.Parse(words[1], CultureInfo.InvariantCulture), words[2]);
+
+            var waiting = NewProvider().AcquireSemaphoreAsync("crash", 1).AsTask();
+            await Task.WhenAny(waiting, Task.Delay(TimeSpan.FromSeconds(1)));
+            Assert.False(waiting.IsCompleted, "the waiter got a permit while the holder was alive");
+
+            var clock = Stopwatch.StartNew();
+            holder.Kill();
+            await using var permit = await waiting.WaitAsync(2 * ttl + TimeSpan.FromSeconds(30));
+            output.WriteLine($"TTL 10 s: kill -9 to grant {clock.Elapsed.TotalSeconds:0.0} s (Consul ends a silent session within 2 TTL; a permit has no lock-delay)");
+            Assert.True(clock.Elapsed >= ttl, $"granted {clock.Elapsed} after the kill, before one TTL");
+            Assert.True(permit.FencingToken > heldToken);
+
+            // The dead holder is pruned from .lock by the grant, and its contender key went with its session.
+            var state = Encoding.UTF8.GetString(Convert.FromBase64String((await ReadKeyAsync(Prefix + "crash/.lock"))!.Value.GetProperty("Value").GetString()!));
+            Assert.DoesNotContain(heldSession, state, StringComparison.Ordinal);
+            Assert.Contains(permit.SessionId, state, StringComparison.Ordinal);
+            Assert.Null(await ReadKeyAsync(Prefix + "crash/" + heldSession));
+        }
+        finally
+        {
+            if (!holder.HasExited)
+            {
+                holder.Kill(entireProcessTree: true);
+            }
+
+            await holder.WaitForExitAsync();
+        }
+    }
+
+    [Fact]
+    public async Task Cancelling_at_every_moment_of_contended_acquires_leaves_nothing_behind()
+    {
+        // Four providers, limit 1, one holder at a time; the others cancel after 0-400 ms, so cancellations land before
+        // the session exists, during the join, during the wait and during the grant.
+        var providers = Enumerable.Range(0, 4).Select(_ => NewProvider()).ToArray();
+        var granted = 0;
+        var cancelled = 0;
+        await Task.WhenAll(Enumerable.Range(0, 80).Select(i => Task.Run(async () =>
+        {
+            using var cancel = new CancellationTokenSource(TimeSpan.FromMilliseconds(i % 41 * 10));
+            try
+            {
+                await using var permit = await providers[i % 4].AcquireSemaphoreAsync("cancelled", 1, cancellationToken: cancel.Token);
+                Interlocked.Increment(ref granted);
+                await Task.Delay(3);
+            }
+            catch (OperationCanceledException)
+            {
+                Interlocked.Increment(ref cancelled);
+            }
+        })));
+
+        output.WriteLine($"80 acquires: {granted} granted, {cancelled} cancelled");
+        Assert.Equal(80, granted + cancelled);
+        Assert.True(cancelled > 0, "no acquire was cancelled: the test did not test cancellation");
+        try
+        {
+            await UntilAsync(async () => await KeysUnderAsync("cancelled/") == 0, "a contender key or .lock was left after cancelled acquires");
+        }
+        finally
+        {
+            var (_, left) = await ConsulHttp.SendAsync(HttpMethod.Get, Agent.Address, "/v1/kv/" + Prefix + "cancelled/?recurse");
+            output.WriteLine("left: " + left);
+        }
+        await UntilAsync(async () => providers.All(p => p.SessionIds.Count == 0), "a permit session outlived its cancelled acquire");
+    }
+
     private async Task<ContenderResult[]> RunContendersAsync(string folder, string semaphore, int processes, int callers, int rounds)
     {
         var contender = BuildOutput.PathOf(Path.Combine("tests", "LockContender"), "ConsulLock.Aop.LockContender");

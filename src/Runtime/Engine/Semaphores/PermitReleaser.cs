@@ -88,6 +88,13 @@ internal sealed class PermitReleaser(ConsulClient client, SessionPool sessions, 
             if (TxnRefusals.RefusalOf(answer) is not var (refusal, why))
             {
                 Log.PermitReleased(logger, prefix, sessionId);
+                if (lockEntry is not null && !LiveHoldersBesides(lockEntry, sessionId, read.Entries))
+                {
+                    // Nobody held but others contended when we read: they may all be leaving too, each seeing the
+                    // others (cancelled waiters). The last to leave must find the folder empty and remove .lock.
+                    await RemoveIfIdleAsync(prefix).ConfigureAwait(false);
+                }
+
                 return true;
             }
 
@@ -98,6 +105,23 @@ internal sealed class PermitReleaser(ConsulClient client, SessionPool sessions, 
         }
 
         return false;
+    }
+
+    /// <summary>Whether <paramref name="lockEntry"/> names a live holder other than <paramref name="sessionId"/>.</summary>
+    private static bool LiveHoldersBesides(KvEntry lockEntry, string sessionId, IReadOnlyList<KvEntry> entries) =>
+        entries.Any(e => e.Key != lockEntry.Key && e.Session is { Length: > 0 } holder && holder != sessionId && SemaphoreLayout.Holds(lockEntry, holder));
+
+    /// <summary>Removes <c>.lock</c> when no key under the prefix is held by a session any more and it names no live holder.</summary>
+    private async Task RemoveIfIdleAsync(string prefix)
+    {
+        var lockKey = SemaphoreLayout.LockKey(prefix);
+        var read = await client.GetKeyAsync(SemaphoreLayout.Folder(prefix), recurse: true, 0, default, consistent: false, CancellationToken.None).ConfigureAwait(false);
+        if (read.Entries.FirstOrDefault(e => e.Key == lockKey) is { Flags: SemaphoreLayout.FlagValue } lockEntry
+            && !read.Entries.Any(e => e.Key != lockKey && !string.IsNullOrEmpty(e.Session)))
+        {
+            // At the index read: a contender that joined since makes it fail, and it creates .lock again if needed.
+            await client.TransactAsync([TxnOperation.DeleteCas(lockKey, lockEntry.ModifyIndex)], prefix, $"tidy the semaphore '{prefix}'", CancellationToken.None).ConfigureAwait(false);
+        }
     }
 
     /// <summary>
