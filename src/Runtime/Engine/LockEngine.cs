@@ -46,7 +46,7 @@ internal sealed class LockEngine : IAsyncDisposable
         var queueWait = new QueueWait(client, Sessions, Watches, queue, _timeouts, logger);
         _acquirer = new LockAcquirer(
             client, Sessions, _gates, Watches, queueWait, queue, recentReleases, _releaser, _held, _background, _disposal, options.HeldKeyWatchDelay, logger);
-        Semaphores = new Semaphores(options, client, Sessions, Watches, _background, _disposal, logger);
+        Semaphores = new Semaphores(options, client, Sessions, Watches, _background, _disposal, _timeouts, logger);
     }
 
     public ILogger Logger { get; }

@@ -21,6 +21,9 @@ internal sealed class PermitAttempt(string prefix, int limit, SessionSettings se
     /// <summary>Fires at the caller's deadline, on its cancellation and on the provider's disposal.</summary>
     public CancellationToken CancellationToken { get; } = cancellationToken;
 
+    /// <summary>Whether it found every permit taken at least once: a deadline that passes then is a busy semaphore, unless Consul failed.</summary>
+    public bool FoundBusy { get; set; }
+
     /// <summary>The contender's session (one of its own: Consul's layout counts sessions); its key is named after it.</summary>
     public LockSession? Session { get; set; }
 

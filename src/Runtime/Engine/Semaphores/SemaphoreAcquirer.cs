@@ -24,7 +24,8 @@ namespace ConsulLock.Aop.Engine;
 /// limit) ends the acquire.
 /// </summary>
 internal sealed class SemaphoreAcquirer(
-    ConsulClient client, SessionPool sessions, KeyWatches watches, Semaphores owner, Disposal disposal, TimeSpan folderWait, TimeSpan heldKeyWatchDelay, ILogger logger)
+    ConsulClient client, SessionPool sessions, KeyWatches watches, Semaphores owner, Disposal disposal, TimeoutCause timeouts, TimeSpan folderWait, TimeSpan heldKeyWatchDelay,
+    ILogger logger)
 {
     private static readonly TimeSpan s_firstRetry = TimeSpan.FromMilliseconds(50);
 
@@ -94,9 +95,10 @@ internal sealed class SemaphoreAcquirer(
                     continue;
                 }
 
+                attempt.FoundBusy = true;
                 if (attempt.Deadline.HasPassed)
                 {
-                    ThrowIfConsulFailed(attempt);
+                    await ThrowIfConsulFailedAsync(attempt).ConfigureAwait(false);
                     return null;
                 }
 
@@ -229,13 +231,9 @@ internal sealed class SemaphoreAcquirer(
         }
     }
 
-    private void ThrowIfConsulFailed(PermitAttempt attempt)
-    {
-        if (client.FailingSince(attempt.Started) is { } failure)
-        {
-            throw new ConsulLockTimeoutException(attempt.Prefix, attempt.Deadline.Timeout, failure);
-        }
-    }
+    /// <summary>At the deadline: <see cref="ConsulLockTimeoutException"/> when Consul failed or is silent (<see cref="TimeoutCause"/>), else the caller gets null.</summary>
+    internal Task ThrowIfConsulFailedAsync(PermitAttempt attempt) =>
+        timeouts.ThrowIfConsulFailedAsync(attempt.Prefix, attempt.Started, attempt.FoundBusy, attempt.Deadline.Timeout);
 
     /// <summary>Ends when a contender key is no longer as seen: granted (its holder touches it), left, or gone with its session.</summary>
     private sealed class ContenderMoved(KvEntry seen) : KeyWaiter

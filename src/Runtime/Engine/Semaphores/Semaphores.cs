@@ -21,12 +21,13 @@ internal sealed class Semaphores
     private readonly Disposal _disposal;
     private readonly SemaphoreAcquirer _acquirer;
 
-    public Semaphores(ConsulLockOptions options, ConsulClient client, SessionPool sessions, KeyWatches watches, BackgroundWork background, Disposal disposal, ILogger logger)
+    public Semaphores(
+        ConsulLockOptions options, ConsulClient client, SessionPool sessions, KeyWatches watches, BackgroundWork background, Disposal disposal, TimeoutCause timeouts, ILogger logger)
     {
         _client = client;
         _disposal = disposal;
         Releaser = new PermitReleaser(client, sessions, background, disposal, logger);
-        _acquirer = new SemaphoreAcquirer(client, sessions, watches, this, disposal, options.WatchWait, options.HeldKeyWatchDelay, logger);
+        _acquirer = new SemaphoreAcquirer(client, sessions, watches, this, disposal, timeouts, options.WatchWait, options.HeldKeyWatchDelay, logger);
     }
 
     internal PermitReleaser Releaser { get; }
@@ -65,11 +66,9 @@ internal sealed class Semaphores
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested && !_disposal.HasStarted)
             {
-                // Only the deadline is left to have cancelled it: it passed while a request or a wait was under way: the give-up below cleans up after it.
-                if (_client.FailingSince(attempt.Started) is { } failure)
-                {
-                    throw new ConsulLockTimeoutException(prefix, attempt.Deadline.Timeout, failure);
-                }
+                // Only the deadline is left to have cancelled it: it passed while a request or a wait was under way (the
+                // give-up below cleans up after it). A busy semaphore gives null; a failing or silent Consul says so.
+                await _acquirer.ThrowIfConsulFailedAsync(attempt).ConfigureAwait(false);
             }
             catch (ConsulLockException ex) when (ConsulClient.IsTransient(ex) && attempt.Deadline.HasPassed)
             {
