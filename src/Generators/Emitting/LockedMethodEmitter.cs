@@ -286,7 +286,16 @@ internal static class LockedMethodEmitter
         }
 
         writer.Line($"waitTimeout: {(settings.WaitTimeout is { } timeout ? Duration(timeout) : "null")},");
-        writer.Line($"onTimeout: {Runtime}.LockTimeoutBehavior.{(settings.SkipOnTimeout ? "Skip" : "Throw")}{(settings.SemaphoreLimit is { } limit ? $",\n    semaphoreLimit: {limit.ToString(CultureInfo.InvariantCulture)}" : "")});");
+        var onTimeout = $"onTimeout: {Runtime}.LockTimeoutBehavior.{(settings.SkipOnTimeout ? "Skip" : "Throw")}";
+        if (settings.SemaphoreLimit is { } limit)
+        {
+            writer.Line(onTimeout + ",");
+            writer.Line($"semaphoreLimit: {limit.ToString(CultureInfo.InvariantCulture)});");
+        }
+        else
+        {
+            writer.Line(onTimeout + ");");
+        }
     }
 
     private static string Duration(DurationSpec duration) =>
