@@ -53,11 +53,18 @@ internal sealed class PermitReleaser(ConsulClient client, SessionPool sessions, 
 
         try
         {
+            // At least one try, also when the provider's disposal has begun (it waits for this work a request timeout):
+            // a contender that only lets its session's end delete its key never removes .lock, being the last one out.
+            var tried = false;
             await Retry.UntilDoneAsync(
-                () => TryLeaveAsync(prefix, session.Id),
+                () =>
+                {
+                    tried = true;
+                    return TryLeaveAsync(prefix, session.Id);
+                },
                 RetryPolicy.Prompt,
                 ex => Log.PermitReleaseFailed(logger, prefix, ex),
-                () => !disposal.HasStarted,
+                () => !tried || !disposal.HasStarted,
                 disposal.Token).ConfigureAwait(false);
         }
         finally
@@ -88,10 +95,11 @@ internal sealed class PermitReleaser(ConsulClient client, SessionPool sessions, 
             if (TxnRefusals.RefusalOf(answer) is not var (refusal, why))
             {
                 Log.PermitReleased(logger, prefix, sessionId);
-                if (lockEntry is not null && !LiveHoldersBesides(lockEntry, sessionId, read.Entries))
+                if (lockEntry is not null && !operations.Exists(o => o.KV.Verb == "delete-cas"))
                 {
-                    // Nobody held but others contended when we read: they may all be leaving too, each seeing the
-                    // others (cancelled waiters). The last to leave must find the folder empty and remove .lock.
+                    // Others contended when we read, and they may be leaving at this moment too, each having seen the
+                    // others (cancelled waiters, a holder and a waiter, processes stopping together). Whoever commits last
+                    // reads after every commit, finds the folder empty and removes .lock; earlier readers find it in use.
                     await RemoveIfIdleAsync(prefix).ConfigureAwait(false);
                 }
 
@@ -106,10 +114,6 @@ internal sealed class PermitReleaser(ConsulClient client, SessionPool sessions, 
 
         return false;
     }
-
-    /// <summary>Whether <paramref name="lockEntry"/> names a live holder other than <paramref name="sessionId"/>.</summary>
-    private static bool LiveHoldersBesides(KvEntry lockEntry, string sessionId, IReadOnlyList<KvEntry> entries) =>
-        entries.Any(e => e.Key != lockEntry.Key && e.Session is { Length: > 0 } holder && holder != sessionId && SemaphoreLayout.Holds(lockEntry, holder));
 
     /// <summary>Removes <c>.lock</c> when no key under the prefix is held by a session any more and it names no live holder.</summary>
     private async Task RemoveIfIdleAsync(string prefix)
