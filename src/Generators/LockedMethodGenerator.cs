@@ -44,6 +44,9 @@ public sealed class LockedMethodGenerator : IIncrementalGenerator
         var results = ForAttribute(context, KnownTypes.AttributeName).WithTrackingName(TrackingNames.Results);
         var leaderResults = ForAttribute(context, KnownTypes.LeaderAttributeName).WithTrackingName(TrackingNames.LeaderResults);
 
+        // [ConsulSemaphore]: the same parser and emitter, a permit instead of a lock.
+        var semaphoreResults = ForAttribute(context, KnownTypes.SemaphoreAttributeName).WithTrackingName(TrackingNames.SemaphoreResults);
+
         // Lambdas have no declared symbol, and whether the attribute lookup above sees them depends on the compiler's
         // version: they are found by syntax instead (only lambdas that carry attributes reach the semantic check).
         var lambdaResults = context.SyntaxProvider
@@ -54,8 +57,8 @@ public sealed class LockedMethodGenerator : IIncrementalGenerator
             .Select(static (result, _) => result!)
             .WithTrackingName(TrackingNames.LambdaResults);
 
-        var methods = results.Collect().Combine(leaderResults.Collect())
-            .SelectMany(static (all, _) => all.Left.AddRange(all.Right))
+        var methods = results.Collect().Combine(leaderResults.Collect()).Combine(semaphoreResults.Collect())
+            .SelectMany(static (all, _) => all.Left.Left.AddRange(all.Left.Right).AddRange(all.Right))
             .Select(static (result, _) => result.Spec)
             .Where(static spec => spec is not null)
             .Select(static (spec, _) => spec!)
@@ -75,6 +78,7 @@ public sealed class LockedMethodGenerator : IIncrementalGenerator
         context.RegisterSourceOutput(results.Select(static (result, _) => result.Errors).WithTrackingName(TrackingNames.Errors), ReportErrors);
         context.RegisterSourceOutput(leaderResults.Select(static (result, _) => result.Errors), ReportErrors);
         context.RegisterSourceOutput(lambdaResults.Select(static (result, _) => result.Errors), ReportErrors);
+        context.RegisterSourceOutput(semaphoreResults.Select(static (result, _) => result.Errors), ReportErrors);
     }
 
     private static IncrementalValuesProvider<ParseResult> ForAttribute(IncrementalGeneratorInitializationContext context, string attributeName) =>
@@ -98,12 +102,12 @@ public sealed class LockedMethodGenerator : IIncrementalGenerator
         var lambda = (LambdaExpressionSyntax)syntaxContext.Node;
         var model = syntaxContext.SemanticModel;
         var types = KnownTypes.For(model.Compilation);
-        if ((types.Attribute is null && types.LeaderAttribute is null) || model.GetSymbolInfo(lambda, cancellationToken).Symbol is not IMethodSymbol symbol)
+        if ((types.Attribute is null && types.LeaderAttribute is null && types.SemaphoreAttribute is null) || model.GetSymbolInfo(lambda, cancellationToken).Symbol is not IMethodSymbol symbol)
         {
             return null;
         }
 
-        var attribute = symbol.GetAttributes().FirstOrDefault(a => types.IsMethodAttribute(a.AttributeClass));
+        var attribute = types.MethodAttributeOf(symbol);
         return attribute is null ? null : LockedMethodParser.ForGenerator(types, model.Compilation, symbol, lambda, attribute, cancellationToken);
     }
 }
@@ -120,6 +124,9 @@ internal static class TrackingNames
     public const string LeaderResults = nameof(LeaderResults);
 
     public const string LambdaResults = nameof(LambdaResults);
+
+    /// <summary>Each <c>[ConsulSemaphore]</c> target parsed, as <see cref="Results"/>.</summary>
+    public const string SemaphoreResults = nameof(SemaphoreResults);
 
     /// <summary>The specs alone, without positions: unchanged by edits that only move the method.</summary>
     public const string Methods = nameof(Methods);

@@ -89,6 +89,48 @@ public sealed class ConsulLockProvider : IConsulLockProvider, IAsyncDisposable, 
     internal LeaderCampaigns Campaigns { get; } = new();
 
     /// <inheritdoc />
+    public async ValueTask<IConsulLockHandle> AcquireSemaphoreAsync(string prefix, int limit, ConsulLockRequest? request = null, CancellationToken cancellationToken = default)
+    {
+        var (fullPrefix, settings) = PrepareSemaphore(prefix, limit, request);
+        return await _engine.Semaphores.AcquireAsync(fullPrefix, limit, settings, timeout: null, cancellationToken).ConfigureAwait(false)
+            ?? throw new InvalidOperationException("An acquire without a timeout ended without a permit.");
+    }
+
+    /// <inheritdoc />
+    public ValueTask<IConsulLockHandle?> TryAcquireSemaphoreAsync(string prefix, int limit, TimeSpan timeout, ConsulLockRequest? request = null, CancellationToken cancellationToken = default) =>
+        TryAcquireSemaphore(prefix, limit, timeout, request, skipOnTimeout: false, cancellationToken);
+
+    /// <inheritdoc />
+    ValueTask<IConsulLockHandle?> ISkipAwareProvider.TryAcquireSemaphoreOrSkipAsync(string prefix, int limit, TimeSpan timeout, ConsulLockRequest? request, CancellationToken cancellationToken) =>
+        TryAcquireSemaphore(prefix, limit, timeout, request, skipOnTimeout: true, cancellationToken);
+
+    private ValueTask<IConsulLockHandle?> TryAcquireSemaphore(string prefix, int limit, TimeSpan timeout, ConsulLockRequest? request, bool skipOnTimeout, CancellationToken cancellationToken)
+    {
+        if (timeout < TimeSpan.Zero && timeout != Timeout.InfiniteTimeSpan)
+        {
+            throw new ArgumentOutOfRangeException(nameof(timeout), timeout, "The timeout cannot be negative (TimeSpan.Zero tries once).");
+        }
+
+        var (fullPrefix, settings) = PrepareSemaphore(prefix, limit, request);
+        return _engine.Semaphores.AcquireAsync(fullPrefix, limit, settings, timeout == Timeout.InfiniteTimeSpan ? null : timeout, cancellationToken, skipOnTimeout);
+    }
+
+    // Semaphore sessions end with their contender keys deleted (behaviour delete, as the Go client's), whatever the
+    // request says: a key released by a dead session would stay behind. Holds are a lock's notion.
+    private (string FullPrefix, SessionSettings Settings) PrepareSemaphore(string prefix, int limit, ConsulLockRequest? request)
+    {
+        ArgumentNullException.ThrowIfNull(prefix);
+        ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
+        if (request is { MinHold: not null } or { MaxHold: not null })
+        {
+            throw new ArgumentException("MinHold and MaxHold apply to locks, not to semaphore permits.", nameof(request));
+        }
+
+        var (fullPrefix, settings, _) = Prepare(prefix, request);
+        return (fullPrefix, settings with { Behavior = SessionBehavior.Delete });
+    }
+
+    /// <inheritdoc />
     ILogger ISkipAwareProvider.Logger => _engine.Logger;
 
     /// <inheritdoc />

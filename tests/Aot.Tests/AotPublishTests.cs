@@ -46,6 +46,8 @@ public sealed partial class AotPublishTests(ConsulAgentFixture fixture, ITestOut
         Assert.True(ulong.Parse(again.Groups["token"].Value, CultureInfo.InvariantCulture) > ulong.Parse(first.Groups["token"].Value, CultureInfo.InvariantCulture), runOutput);
         Assert.Contains("released", runOutput, StringComparison.Ordinal);
         Assert.Matches($@"handled evt-1 under {Regex.Escape(prefix)}webhook_receiver/evt-1 with fencing token \d+", runOutput);
+        Assert.Matches($@"permit of {Regex.Escape(prefix)}exports with fencing token \d+", runOutput);
+        Assert.Contains($"exported acme under a permit of {prefix}exports/acme", runOutput, StringComparison.Ordinal);
         Assert.Contains("health: Healthy", runOutput, StringComparison.Ordinal);
     }
 

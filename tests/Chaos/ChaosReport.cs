@@ -37,13 +37,22 @@ public static class ChaosReport
             .Select(k => $"key {k} was never granted in the last phase ({last.Name})"));
 
         var history = run.Register.Snapshot();
+
+        // The semaphore workload (issue 22): never more than its limit through the faults, no false loss, granted at the end.
+        var permits = run.Scenarios.Select(s => PermitChecker.Check(s, history, run.Faults)).ToList();
+        failures.AddRange(permits.Where(r => !r.Clean).Select(r => $"scenario '{r.Scenario}': the semaphore workload is not clean"));
+        if (!PermitChecker.Sections(history).Any(s => s.Start >= last.Start && s.Start < last.End))
+        {
+            failures.Add($"the semaphore was never granted in the last phase ({last.Name})");
+        }
+
         var errors = string.Join(", ", history.Where(e => e.Kind == "error").GroupBy(e => e.Detail.Split(':')[0]).OrderByDescending(g => g.Count()).Select(g => $"{g.Key} x{g.Count()}"));
         var footer = new StringBuilder()
             .AppendLine(CultureInfo.InvariantCulture, $"keys held with no handle at the end: {held.Count}; keys left that nobody holds: {unheld.Count}; sessions left: {sessions.Count}; workers not stopped cleanly: {unstopped.Count}; run took {elapsed.TotalSeconds:F0} s")
             .AppendLine(CultureInfo.InvariantCulture, $"errors the workers' callers saw: {(errors.Length == 0 ? "none" : errors)}")
             .Append("counts left of '|' must be 0 (overlap: later grant before the holder released or saw its loss; tokord: fencing tokens not increasing; staleOK: register accepted a superseded token; falseL: loss with no cause in the schedule; bound: a key waited for not granted again within the recovery bound after a heal, 2 s or what a holder in the way explains); key>grant ms: the largest time from a heal to the next grant of a key someone waited for; excused: overlaps Consul allows by design (operator delete/force-release, state loss, holder suspended past the TTL); tokreset: grants after a state loss whose token is not above the last one before it; fenced: writes the register refused")
             .ToString();
-        var table = $"chaos suite, {name}:\n" + Checker.Format(reports, footer) + string.Concat(failures.Select(f => "FAIL " + f + "\n"));
+        var table = $"chaos suite, {name}:\n" + Checker.Format(reports, footer) + PermitChecker.Format(permits) + string.Concat(failures.Select(f => "FAIL " + f + "\n"));
         output.WriteLine(table);
         Console.WriteLine(table);
         var folder = Path.Combine(ConsulBinary.RepositoryRoot, "artifacts", "chaos");

@@ -487,7 +487,7 @@ public static class Checker
     /// their joint window lasts at least <see cref="CombinedOutage"/>, a loss in it (or within <see cref="LossGrace"/>
     /// after it) has a cause even if neither fault alone may cause one. Single faults keep the strict rule.
     /// </summary>
-    private static bool CombinedFaultsCover(IReadOnlyList<Fault> faults, RegisterEvent loss)
+    internal static bool CombinedFaultsCover(IReadOnlyList<Fault> faults, RegisterEvent loss)
     {
         var hits = faults.Where(f => f.Hits(loss.Worker) && f.Heal > f.Start).ToList();
         foreach (var first in hits)

@@ -68,6 +68,12 @@ public sealed class FencedRegister : IAsyncDisposable
                     return accepted ? "ok" : "stale";
                 }
 
+                case "pstart":
+                case "pend":
+                case "plost":
+                    // A semaphore permit's section: not exclusive, so not fenced; the checker counts them at once.
+                    _events.Add(new RegisterEvent(kind, f[1], f[2], ulong.Parse(f[3], CultureInfo.InvariantCulture), long.Parse(f[4], CultureInfo.InvariantCulture), f.Length > 5 ? f[5] : "", true));
+                    return "ok";
                 case "timeout":
                 case "error":
                 case "why":

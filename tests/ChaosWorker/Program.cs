@@ -36,6 +36,7 @@ await using (var provider = new ConsulLockProvider(new ConsulLockOptions { Addre
 {
     var loops = Enumerable.Range(0, keys.Length == 0 ? 0 : flows).Select(i => RunFlowAsync(provider, $"{name}.{i}", new Random(seed * 100 + i)))
         .Concat(allKeys.Contains(LeaderWorkload.Key) ? [LeaderWorkload.RunAsync(new Sections(provider, register, $"{name}.leader"), register, $"{name}.leader", new Random(seed * 100 + 99), stop.Token)] : [])
+        .Append(RunPermitFlowAsync(provider, $"{name}.p", new Random(seed * 100 + 98))) // the semaphore workload, one flow per worker
         .ToArray();
     await register.SendAsync("hello", name, Environment.ProcessId, Stopwatch.GetTimestamp());
     await Task.WhenAll(loops);
@@ -45,6 +46,51 @@ await register.SendAsync("bye", name, Stopwatch.GetTimestamp());
 await register.DisposeAsync();
 await stdin;
 return 0;
+
+async Task RunPermitFlowAsync(IConsulLockProvider provider, string flow, Random random)
+{
+    var permits = new Permits(provider, register, flow);
+    while (!stop.IsCancellationRequested)
+    {
+        var roll = random.Next(100);
+        try
+        {
+            if (roll < 60)
+            {
+                await permits.HoldAsync("s", random.Next(20, 400), stop.Token);
+            }
+            else if (roll < 80)
+            {
+                await permits.HoldWithTimeoutAsync("s", random.Next(20, 1500), stop.Token);
+            }
+            else
+            {
+                using var caller = CancellationTokenSource.CreateLinkedTokenSource(stop.Token);
+                caller.CancelAfter(random.Next(0, 1500));
+                await permits.HoldAsync("s", random.Next(200, 2000), caller.Token);
+            }
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or ConsulLockException or HttpRequestException or ObjectDisposedException or InvalidOperationException)
+        {
+            // Timeouts, cancellations, losses and failures: the permit's lines say what the checker needs.
+            try
+            {
+                await Task.Delay(ex is OperationCanceledException ? 0 : 200, stop.Token);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+        }
+
+        try
+        {
+            await Task.Delay(random.Next(0, 100), stop.Token);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+}
 
 async Task RunFlowAsync(IConsulLockProvider provider, string flow, Random random)
 {

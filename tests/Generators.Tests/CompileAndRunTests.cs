@@ -198,6 +198,49 @@ public sealed class CompileAndRunTests(ConsulAgentFixture fixture) : IAsyncLifet
         Assert.Equal(HttpStatusCode.NotFound, (await ConsulHttp.SendAsync(HttpMethod.Get, fixture.Agent.Address, $"/v1/kv/{_prefix}?recurse")).Status);
     }
 
+    [Fact]
+    public async Task A_semaphore_method_on_three_instances_runs_at_most_2_bodies_at_once_and_skips_when_full()
+    {
+        var inside = 0;
+        var most = 0;
+        var ran = 0;
+        var holding = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var letGo = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        async Task Work(ConsulLockContext permit, CancellationToken cancellationToken)
+        {
+            InterlockedMax(ref most, Interlocked.Increment(ref inside));
+            await Task.Delay(10, cancellationToken); // long enough for a third body to show
+            Interlocked.Increment(ref ran);
+            Interlocked.Decrement(ref inside);
+        }
+
+        var jobs = Enumerable.Range(0, 3).Select(_ => new ExportJob(NewProvider(), Work)).ToArray();
+        var keys = await Task.WhenAll(Enumerable.Range(0, 18).Select(i => jobs[i % 3].ExportAsync("acme", CancellationToken.None))).WaitAsync(s_generous);
+
+        Assert.Equal(18, ran);
+        Assert.InRange(most, 1, 2);
+        Assert.All(keys, key => Assert.Equal(_prefix + "exports/acme", key));
+
+        // Two bodies hold on; a third instance trying once is skipped (false), its body never runs.
+        var blocking = new ExportJob(NewProvider(), async (_, ct) =>
+        {
+            if (Interlocked.Increment(ref inside) == 2)
+            {
+                holding.TrySetResult();
+            }
+
+            await letGo.Task.WaitAsync(s_generous, ct);
+        });
+        var held = new[] { blocking.ExportAsync("acme", CancellationToken.None), blocking.ExportAsync("acme", CancellationToken.None) };
+        await holding.Task.WaitAsync(s_generous);
+        Assert.False(await jobs[0].TryExportAsync("acme", CancellationToken.None).WaitAsync(s_generous));
+        letGo.SetResult();
+        await Task.WhenAll(held).WaitAsync(s_generous);
+        Assert.True(await jobs[1].TryExportAsync("acme", CancellationToken.None).WaitAsync(s_generous));
+        Assert.Equal(18 + 1, ran);
+        Assert.Empty(await HeldKeysAsync(CancellationToken.None));
+    }
+
     /// <summary>The keys under this test's prefix that a session holds right now, as Consul stores them.</summary>
     private async Task<string[]> HeldKeysAsync(CancellationToken cancellationToken)
     {

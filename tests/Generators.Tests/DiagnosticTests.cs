@@ -168,11 +168,45 @@ public sealed class DiagnosticTests
         """);
 
     [Fact]
+    public Task CLA020_a_semaphore_without_a_limit_of_at_least_1() => Expect("CLA020", "set Limit to how many bodies may run at once", """
+        public partial class Exports
+        {
+            [ConsulSemaphore("exports/{tenant}", Limit = [|0|])]
+            public partial Task RunAsync(string tenant, CancellationToken cancellationToken);
+
+            private Task RunCoreAsync(string tenant, CancellationToken cancellationToken) => Task.CompletedTask;
+        }
+        """);
+
+    [Fact]
     public Task CLA019_a_leader_that_is_also_locked() => Expect("CLA019", "keep one", """
         public partial class Scheduler
         {
             [ConsulLeader("leaders/scheduler")]
             [ConsulLocked("leaders/scheduler")]
+            public partial Task [|LeadAsync|](CancellationToken cancellationToken);
+
+            private Task LeadCoreAsync(ConsulLockContext term, CancellationToken whileLeader) => Task.CompletedTask;
+        }
+        """);
+
+    [Fact]
+    public Task CLA020_a_semaphore_with_no_limit_at_all() => Expect("CLA020", "no Limit", """
+        public partial class Exports
+        {
+            [[|ConsulSemaphore("exports/{tenant}")|]]
+            public partial Task RunAsync(string tenant, CancellationToken cancellationToken);
+
+            private Task RunCoreAsync(string tenant, CancellationToken cancellationToken) => Task.CompletedTask;
+        }
+        """);
+
+    [Fact]
+    public Task CLA019_a_leader_that_is_also_a_semaphore() => Expect("CLA019", "keep one: [ConsulLeader]", """
+        public partial class Scheduler
+        {
+            [ConsulLeader("leaders/scheduler")]
+            [ConsulSemaphore("leaders/scheduler", Limit = 2)]
             public partial Task [|LeadAsync|](CancellationToken cancellationToken);
 
             private Task LeadCoreAsync(ConsulLockContext term, CancellationToken whileLeader) => Task.CompletedTask;
@@ -196,6 +230,18 @@ public sealed class DiagnosticTests
 
         Assert.Equal(["CLA003", "CLA006", "CLA006", "CLA007"], diagnostics.Select(d => d.Id).Order(StringComparer.Ordinal));
     }
+
+    [Fact]
+    public Task CLA021_a_semaphore_and_a_lock_on_one_method() => Expect("CLA021", "remove one", """
+        public partial class Exports
+        {
+            [ConsulSemaphore("exports/{tenant}", Limit = 3)]
+            [ConsulLocked("exports/{tenant}")]
+            public partial Task [|RunAsync|](string tenant, CancellationToken cancellationToken);
+
+            private Task RunCoreAsync(string tenant, CancellationToken cancellationToken) => Task.CompletedTask;
+        }
+        """);
 
     [Fact]
     public Task CLA008_a_ref_parameter() => Expect("CLA008", "pass it by value", """
@@ -392,6 +438,8 @@ public sealed class DiagnosticTests
     [InlineData("CLA007", """[ConsulLocked("jobs/{id}", WaitTimeout = "soon")] public partial Task RunAsync(int id, CancellationToken cancellationToken);""")]
     [InlineData("CLA008", """[ConsulLocked("jobs/{id}")] public partial Task RunAsync(int id, out int count, ref string text, in long big, CancellationToken cancellationToken);""")]
     [InlineData("CLA016", """[ConsulLocked("jobs/{id}", MinHold = "2h", MaxHold = "1h")] public partial Task RunAsync(int id, CancellationToken cancellationToken);""")]
+    [InlineData("CLA020", """[ConsulSemaphore("jobs/{id}", Limit = 0)] public partial Task RunAsync(int id, CancellationToken cancellationToken);""")]
+    [InlineData("CLA021", """[ConsulSemaphore("jobs/{id}", Limit = 2), ConsulLocked("jobs/{id}")] public partial Task RunAsync(int id, CancellationToken cancellationToken);""")]
     [InlineData("CLA008", """[ConsulLocked("jobs/{id}")] internal static partial ValueTask<T?> RunAsync<T>(int id, ref T item) where T : class, new();""")]
     [InlineData("CLA017", """[ConsulLeader("jobs/{id}")] public partial Task RunAsync(int id);""")]
     [InlineData("CLA018", """[ConsulLeader("jobs/{id}")] public partial Task<int> RunAsync(int id, CancellationToken cancellationToken);""")]

@@ -25,6 +25,24 @@ public sealed class GeneratedSourceTests
         """);
 
     [Fact]
+    public void Semaphore_with_limit_wait_timeout_skip_and_session_settings() => Verify("Semaphore", """
+        namespace Exports;
+
+        public sealed partial class ExportJob(IConsulLockProvider locks)
+        {
+            [ConsulSemaphore("exports/{tenant}", Limit = 3)]
+            public partial Task<int> ExportAsync(string tenant, CancellationToken cancellationToken);
+
+            [ConsulSemaphore("exports/{tenant}", Limit = 3, WaitTimeout = "0s", OnTimeout = LockTimeoutBehavior.Skip, SessionTtl = "30s", LockDelay = "0s")]
+            public partial Task<bool> TryExportAsync(string tenant, CancellationToken cancellationToken);
+
+            private Task<int> ExportCoreAsync(string tenant, ConsulLockContext permit, CancellationToken cancellationToken) => Task.FromResult(1);
+
+            private Task<bool> TryExportCoreAsync(string tenant, CancellationToken cancellationToken) => Task.FromResult(true);
+        }
+        """);
+
+    [Fact]
     public void Task_of_T_with_brace_placeholder_wait_timeout_and_field_provider() => Verify("TaskOfTWithField", """
         namespace Webhooks;
 

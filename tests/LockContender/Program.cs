@@ -35,6 +35,60 @@ if (args[0] == "hold-min")
     return 0;
 }
 
+// Usage: LockContender hold-permit <consul address> <key prefix> <semaphore prefix> <limit> <session TTL>
+// Takes a permit, prints "held <fencing token> <session>" and holds it until killed (the crash test kills it with SIGKILL).
+if (args[0] == "hold-permit")
+{
+    await using var holder = new ConsulLockProvider(new ConsulLockOptions
+    {
+        Address = new Uri(args[1]),
+        KeyPrefix = args[2],
+        SessionTtl = TimeSpan.Parse(args[5], CultureInfo.InvariantCulture),
+    });
+    await using var held = await holder.AcquireSemaphoreAsync(args[3], int.Parse(args[4], CultureInfo.InvariantCulture));
+    Console.WriteLine($"held {held.FencingToken} {held.SessionId}");
+    await Task.Delay(Timeout.Infinite);
+    return 0;
+}
+
+// Usage: LockContender semaphore <consul address> <key prefix> <semaphore prefix> <limit> <callers> <rounds> <shared folder>
+// Each caller takes a permit <rounds> times; each body writes a file of its own into <folder>/inside, counts the
+// files there (the bodies in progress in every process), keeps the highest count in <folder>/max-<pid>, and removes
+// its file. Exit code 2 = more than <limit> bodies seen at once, 0 = done.
+if (args[0] == "semaphore")
+{
+    var limit = int.Parse(args[4], CultureInfo.InvariantCulture);
+    var callers = int.Parse(args[5], CultureInfo.InvariantCulture);
+    var semaphoreRounds = int.Parse(args[6], CultureInfo.InvariantCulture);
+    var inside = Path.Combine(args[7], "inside");
+    var seenMost = 0;
+    await using var permits = new ConsulLockProvider(new ConsulLockOptions { Address = new Uri(args[1]), KeyPrefix = args[2], LockDelay = TimeSpan.Zero });
+    await Task.WhenAll(Enumerable.Range(0, callers).Select(caller => Task.Run(async () =>
+    {
+        for (var round = 0; round < semaphoreRounds; round++)
+        {
+            await using var permit = await permits.AcquireSemaphoreAsync(args[3], limit);
+            var mine = Path.Combine(inside, $"{Environment.ProcessId}-{caller}-{round}");
+            await File.WriteAllTextAsync(mine, permit.SessionId);
+            var seen = Directory.GetFiles(inside).Length;
+            InterlockedMax(ref seenMost, seen);
+            await Task.Delay(Random.Shared.Next(5, 30));
+            File.Delete(mine);
+        }
+    })));
+    await File.WriteAllTextAsync(Path.Combine(args[7], $"max-{Environment.ProcessId}"), seenMost.ToString(CultureInfo.InvariantCulture));
+    Console.WriteLine($"done {callers * semaphoreRounds} max {seenMost}");
+    return seenMost > limit ? 2 : 0;
+
+    static void InterlockedMax(ref int target, int value)
+    {
+        int current;
+        while ((current = Volatile.Read(ref target)) < value && Interlocked.CompareExchange(ref target, value, current) != current)
+        {
+        }
+    }
+}
+
 var address = new Uri(args[0]);
 var prefix = args[1];
 var rounds = int.Parse(args[2], CultureInfo.InvariantCulture);

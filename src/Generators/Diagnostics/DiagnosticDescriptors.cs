@@ -105,8 +105,17 @@ internal static class DiagnosticDescriptors
 
     public static readonly DiagnosticDescriptor LeaderAndLocked = Error(
         "CLA019",
-        "A method cannot be both [ConsulLeader] and [ConsulLocked]",
-        "'{0}' has both [ConsulLeader] and [ConsulLocked]; keep one: [ConsulLeader] to run the body as long as this instance leads, [ConsulLocked] to run it once under the lock");
+        "A [ConsulLeader] method cannot also be [ConsulLocked] or [ConsulSemaphore]",
+        "'{0}' has both [ConsulLeader] and [{1}]; keep one: [ConsulLeader] to run the body as long as this instance leads, [{1}] to run it once per call under {2}");
+    public static readonly DiagnosticDescriptor BadSemaphoreLimit = Error(
+        "CLA020",
+        "A [ConsulSemaphore] needs a Limit of at least 1",
+        "[ConsulSemaphore] on '{0}' has {1}: set Limit to how many bodies may run at once across all processes, at least 1 (Limit = 3), the same for every holder of the prefix");
+
+    public static readonly DiagnosticDescriptor SemaphoreAndLock = Error(
+        "CLA021",
+        "[ConsulSemaphore] and [ConsulLocked] on one method",
+        "'{0}' has both [ConsulSemaphore] and [ConsulLocked]: a method runs under a lock or a permit, not both; remove one (a semaphore with Limit = 1 excludes as a lock does, in the Go client's semaphore layout)");
 
     private static readonly Dictionary<string, DiagnosticDescriptor> s_byId = new[]
     {
@@ -114,6 +123,7 @@ internal static class DiagnosticDescriptors
         BadDuration, UnsupportedParameter, BodyCannotObserveLoss, UnstablePlaceholder, SkipReturnsDefault,
         BodyCalledDirectly, NoLockCanBeGenerated, BadPlaceholderFormat, ProviderChoice, HoldLimitsInverted,
         LeaderWithoutToken, LeaderReturnType, LeaderAndLocked,
+        BadSemaphoreLimit, SemaphoreAndLock,
     }.ToDictionary(d => d.Id);
 
     /// <summary>Every descriptor, in id order.</summary>

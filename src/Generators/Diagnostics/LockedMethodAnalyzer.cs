@@ -36,7 +36,7 @@ public sealed class LockedMethodAnalyzer : DiagnosticAnalyzer
         context.RegisterCompilationStartAction(start =>
         {
             var types = KnownTypes.For(start.Compilation);
-            if (types.Attribute is null && types.LeaderAttribute is null)
+            if (types.Attribute is null && types.LeaderAttribute is null && types.SemaphoreAttribute is null)
             {
                 return;
             }
@@ -61,7 +61,7 @@ public sealed class LockedMethodAnalyzer : DiagnosticAnalyzer
         }
 
         // The implementing part of a partial method shares the attributes of the declaration: analyse the declaration only.
-        var attribute = method.GetAttributes().FirstOrDefault(a => types.IsMethodAttribute(a.AttributeClass));
+        var attribute = types.MethodAttributeOf(method);
         if (attribute is null || attribute.ApplicationSyntaxReference?.SyntaxTree != syntax.SyntaxTree
             || !syntax.Span.Contains(attribute.ApplicationSyntaxReference.Span))
         {
@@ -111,7 +111,7 @@ public sealed class LockedMethodAnalyzer : DiagnosticAnalyzer
         var result = ImmutableArray.CreateBuilder<(IMethodSymbol, IMethodSymbol)>();
         foreach (var method in type.GetMembers().OfType<IMethodSymbol>().Where(m => m.IsPartialDefinition))
         {
-            var attribute = method.GetAttributes().FirstOrDefault(a => types.IsMethodAttribute(a.AttributeClass));
+            var attribute = types.MethodAttributeOf(method);
             if (attribute is null || method.DeclaringSyntaxReferences.FirstOrDefault()?.GetSyntax(cancellationToken) is not MethodDeclarationSyntax syntax)
             {
                 continue;

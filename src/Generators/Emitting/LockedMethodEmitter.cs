@@ -178,9 +178,10 @@ internal static class LockedMethodEmitter
         // A plain comment and no attributes: a partial method's parts share docs and attributes, so XML docs here would
         // replace the user's own, and [GeneratedCode] would make analyzers (ours too) treat the user's declaration as
         // generated and skip it.
+        var held = method.Settings.SemaphoreLimit is { } limit ? $"a permit of the Consul semaphore (limit {limit.ToString(CultureInfo.InvariantCulture)})" : "the Consul lock";
         writer.Line(method.IsLeader
             ? $"// Campaigns for the leadership {SymbolDisplay.FormatLiteral(method.KeyTemplate, quote: true)} and runs {method.Body.Name} in each term; the provider is {method.Provider.Description}."
-            : $"// Runs {method.Body.Name} while holding the Consul lock {SymbolDisplay.FormatLiteral(method.KeyTemplate, quote: true)}; the provider is {method.Provider.Description}.");
+            : $"// Runs {method.Body.Name} while holding {held} {SymbolDisplay.FormatLiteral(method.KeyTemplate, quote: true)}; the provider is {method.Provider.Description}.");
         writer.Line($"{method.Modifiers} {method.ReturnType} {method.Name}{method.TypeParameters}({parameters})");
         writer.Indent();
         foreach (var constraint in method.Constraints)
@@ -287,7 +288,16 @@ internal static class LockedMethodEmitter
         }
 
         writer.Line($"waitTimeout: {(settings.WaitTimeout is { } timeout ? Duration(timeout) : "null")},");
-        writer.Line($"onTimeout: {Runtime}.LockTimeoutBehavior.{(settings.SkipOnTimeout ? "Skip" : "Throw")});");
+        var onTimeout = $"onTimeout: {Runtime}.LockTimeoutBehavior.{(settings.SkipOnTimeout ? "Skip" : "Throw")}";
+        if (settings.SemaphoreLimit is { } limit)
+        {
+            writer.Line(onTimeout + ",");
+            writer.Line($"semaphoreLimit: {limit.ToString(CultureInfo.InvariantCulture)});");
+        }
+        else
+        {
+            writer.Line(onTimeout + ");");
+        }
     }
 
     private static string Duration(DurationSpec duration) =>

@@ -10,6 +10,7 @@ internal sealed class KnownTypes
     public const string AttributeName = "ConsulLock.Aop.ConsulLockedAttribute";
 
     public const string LeaderAttributeName = "ConsulLock.Aop.ConsulLeaderAttribute";
+    public const string SemaphoreAttributeName = "ConsulLock.Aop.ConsulSemaphoreAttribute";
 
     private static readonly ConditionalWeakTable<Compilation, KnownTypes> s_perCompilation = new();
 
@@ -17,6 +18,7 @@ internal sealed class KnownTypes
     {
         Attribute = compilation.GetTypeByMetadataName(AttributeName);
         LeaderAttribute = compilation.GetTypeByMetadataName(LeaderAttributeName);
+        SemaphoreAttribute = compilation.GetTypeByMetadataName(SemaphoreAttributeName);
         Provider = compilation.GetTypeByMetadataName("ConsulLock.Aop.IConsulLockProvider");
         Context = compilation.GetTypeByMetadataName("ConsulLock.Aop.ConsulLockContext");
         CancellationToken = compilation.GetTypeByMetadataName("System.Threading.CancellationToken");
@@ -33,6 +35,8 @@ internal sealed class KnownTypes
     public INamedTypeSymbol? Attribute { get; }
 
     public INamedTypeSymbol? LeaderAttribute { get; }
+    /// <summary><c>[ConsulSemaphore]</c>: the same method shape as <c>[ConsulLocked]</c>, run under a permit instead of a lock.</summary>
+    public INamedTypeSymbol? SemaphoreAttribute { get; }
 
     public INamedTypeSymbol? Provider { get; }
 
@@ -50,10 +54,26 @@ internal sealed class KnownTypes
 
     public INamedTypeSymbol? Formattable { get; }
 
-    /// <summary>Whether <paramref name="attribute"/> is one the generator implements a method for: <c>[ConsulLocked]</c> or <c>[ConsulLeader]</c>.</summary>
+    /// <summary>
+    /// Whether <paramref name="attribute"/> is one the generator implements a method for: <c>[ConsulLocked]</c>,
+    /// <c>[ConsulLeader]</c> or <c>[ConsulSemaphore]</c>.
+    /// </summary>
     public bool IsMethodAttribute(INamedTypeSymbol? attribute) =>
         attribute is not null
-        && (SymbolEqualityComparer.Default.Equals(attribute, Attribute) || SymbolEqualityComparer.Default.Equals(attribute, LeaderAttribute));
+        && (SymbolEqualityComparer.Default.Equals(attribute, Attribute) || SymbolEqualityComparer.Default.Equals(attribute, LeaderAttribute)
+            || SymbolEqualityComparer.Default.Equals(attribute, SemaphoreAttribute));
+
+    /// <summary>
+    /// The attribute whose parse implements the method when it carries several (each combination is an error the
+    /// winner reports): <c>[ConsulLeader]</c> first, then <c>[ConsulSemaphore]</c>, then <c>[ConsulLocked]</c>.
+    /// </summary>
+    public AttributeData? MethodAttributeOf(IMethodSymbol method)
+    {
+        var attributes = method.GetAttributes();
+        return attributes.FirstOrDefault(a => SymbolEqualityComparer.Default.Equals(a.AttributeClass, LeaderAttribute))
+            ?? attributes.FirstOrDefault(a => SymbolEqualityComparer.Default.Equals(a.AttributeClass, SemaphoreAttribute))
+            ?? attributes.FirstOrDefault(a => SymbolEqualityComparer.Default.Equals(a.AttributeClass, Attribute));
+    }
 
     public bool IsCancellationToken(ITypeSymbol type) => SymbolEqualityComparer.Default.Equals(type, CancellationToken);
 

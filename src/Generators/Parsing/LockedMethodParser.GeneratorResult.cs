@@ -33,10 +33,10 @@ internal sealed partial class LockedMethodParser
         }
 
         var method = (IMethodSymbol)target!;
-        if (!SymbolEqualityComparer.Default.Equals(attribute.AttributeClass, types.LeaderAttribute)
-            && method.GetAttributes().Any(a => SymbolEqualityComparer.Default.Equals(a.AttributeClass, types.LeaderAttribute)))
+        if (!SymbolEqualityComparer.Default.Equals(attribute.AttributeClass, types.MethodAttributeOf(method)?.AttributeClass))
         {
-            // [ConsulLeader] with [ConsulLocked]: the leader's parse reports CLA019 and writes the one implementation.
+            // Another attribute of the method wins (KnownTypes.MethodAttributeOf): its parse reports the combination
+            // (CLA019, CLA021) and writes the one implementation.
             return new ParseResult(null, EquatableArray<DiagnosticInfo>.Empty);
         }
 

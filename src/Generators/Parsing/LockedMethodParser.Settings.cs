@@ -1,4 +1,5 @@
 using System;
+using System.Linq;
 using ConsulLock.Aop.Common;
 using ConsulLock.Aop.Generators.Diagnostics;
 using Microsoft.CodeAnalysis;
@@ -29,7 +30,20 @@ internal sealed partial class LockedMethodParser
             CheckSkipIsVisible((INamedTypeSymbol)_method.ReturnType);
         }
 
-        return ok ? new LockSettingsSpec(wait, skip, ttl, delay, delete, minHold, maxHold) : null;
+        int? limit = null;
+        if (IsSemaphore)
+        {
+            // CLA020: Limit is required; 0 is also what an attribute without it reads as.
+            var set = _attribute.NamedArguments.Any(a => a.Key == "Limit");
+            limit = NamedInt(_attribute, "Limit");
+            if (limit < 1)
+            {
+                Report(DiagnosticDescriptors.BadSemaphoreLimit, ArgumentLocation("Limit") ?? AttributeSyntax()?.GetLocation(), _method.Name, set ? $"Limit = {limit}" : "no Limit");
+                ok = false;
+            }
+        }
+
+        return ok ? new LockSettingsSpec(wait, skip, ttl, delay, delete, minHold, maxHold, limit) : null;
     }
 
     /// <summary>

@@ -67,6 +67,9 @@ internal sealed partial class LockedMethodParser
     /// <summary>The body method the lock runs, when one matched: calls to it elsewhere bypass the lock (CLA012).</summary>
     public IMethodSymbol? Body { get; private set; }
 
+    /// <summary>Whether the attribute is <c>[ConsulSemaphore]</c>: the method runs under a permit, not a lock.</summary>
+    private bool IsSemaphore => SymbolEqualityComparer.Default.Equals(_attribute.AttributeClass, _types.SemaphoreAttribute);
+
     private bool HasErrors => _diagnostics.Any(d => d.Diagnostic.Severity == DiagnosticSeverity.Error);
 
     /// <summary>Parses one method; <see cref="Diagnostics"/> of the returned parser hold what is wrong with it.</summary>
@@ -112,6 +115,13 @@ internal sealed partial class LockedMethodParser
         {
             // The implementation is the generator's to write; a second one would be a compiler error in generated code.
             Report(DiagnosticDescriptors.NotPartialMethod, _syntax.Identifier.GetLocation(), _method.Name, bodyName);
+            return null;
+        }
+
+        if (IsSemaphore && _method.GetAttributes().Any(a => SymbolEqualityComparer.Default.Equals(a.AttributeClass, _types.Attribute)))
+        {
+            // CLA021, reported for the semaphore only; the [ConsulLocked] parse stands aside (ForGenerator).
+            Report(DiagnosticDescriptors.SemaphoreAndLock, _syntax.Identifier.GetLocation(), _method.Name);
             return null;
         }
 
@@ -179,7 +189,12 @@ internal sealed partial class LockedMethodParser
         var ok = true;
         if (_method.GetAttributes().Any(a => SymbolEqualityComparer.Default.Equals(a.AttributeClass, _types.Attribute)))
         {
-            Report(DiagnosticDescriptors.LeaderAndLocked, _syntax.Identifier.GetLocation(), _method.Name);
+            Report(DiagnosticDescriptors.LeaderAndLocked, _syntax.Identifier.GetLocation(), _method.Name, "ConsulLocked", "the lock");
+            ok = false;
+        }
+        else if (_method.GetAttributes().Any(a => SymbolEqualityComparer.Default.Equals(a.AttributeClass, _types.SemaphoreAttribute)))
+        {
+            Report(DiagnosticDescriptors.LeaderAndLocked, _syntax.Identifier.GetLocation(), _method.Name, "ConsulSemaphore", "a permit");
             ok = false;
         }
 

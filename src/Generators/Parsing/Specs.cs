@@ -104,7 +104,8 @@ internal sealed record LockSettingsSpec(
     DurationSpec? LockDelay,
     bool DeleteOnSessionEnd,
     DurationSpec? MinHold,
-    DurationSpec? MaxHold)
+    DurationSpec? MaxHold,
+    int? SemaphoreLimit = null)
 {
     public bool HasRequest => SessionTtl is not null || LockDelay is not null || DeleteOnSessionEnd || MinHold is not null || MaxHold is not null;
 }

@@ -18,4 +18,7 @@ internal interface ISkipAwareProvider
     /// passes: the acquire's outcome is <c>skipped</c>, and it does not count in <c>consullock.timeouts</c>.
     /// </summary>
     ValueTask<IConsulLockHandle?> TryAcquireOrSkipAsync(string key, TimeSpan timeout, ConsulLockRequest? request, CancellationToken cancellationToken);
+
+    /// <summary>The same for a permit of a <c>[ConsulSemaphore]</c> method.</summary>
+    ValueTask<IConsulLockHandle?> TryAcquireSemaphoreOrSkipAsync(string prefix, int limit, TimeSpan timeout, ConsulLockRequest? request, CancellationToken cancellationToken);
 }

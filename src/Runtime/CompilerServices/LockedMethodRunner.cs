@@ -71,7 +71,9 @@ public static class LockedMethodRunner
         provider ??= ConsulLocking.Default ?? throw NoProvider(key);
 
         var skip = settings.OnTimeout == LockTimeoutBehavior.Skip;
-        var handle = settings.WaitTimeout is not { } timeout
+        var handle = settings.SemaphoreLimit is { } limit
+            ? await AcquirePermitAsync(provider, key, limit, settings, skip, cancellationToken).ConfigureAwait(false)
+            : settings.WaitTimeout is not { } timeout
             ? await provider.AcquireAsync(key, settings.Request, cancellationToken).ConfigureAwait(false)
             : skip && provider is ISkipAwareProvider skipAware
                 ? await skipAware.TryAcquireOrSkipAsync(key, timeout, settings.Request, cancellationToken).ConfigureAwait(false)
@@ -111,6 +113,14 @@ public static class LockedMethodRunner
             }
         }
     }
+
+    private static async ValueTask<IConsulLockHandle?> AcquirePermitAsync(
+        IConsulLockProvider provider, string prefix, int limit, LockedMethodSettings settings, bool skip, CancellationToken cancellationToken) =>
+        settings.WaitTimeout is not { } timeout
+            ? await provider.AcquireSemaphoreAsync(prefix, limit, settings.Request, cancellationToken).ConfigureAwait(false)
+            : skip && provider is ISkipAwareProvider skipAware
+                ? await skipAware.TryAcquireSemaphoreOrSkipAsync(prefix, limit, timeout, settings.Request, cancellationToken).ConfigureAwait(false)
+                : await provider.TryAcquireSemaphoreAsync(prefix, limit, timeout, settings.Request, cancellationToken).ConfigureAwait(false);
 
     private static InvalidOperationException NoProvider(string key) => new(
         $"No IConsulLockProvider is configured for the [ConsulLocked] method locking '{key}'. Give the containing type a " +

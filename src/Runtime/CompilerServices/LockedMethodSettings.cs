@@ -25,6 +25,14 @@ public sealed class LockedMethodSettings
         OnTimeout = onTimeout;
     }
 
+    /// <summary>The settings of a <see cref="ConsulSemaphoreAttribute"/> method: a permit of a semaphore of <paramref name="semaphoreLimit"/>.</summary>
+    public LockedMethodSettings(ConsulLockRequest? request, TimeSpan? waitTimeout, LockTimeoutBehavior onTimeout, int semaphoreLimit)
+        : this(request, waitTimeout, onTimeout)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(semaphoreLimit, 1);
+        SemaphoreLimit = semaphoreLimit;
+    }
+
     /// <summary>Per-lock settings, or <see langword="null"/> for the provider's defaults.</summary>
     public ConsulLockRequest? Request { get; }
 
@@ -33,4 +41,7 @@ public sealed class LockedMethodSettings
 
     /// <summary>What to do when <see cref="WaitTimeout"/> passes.</summary>
     public LockTimeoutBehavior OnTimeout { get; }
+
+    /// <summary>The semaphore's limit for a <see cref="ConsulSemaphoreAttribute"/> method; null for a lock.</summary>
+    public int? SemaphoreLimit { get; }
 }

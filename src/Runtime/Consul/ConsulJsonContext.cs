@@ -10,6 +10,7 @@ namespace ConsulLock.Aop.Consul;
 [JsonSerializable(typeof(SessionCreateResponse))]
 [JsonSerializable(typeof(List<TxnOperation>))]
 [JsonSerializable(typeof(TxnResponse))]
+[JsonSerializable(typeof(ConsulLock.Aop.Engine.SemaphoreDocument))]
 internal sealed partial class ConsulJsonContext : JsonSerializerContext
 {
 }

@@ -29,6 +29,7 @@ internal static class TxnRefusals
             : Has(why, "invalid session") ? TxnRefusal.InvalidSession
             : Has(why, "lock delay") ? TxnRefusal.LockDelay
             : Has(why, "failed index check") || Has(why, "failed to check index") // deleted after it was read
+              || Has(why, "index is stale") // a check-and-set at an index that moved on
               || Has(why, "exist") || Has(why, "already held") || Has(why, "isn't held") ? TxnRefusal.KeyChanged
             : TxnRefusal.Other;
     }

@@ -49,6 +49,7 @@ internal sealed class LockEngine : IAsyncDisposable
         var queueWait = new QueueWait(client, Sessions, Watches, queue, _timeouts, logger);
         _acquirer = new LockAcquirer(
             client, Sessions, _gates, Watches, queueWait, queue, recentReleases, _releaser, _held, _background, _disposal, options.HeldKeyWatchDelay, logger);
+        Semaphores = new Semaphores(options, client, Sessions, Watches, _background, _disposal, _timeouts, logger);
     }
 
     public ILogger Logger { get; }
@@ -59,6 +60,8 @@ internal sealed class LockEngine : IAsyncDisposable
 
     /// <summary>Who holds a key, now and as it changes (<see cref="HolderWatch"/>).</summary>
     public HolderWatch Holders { get; }
+    /// <summary>The semaphore recipe (contract section 10), on the same sessions, watches and background work.</summary>
+    public Semaphores Semaphores { get; }
 
     /// <summary>
     /// Acquires <paramref name="key"/>; null when <paramref name="timeout"/> passed while another holder kept it. With
@@ -163,6 +166,7 @@ internal sealed class LockEngine : IAsyncDisposable
         await WithinAsync(Task.WhenAll(held.Select(h => h.LoseAsync("the lock provider was disposed"))), _client.RequestTimeout).ConfigureAwait(false);
         var releasing = held.Where(_held.TryRemove).Select(_releaser.ReleaseOnDisposalAsync).ToArray();
         await WithinAsync(Task.WhenAll(releasing), _client.RequestTimeout).ConfigureAwait(false);
+        await Semaphores.DisposeAsync().ConfigureAwait(false);
         await _background.WhenDoneAsync(_client.RequestTimeout).ConfigureAwait(false);
         await Sessions.DisposeAsync().ConfigureAwait(false);
     }

@@ -31,7 +31,7 @@ namespace ConsulLock.Aop.Testing;
 /// report (<see cref="ConsulLockProvider"/> logs it; this provider has nowhere to).
 /// </para>
 /// </remarks>
-public sealed class InMemoryConsulLockProvider : IConsulLockProvider, IAsyncDisposable, IKeyFolderProvider
+public sealed partial class InMemoryConsulLockProvider : IConsulLockProvider, IAsyncDisposable, IKeyFolderProvider
 {
     // A CancellationTokenSource cannot time out later than this; a longer timeout is, to a test, no timeout.
     private static readonly TimeSpan s_longestTimeout = TimeSpan.FromMilliseconds(uint.MaxValue - 1);
@@ -289,6 +289,7 @@ public sealed class InMemoryConsulLockProvider : IConsulLockProvider, IAsyncDisp
         }
 
         _disposing.Cancel();
+        LoseAllPermits();
         foreach (var handle in held)
         {
             handle.Lose("the lock provider was disposed", holdLimitReached: false);

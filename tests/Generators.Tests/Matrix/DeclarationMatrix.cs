@@ -46,6 +46,9 @@ internal static class DeclarationMatrix
 
     public static readonly TimeoutKind[] Timeouts = Enum.GetValues<TimeoutKind>();
 
+    /// <summary>The attribute: <c>[ConsulLocked]</c> or <c>[ConsulSemaphore]</c> (issue 22), with the same key, body, provider, wait and skip rules.</summary>
+    public static readonly AttributeKind[] Kinds = Enum.GetValues<AttributeKind>();
+
     /// <summary>What every batch shares: the types placeholders walk through, and the probe bodies report to.</summary>
     public const string SharedSource = """
         public sealed record Customer(int Id);
@@ -64,7 +67,7 @@ internal static class DeclarationMatrix
             /// <summary>Records the keys held while the body runs; a body whose token fired meanwhile ends by cancellation, as a body should.</summary>
             public static void Record(global::System.Threading.CancellationToken token)
             {
-                HeldDuringBody = string.Join("|", Provider?.HeldKeys ?? []);
+                HeldDuringBody = string.Join("|", global::System.Linq.Enumerable.Concat(Provider?.HeldKeys ?? [], Provider?.HeldPermits ?? []));
                 DuringBody?.Invoke(token);
                 token.ThrowIfCancellationRequested();
             }
@@ -95,7 +98,8 @@ internal static class DeclarationMatrix
                             var holds = HoldPairs[n % HoldPairs.Length];
                             var implements = Interfaces[(n / 7) % Interfaces.Length];
                             var timeout = Timeouts[((n / 5) + round) % Timeouts.Length];
-                            yield return new Declaration(n++, returns, placeholder, token, method, container, provider, Holds: holds, RequestedInterface: implements, Timeout: timeout);
+                            var kind = Kinds[((n / 11) + round) % Kinds.Length];
+                            yield return new Declaration(n++, returns, placeholder, token, method, container, provider, Holds: holds, RequestedInterface: implements, Timeout: timeout, Kind: kind);
                         }
                     }
                 }
@@ -121,6 +125,14 @@ internal static class DeclarationMatrix
 
     /// <summary>The token shapes a [ConsulLeader] method can have: it declares a CancellationToken (CLA017).</summary>
     public static readonly TokenShape[] LeaderTokens = [TokenShape.TokenLast, TokenShape.ContextBeforeToken];
+}
+
+internal enum AttributeKind
+{
+    Lock,
+
+    /// <summary><c>[ConsulSemaphore(key, Limit = 2)]</c>: no holds (a lock's notion), the key is the semaphore's prefix.</summary>
+    Semaphore,
 }
 
 internal enum PlaceholderKind
@@ -256,8 +268,15 @@ internal enum ProviderKind
 internal sealed record Declaration(
     int N, string Returns, PlaceholderKind Placeholder, TokenShape Token, MethodKind RequestedMethod, ContainerKind Container, ProviderKind RequestedProvider,
     NameCollision? Collision = null, Holds? Holds = null, InterfaceShape RequestedInterface = InterfaceShape.None, TimeoutKind Timeout = TimeoutKind.Throw,
-    bool Leader = false)
+    bool Leader = false,
+    AttributeKind Kind = AttributeKind.Lock)
 {
+    /// <summary>The semaphore's limit in a <see cref="AttributeKind.Semaphore"/> declaration.</summary>
+    public const int SemaphoreLimit = 2;
+
+    /// <summary>The holds the declaration has: a semaphore has none (requested ones still count for the pairs of axes).</summary>
+    public Holds EffectiveHolds => Kind == AttributeKind.Semaphore ? Holds.None : Holds ?? Holds.None;
+
     /// <summary>The type parameter of the generic interface (<see cref="InterfaceShape.Generic"/>), which a parameter or method type parameter may not repeat.</summary>
     public const string InterfaceTypeParameter = "TValue";
 
@@ -602,7 +621,9 @@ internal sealed record Declaration(
         var key = KeyPrefix + PlaceholderPart.Key + (NamedParameter is { } named ? "/{" + named + "}" : "");
         text.AppendLine(Leader
             ? $"    [global::ConsulLock.Aop.ConsulLeader(\"{key}\")]"
-            : string.Create(CultureInfo.InvariantCulture, $"    [global::ConsulLock.Aop.ConsulLocked(\"{key}\", WaitTimeout = \"5s\"{TimeoutArgument}{Holds?.Arguments})]"));
+            : Kind == AttributeKind.Semaphore
+                ? FormattableString.Invariant($"    [global::ConsulLock.Aop.ConsulSemaphore(\"{key}\", Limit = {SemaphoreLimit}, WaitTimeout = \"5s\"{TimeoutArgument})]")
+                : FormattableString.Invariant($"    [global::ConsulLock.Aop.ConsulLocked(\"{key}\", WaitTimeout = \"5s\"{TimeoutArgument}{Holds?.Arguments})]"));
         text.AppendLine(CultureInfo.InvariantCulture, $"    {modifiers} {signature}{constraints};");
         var bodyStatic = Method == MethodKind.Static ? "static " : "";
         text.AppendLine(CultureInfo.InvariantCulture, $"    private {bodyStatic}{ReturnType} RunCoreAsync{TypeParameters}({BodyParameters}){Constraints} {{ global::Probe.Record({BodyToken}); return {Result}; }}");

@@ -54,7 +54,9 @@ public sealed class DeclarationMatrixTests(ITestOutputHelper output)
         Assert.True(ran.Count >= 200, $"only {ran.Count} declarations ran");
 
         // The sample runs every value of the axes that change what happens at run time.
-        Assert.All(DeclarationMatrix.HoldPairs, holds => Assert.Contains(ran, r => r.Declaration.Holds == holds));
+        Assert.All(DeclarationMatrix.HoldPairs, holds => Assert.Contains(ran, r => r.Declaration.EffectiveHolds == holds));
+        Assert.All(DeclarationMatrix.Kinds, kind => Assert.All(DeclarationMatrix.Timeouts, timeout =>
+            Assert.Contains(ran, r => r.Declaration.Kind == kind && r.Declaration.Timeout == timeout)));
         Assert.All(DeclarationMatrix.Interfaces, shape => Assert.Contains(ran, r => r.Declaration.Interface == shape && r.Declaration.Method != MethodKind.Static));
         Assert.All(DeclarationMatrix.Interfaces, shape => Assert.Contains(ran, r => r.Declaration.Interface == shape && r.Declaration.Method == MethodKind.Static));
         Assert.All(DeclarationMatrix.Containers, container => Assert.Contains(ran, r => r.Declaration.Container == container));
@@ -158,6 +160,7 @@ public sealed class DeclarationMatrixTests(ITestOutputHelper output)
             ("holds", DeclarationMatrix.HoldPairs, d => d.Holds!),
             ("interface", [.. DeclarationMatrix.Interfaces.Cast<object>()], d => d.RequestedInterface),
             ("timeout", [.. DeclarationMatrix.Timeouts.Cast<object>()], d => d.Timeout),
+            ("attribute", [.. DeclarationMatrix.Kinds.Cast<object>()], d => d.Kind),
         ];
         var missing = new List<string>();
         for (var i = 0; i < axes.Length; i++)
@@ -238,7 +241,7 @@ public sealed class DeclarationMatrixTests(ITestOutputHelper output)
         {
             var clock = new FakeTimeProvider();
             var locks = new InMemoryConsulLockProvider(clock);
-            var holds = declaration.Holds ?? Holds.None;
+            var holds = declaration.EffectiveHolds;
             var limit = holds.MaxHold is { } maxHold && declaration.N / SampleEvery % 2 == 1 ? maxHold.Value : (TimeSpan?)null;
             probe.GetProperty("Provider")!.SetValue(null, locks);
             probe.GetProperty("HeldDuringBody")!.SetValue(null, null);
@@ -292,6 +295,7 @@ public sealed class DeclarationMatrixTests(ITestOutputHelper output)
             }
 
             Assert.Empty(locks.HeldKeys);
+            Assert.Empty(locks.HeldPermits);
             ran.Add(new Run(declaration, kept, limit is not null));
         }
 
@@ -330,8 +334,9 @@ public sealed class DeclarationMatrixTests(ITestOutputHelper output)
     {
         var field = Assert.Single(type.GetFields(BindingFlags.NonPublic | BindingFlags.Public | BindingFlags.Static | BindingFlags.DeclaredOnly), f => f.FieldType == typeof(LockedMethodSettings));
         var settings = (LockedMethodSettings)field.GetValue(null)!;
-        var holds = declaration.Holds ?? Holds.None;
+        var holds = declaration.EffectiveHolds;
         Assert.Equal(declaration.Leader ? null : TimeSpan.FromSeconds(5), settings.WaitTimeout); // a campaign waits until it leads
+        Assert.Equal(declaration.Kind == AttributeKind.Semaphore ? Declaration.SemaphoreLimit : null, settings.SemaphoreLimit);
         Assert.Equal(declaration.Timeout == TimeoutKind.Throw ? LockTimeoutBehavior.Throw : LockTimeoutBehavior.Skip, settings.OnTimeout);
         Assert.True(
             settings.Request?.MinHold == holds.MinHold?.Value && settings.Request?.MaxHold == holds.MaxHold?.Value,

@@ -37,6 +37,11 @@ public sealed class MisuseMatrixTests
         { "CLA015", """[ConsulLocked("jobs/{id}")] public S partial Task RunAsync(IConsulLockProvider a, IConsulLockProvider b, int id, CancellationToken ct); private S Task RunCoreAsync(IConsulLockProvider a, IConsulLockProvider b, int id, CancellationToken ct) => Task.CompletedTask;""" },
         { "CLA016", """[ConsulLocked("jobs/{id}", WaitTimeout = "0s", OnTimeout = LockTimeoutBehavior.Skip, MinHold = "10m", MaxHold = "5m")] public S partial Task RunAsync(int id, CancellationToken ct); private S Task RunCoreAsync(int id, CancellationToken ct) => Task.CompletedTask;""" },
         { "CLA016", """[ConsulLocked("jobs/{id}", MinHold = "24h", MaxHold = "23h59m59s")] public S partial Task RunAsync(int id, CancellationToken ct); private S Task RunCoreAsync(int id, CancellationToken ct) => Task.CompletedTask;""" },
+        { "CLA020", """[ConsulSemaphore("exports/{id}")] public S partial Task RunAsync(int id, CancellationToken ct); private S Task RunCoreAsync(int id, CancellationToken ct) => Task.CompletedTask;""" },
+        { "CLA020", """[ConsulSemaphore("exports/{id}", Limit = -1, WaitTimeout = "1s")] public S partial Task<int> RunAsync(int id, CancellationToken ct); private S Task<int> RunCoreAsync(int id, CancellationToken ct) => Task.FromResult(id);""" },
+        { "CLA021", """[ConsulSemaphore("exports/{id}", Limit = 2)][ConsulLocked("jobs/{id}")] public S partial Task RunAsync(int id, CancellationToken ct); private S Task RunCoreAsync(int id, CancellationToken ct) => Task.CompletedTask;""" },
+        { "CLA003", """[ConsulSemaphore("exports/{tenant}", Limit = 2)] public S partial Task RunAsync(int id, CancellationToken ct); private S Task RunCoreAsync(int id, CancellationToken ct) => Task.CompletedTask;""" },
+        { "CLA007", """[ConsulSemaphore("exports/{id}", Limit = 2, WaitTimeout = "soon")] public S partial Task RunAsync(int id, CancellationToken ct); private S Task RunCoreAsync(int id, CancellationToken ct) => Task.CompletedTask;""" },
     };
 
     private static readonly (string Name, string Static, string Template)[] s_contexts =

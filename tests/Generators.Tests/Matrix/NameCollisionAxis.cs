@@ -168,8 +168,11 @@ internal static class NameCollisionAxis
             NameRole.Member => !declaration.TypeScopeNames.Contains(name) && !(lowerCase && IsTypeMember(collision.Variant)),
             NameRole.Type => !lowerCase && name != declaration.TypeName && !(global && (s_rootNamespaces.Contains(name) || s_sharedTypes.Contains(name))),
             // A generic class's type parameter may not share a name with a method's (warning CS0693).
+            // A type parameter named like a constraint keyword turns the user's own 'where T : notnull' into a constraint on
+            // that type parameter: valid C#, but the declaration then means something else than the run expects.
             NameRole.TypeParameter => Once(declaration.MethodScopeNames, name) && Once(declaration.TypeScopeNames, name)
-                && !(declaration.Container == ContainerKind.GenericClass && declaration.MethodScopeNames.Contains(name)),
+                && !(declaration.Container == ContainerKind.GenericClass && declaration.MethodScopeNames.Contains(name))
+                && name is not ("notnull" or "unmanaged"),
             NameRole.Namespace => !(global && s_sharedTypes.Contains(name)),
             _ => false,
         };

@@ -19,10 +19,14 @@ internal sealed class TimeoutCause(ConsulClient client)
     /// that never found the key busy asks too, whatever the silence: no holder held it up, so unless Consul answers
     /// at once the wait ended on a slow Consul (answers that come, but later than the deadline).
     /// </summary>
-    public async Task ThrowIfConsulFailedAsync(LockAttempt attempt)
+    public Task ThrowIfConsulFailedAsync(LockAttempt attempt) =>
+        ThrowIfConsulFailedAsync(attempt.Key, attempt.Started, foundBusy: attempt.WaitStarted is not null, attempt.Deadline.Timeout);
+
+    /// <summary>The same for any recipe's attempt (a semaphore permit): <paramref name="foundBusy"/> when it found the key or the permits taken.</summary>
+    public async Task ThrowIfConsulFailedAsync(string key, long started, bool foundBusy, TimeSpan timeout)
     {
-        var failure = client.FailingSince(attempt.Started);
-        if (failure is null && (client.SinceLastAnswer > s_silence || attempt.WaitStarted is null))
+        var failure = client.FailingSince(started);
+        if (failure is null && (client.SinceLastAnswer > s_silence || !foundBusy))
         {
             try
             {
@@ -35,13 +39,13 @@ internal sealed class TimeoutCause(ConsulClient client)
             }
             catch (OperationCanceledException ex)
             {
-                failure = new ConsulLockException($"Consul at {client.Address} did not answer within {s_probeTimeout.TotalSeconds:0.##} s.", attempt.Key, null, ex);
+                failure = new ConsulLockException($"Consul at {client.Address} did not answer within {s_probeTimeout.TotalSeconds:0.##} s.", key, null, ex);
             }
         }
 
         if (failure is not null)
         {
-            throw new ConsulLockTimeoutException(attempt.Key, attempt.Deadline.Timeout, failure);
+            throw new ConsulLockTimeoutException(key, timeout, failure);
         }
     }
 }
