@@ -123,7 +123,7 @@ public static class LockedMethodRunner
                 : await provider.TryAcquireSemaphoreAsync(prefix, limit, timeout, settings.Request, cancellationToken).ConfigureAwait(false);
 
     private static InvalidOperationException NoProvider(string key) => new(
-        $"No IConsulLockProvider is configured for the [ConsulLocked] method locking '{key}'. Give the containing type a " +
+        $"No IConsulLockProvider is configured for the generated method locking '{key}'. Give the containing type a " +
         "field, property or primary-constructor parameter of type IConsulLockProvider (for example injected after " +
         "services.AddConsulLocking(...)), or set ConsulLocking.Default at start-up.");
 }
