@@ -154,7 +154,11 @@ public static class Checker
                     continue;
                 }
 
-                if (i > 0 && b.Token <= ordered[i - 1].Token && allFaults.Any(f => f.Excuse == FaultExcuse.StateLost && f.Start >= ordered[i - 1].Start && f.Start <= b.Start))
+                // A state loss restarts Consul's indexes: a grant after it may carry a lower token than one before it. A
+                // section's start is taken after its grant (and reported later still), so a grant made just before the
+                // loss may show a start inside it: the predecessor counts as "before" up to the heal.
+                if (i > 0 && b.Token <= ordered[i - 1].Token
+                    && allFaults.Any(f => f.Excuse == FaultExcuse.StateLost && f.Start <= b.Start && ordered[i - 1].Start <= f.Heal))
                 {
                     tokenReset++;
                 }

@@ -147,6 +147,28 @@ public sealed class CheckerTests
     }
 
     [Fact]
+    public void A_grant_made_before_a_state_loss_but_reported_inside_it_still_excuses_the_lower_token_after_it()
+    {
+        // Seen in a clean-clone run: a leader term granted just before the dev agent's restart reported its start (taken
+        // after the grant) inside the restart; the next term, after the loss, had a lower token.
+        var history = Replay(
+            "start w0.leader leader 176 3250",
+            "end w0.leader leader 176 3260 lost",
+            "start w1.leader leader 30 3500",
+            "end w1.leader leader 30 4000 done");
+        var stateLost = new Fault("dev restart", Ms(3200), Ms(3300), null, true, FaultExcuse.StateLost);
+        Assert.Equal(0, Checker.Check(s_all, history, [stateLost]).TokenOrderViolations);
+
+        // A predecessor that started after the heal carries a post-loss token: a lower one after it is a violation.
+        var after = Replay(
+            "start w0.leader leader 176 3400",
+            "end w0.leader leader 176 3450 done",
+            "start w1.leader leader 30 3500",
+            "end w1.leader leader 30 4000 done");
+        Assert.Equal(1, Checker.Check(s_all, after, [stateLost]).TokenOrderViolations);
+    }
+
+    [Fact]
     public void A_loss_with_no_fault_that_may_cause_it_is_a_false_loss()
     {
         var history = Replay(
