@@ -120,12 +120,7 @@ internal sealed class LockEngine : IAsyncDisposable
                 }
             }
 
-            outcome = handle is not null ? "acquired" : skipOnTimeout ? "skipped" : "timeout";
-            if (handle is null && !skipOnTimeout)
-            {
-                // A skip is counted by the caller, which knows it skipped (consullock.skips).
-                LockTelemetry.Timeouts.Add(1);
-            }
+            outcome = LockTelemetry.OutcomeOf(handle is not null, skipOnTimeout);
 
             return handle;
         }
@@ -142,8 +137,7 @@ internal sealed class LockEngine : IAsyncDisposable
                 marker.Exit();
             }
 
-            activity?.SetTag("consullock.outcome", outcome);
-            LockTelemetry.AcquireDuration.Record(LockTelemetry.Seconds(started), new KeyValuePair<string, object?>("outcome", outcome));
+            LockTelemetry.AcquireEnded(activity, started, outcome);
         }
     }
 

@@ -62,4 +62,25 @@ internal static class LockTelemetry
     }
 
     public static double Seconds(long startTimestamp) => Stopwatch.GetElapsedTime(startTimestamp).TotalSeconds;
+
+    /// <summary>
+    /// The outcome of an acquire (a lock or a permit) that returned: "acquired", "skipped" or "timeout"; a timeout is
+    /// counted here, a skip by the caller, which knows it skipped (<see cref="Skips"/>).
+    /// </summary>
+    public static string OutcomeOf(bool granted, bool skipOnTimeout)
+    {
+        if (!granted && !skipOnTimeout)
+        {
+            Timeouts.Add(1);
+        }
+
+        return granted ? "acquired" : skipOnTimeout ? "skipped" : "timeout";
+    }
+
+    /// <summary>Records an acquire's outcome on its activity and its duration.</summary>
+    public static void AcquireEnded(Activity? activity, long started, string outcome)
+    {
+        activity?.SetTag("consullock.outcome", outcome);
+        AcquireDuration.Record(Seconds(started), new KeyValuePair<string, object?>("outcome", outcome));
+    }
 }

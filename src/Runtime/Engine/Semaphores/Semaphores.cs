@@ -94,11 +94,7 @@ internal sealed class Semaphores
                 }
             }
 
-            outcome = handle is not null ? "acquired" : skipOnTimeout ? "skipped" : "timeout";
-            if (handle is null && !skipOnTimeout)
-            {
-                LockTelemetry.Timeouts.Add(1);
-            }
+            outcome = LockTelemetry.OutcomeOf(handle is not null, skipOnTimeout);
 
             return handle;
         }
@@ -109,8 +105,7 @@ internal sealed class Semaphores
         }
         finally
         {
-            activity?.SetTag("consullock.outcome", outcome);
-            LockTelemetry.AcquireDuration.Record(LockTelemetry.Seconds(started), new KeyValuePair<string, object?>("outcome", outcome));
+            LockTelemetry.AcquireEnded(activity, started, outcome);
         }
     }
 
