@@ -44,14 +44,37 @@ public static class Consullock
     }
 
     /// <summary>Starts the tool and leaves it running (for <c>watch</c>); the caller reads its output and ends it.</summary>
-    public static Process Start(IEnumerable<string> arguments, params (string Name, string? Value)[] environment)
+    public static Process Start(IEnumerable<string> arguments, params (string Name, string? Value)[] environment) =>
+        Start(arguments, SigInt.AsOperatorHasIt, environment);
+
+    /// <summary>
+    /// Starts the tool with SIGINT as <paramref name="sigint"/> says. A process started with SIGINT ignored (a script's
+    /// background job, a test runner started with <c>&amp;</c>) passes the ignore on to every child, and .NET keeps an
+    /// inherited ignored SIGINT ignored, PosixSignalRegistration or not: the tool would never see Ctrl+C.
+    /// <see cref="SigInt.AsOperatorHasIt"/> gives it SIGINT's default back (coreutils' <c>env --default-signal</c>)
+    /// whenever this test process ignores it, as a terminal's foreground job has it.
+    /// </summary>
+    public static Process Start(IEnumerable<string> arguments, SigInt sigint, params (string Name, string? Value)[] environment)
     {
-        var start = new ProcessStartInfo("dotnet")
+        var wrap = sigint switch
+        {
+            SigInt.Ignored => "--ignore-signal=INT",
+            _ when IgnoresSigInt(Environment.ProcessId) => "--default-signal=INT",
+            _ => null,
+        };
+        var start = new ProcessStartInfo(wrap is null ? "dotnet" : "env")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             RedirectStandardInput = true,
         };
+        if (wrap is not null)
+        {
+            // env execs dotnet in its own process: the process id stays the tool's, for signals.
+            start.ArgumentList.Add(wrap);
+            start.ArgumentList.Add("dotnet");
+        }
+
         start.ArgumentList.Add(Dll);
         foreach (var argument in arguments)
         {
@@ -76,9 +99,61 @@ public static class Consullock
     }
 
     /// <summary>Sends SIGINT, as Ctrl+C in a terminal does.</summary>
-    public static async Task InterruptAsync(Process process)
+    public static Task InterruptAsync(Process process) => SignalAsync(process, "INT");
+
+    /// <summary>Sends SIGTERM, as <c>kill</c> and service managers do.</summary>
+    public static Task TerminateAsync(Process process) => SignalAsync(process, "TERM");
+
+    /// <summary>
+    /// Waits for a started tool to exit; past <paramref name="limit"/> it is killed and the failure says what it printed
+    /// and which signals it ignored and caught (a tool deaf to SIGINT shows SIGINT among the ignored ones).
+    /// </summary>
+    public static async Task WaitForExitAsync(Process process, TimeSpan limit)
     {
-        using var kill = Process.Start("kill", ["-INT", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        try
+        {
+            await process.WaitForExitAsync().WaitAsync(limit);
+        }
+        catch (TimeoutException)
+        {
+            var signals = SignalLines(process.Id);
+            process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync();
+            throw new TimeoutException(
+                $"consullock did not exit within {limit} ({signals}):\n--- stdout\n{await process.StandardOutput.ReadToEndAsync()}\n--- stderr\n{await process.StandardError.ReadToEndAsync()}");
+        }
+    }
+
+    /// <summary>Whether the process <paramref name="pid"/> ignores SIGINT (Linux: bit 1 of SigIgn in /proc/pid/status).</summary>
+    public static bool IgnoresSigInt(int pid) =>
+        File.ReadLines($"/proc/{pid}/status").FirstOrDefault(l => l.StartsWith("SigIgn:", StringComparison.Ordinal)) is { } line
+        && (ulong.Parse(line["SigIgn:".Length..].Trim(), System.Globalization.NumberStyles.HexNumber, System.Globalization.CultureInfo.InvariantCulture) & 0b10) != 0;
+
+    private static string SignalLines(int pid)
+    {
+        try
+        {
+            return string.Join(", ", File.ReadLines($"/proc/{pid}/status").Where(l => l.StartsWith("SigIgn:", StringComparison.Ordinal) || l.StartsWith("SigCgt:", StringComparison.Ordinal)));
+        }
+        catch (IOException)
+        {
+            return "no /proc status";
+        }
+    }
+
+    private static async Task SignalAsync(Process process, string signal)
+    {
+        using var kill = Process.Start("kill", ["-" + signal, process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
         await kill.WaitForExitAsync();
     }
+}
+
+/// <summary>How a started tool finds SIGINT.</summary>
+public enum SigInt
+{
+    /// <summary>At its default, as in a terminal's foreground job, whatever the test run's own disposition.</summary>
+    AsOperatorHasIt,
+
+    /// <summary>Ignored, as a script's background job (or anything started by one) has it.</summary>
+    Ignored,
 }
