@@ -67,7 +67,11 @@ public sealed class SemaphoreTests(ConsulAgentFixture fixture, ITestOutputHelper
 
         Assert.Null(await providers[2].TryAcquireSemaphoreAsync("two", 2, TimeSpan.Zero));
         Assert.Null(await providers[2].TryAcquireSemaphoreAsync("two", 2, TimeSpan.FromMilliseconds(300)));
+        // "Waited first" is the order the contender keys reach Consul, not the order of the calls: the second waiter
+        // starts once the first one's key is there (two holders' keys and .lock, the tries' keys gone, then one more).
+        await UntilAsync(async () => await KeysUnderAsync("two/") == 3, "the tries left a contender key behind");
         var waiting = providers[2].AcquireSemaphoreAsync("two", 2).AsTask();
+        await UntilAsync(async () => await KeysUnderAsync("two/") == 4, "the first waiter did not join");
         var second = providers[0].AcquireSemaphoreAsync("two", 2).AsTask();
         // Both wait on Consul; a bounded look for a wrong grant.
         await Task.WhenAny(waiting, second, Task.Delay(TimeSpan.FromSeconds(1)));
