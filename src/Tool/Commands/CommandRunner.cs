@@ -46,6 +46,27 @@ internal static class CommandRunner
         }
     }
 
+    /// <summary>The <c>&lt;key&gt;</c> argument of the commands that work on one lock.</summary>
+    public static Argument<string> KeyArgument() => new("key") { Description = "The lock's full Consul key (with its key prefix)." };
+
+    /// <summary>
+    /// Runs <paramref name="work"/> on the lock <paramref name="key"/> names, after checking that it is a lock key
+    /// (a usage error otherwise, before any network call).
+    /// </summary>
+    public static Task<int> RunOnKeyAsync(
+        ParseResult parse, Argument<string> key, ToolOptions tool, ToolConsole console,
+        Func<string, LockDirectory, CancellationToken, Task<int>> work, CancellationToken cancellationToken)
+    {
+        var name = parse.GetRequiredValue(key);
+        if (KeyProblem(name) is { } problem)
+        {
+            console.Fail(problem);
+            return Task.FromResult(ExitCodes.Usage);
+        }
+
+        return RunAsync(parse, tool, console, (directory, token) => work(name, directory, token), cancellationToken);
+    }
+
     /// <summary>The usage problem of a lock key given on the command line, or null when it is one.</summary>
     public static string? KeyProblem(string key) => LockKey.FindProblem(key) is { } problem ? $"'{key}' is not a lock key: {problem}." : null;
 }

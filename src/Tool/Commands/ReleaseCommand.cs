@@ -18,7 +18,7 @@ internal static class ReleaseCommand
 
     public static Command Create(ToolOptions tool, ToolConsole console)
     {
-        var key = new Argument<string>("key") { Description = "The lock's full Consul key (with its key prefix)." };
+        var key = CommandRunner.KeyArgument();
         var force = new Option<bool>("--force") { Description = "Required. Confirms the release, knowing that " + Consequences };
         var command = new Command("release", "Force a lock free: destroy its holder's session (needs --force; 'release --help' says what that does to the holder).") { key, force };
         command.SetAction((parse, cancellationToken) =>
@@ -30,13 +30,7 @@ internal static class ReleaseCommand
                 return Task.FromResult(ExitCodes.Usage);
             }
 
-            if (CommandRunner.KeyProblem(name) is { } problem)
-            {
-                console.Fail(problem);
-                return Task.FromResult(ExitCodes.Usage);
-            }
-
-            return CommandRunner.RunAsync(parse, tool, console, async (directory, token) =>
+            return CommandRunner.RunOnKeyAsync(parse, key, tool, console, async (name, directory, token) =>
             {
                 var (holder, session) = await directory.ForceReleaseAsync(name, token).ConfigureAwait(false);
                 if (holder is null)

@@ -9,18 +9,10 @@ internal static class ShowCommand
 {
     public static Command Create(ToolOptions tool, ToolConsole console)
     {
-        var key = new Argument<string>("key") { Description = "The lock's full Consul key (with its key prefix)." };
+        var key = CommandRunner.KeyArgument();
         var command = new Command("show", "Show who holds a lock: instance, session, node, since, fencing token, trace parent, waiters.") { key };
         command.SetAction((parse, cancellationToken) =>
-        {
-            var name = parse.GetRequiredValue(key);
-            if (CommandRunner.KeyProblem(name) is { } problem)
-            {
-                console.Fail(problem);
-                return Task.FromResult(ExitCodes.Usage);
-            }
-
-            return CommandRunner.RunAsync(parse, tool, console, async (directory, token) =>
+            CommandRunner.RunOnKeyAsync(parse, key, tool, console, async (name, directory, token) =>
             {
                 var holder = await directory.GetAsync(name, token).ConfigureAwait(false);
                 if (holder is null)
@@ -33,8 +25,7 @@ internal static class ShowCommand
                     ? JsonSerializer.Serialize(HolderDocument.From(holder), ToolJsonContext.Default.HolderDocument)
                     : HolderText.Fields(holder, DateTimeOffset.UtcNow));
                 return ExitCodes.Done;
-            }, cancellationToken);
-        });
+            }, cancellationToken));
         return command;
     }
 }

@@ -9,18 +9,10 @@ internal static class WatchCommand
 {
     public static Command Create(ToolOptions tool, ToolConsole console)
     {
-        var key = new Argument<string>("key") { Description = "The lock's full Consul key (with its key prefix)." };
+        var key = CommandRunner.KeyArgument();
         var command = new Command("watch", "Print the lock's holder now, then a line each time it changes (a new holder, or free), until Ctrl+C.") { key };
         command.SetAction((parse, cancellationToken) =>
-        {
-            var name = parse.GetRequiredValue(key);
-            if (CommandRunner.KeyProblem(name) is { } problem)
-            {
-                console.Fail(problem);
-                return Task.FromResult(ExitCodes.Usage);
-            }
-
-            return CommandRunner.RunAsync(parse, tool, console, async (directory, token) =>
+            CommandRunner.RunOnKeyAsync(parse, key, tool, console, async (name, directory, token) =>
             {
                 var json = parse.GetValue(tool.Json);
 
@@ -43,8 +35,7 @@ internal static class WatchCommand
                 }
 
                 return ExitCodes.Done;
-            }, cancellationToken);
-        });
+            }, cancellationToken));
         return command;
     }
 }
